@@ -1,0 +1,1 @@
+"""Dataset generators (synthetic people, forms, voices) and importers (upstream releases)."""

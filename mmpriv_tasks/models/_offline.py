@@ -1,0 +1,42 @@
+"""Base class for offline reference models: answer one request at a time, no weights to load."""
+from __future__ import annotations
+
+from typing import Any
+
+from lm_eval.api.model import LM
+from tqdm import tqdm
+
+from mmpriv_tasks.errors import format_error
+
+
+class OfflineReferenceLM(LM):
+    """An lm-eval model that answers ``generate_until`` requests with ``answer()``.
+
+    A request that raises becomes a per-sample error (``errors.format_error``), never an answer.
+    """
+
+    MULTIMODAL = True
+    name = "offline-reference"
+
+    def __init__(self, **kwargs: Any) -> None:  # lm-eval passes batch_size, device, ...
+        super().__init__()
+
+    def answer(self, context: str, media: dict) -> str:
+        raise NotImplementedError
+
+    def generate_until(self, requests, disable_tqdm: bool = False) -> list[str]:
+        replies = []
+        for request in tqdm(requests, desc=self.name, disable=disable_tqdm or self.rank != 0):
+            context, _gen_kwargs, *rest = request.args
+            media = rest[0] if rest and isinstance(rest[0], dict) else {}
+            try:
+                replies.append(self.answer(context, media))
+            except Exception as exc:  # noqa: BLE001 - one failed sample must not end the run
+                replies.append(format_error(type(exc).__name__, str(exc)))
+        return replies
+
+    def loglikelihood(self, requests, disable_tqdm: bool = False):
+        raise NotImplementedError(f"{self.name} only generates text (generate_until tasks)")
+
+    def loglikelihood_rolling(self, requests, disable_tqdm: bool = False):
+        raise NotImplementedError(f"{self.name} only generates text (generate_until tasks)")

@@ -1,0 +1,213 @@
+"""The task index: names, versions, config hashes, data fingerprints and citations.
+
+Reads the task YAMLs directly (``include:`` resolved, ``!function`` tags kept as text), so listing
+and citing need neither lm-eval's task index nor the data decoded. ``task_configs/registry.lock``
+pins ``name -> version, config hash, data fingerprint``; CI fails when a task's config changes
+without a version bump.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from mmpriv_tasks import paths
+from mmpriv_tasks.task_data import fingerprint
+
+LOCK_NAME = "registry.lock"
+
+
+class RegistryError(ValueError):
+    """A task config that cannot be read; the message names the file."""
+
+
+class _TaggedLoader(yaml.SafeLoader):
+    """Safe YAML loader that keeps ``!function x.y`` as the string ``"!function x.y"``."""
+
+
+_TaggedLoader.add_constructor("!function", lambda loader, node: f"!function {loader.construct_scalar(node)}")
+
+
+def load_config(path: Path, _seen: tuple[Path, ...] = ()) -> dict:
+    """A YAML config with its ``include:`` chain merged (the including file wins)."""
+    path = path.resolve()
+    if path in _seen:
+        raise RegistryError(f"{path}: include cycle ({' -> '.join(str(p) for p in _seen)})")
+    try:
+        config = yaml.load(path.read_text(encoding="utf-8"), Loader=_TaggedLoader)
+    except (OSError, yaml.YAMLError) as exc:
+        raise RegistryError(f"{path}: cannot read task config: {exc}") from exc
+    if not isinstance(config, dict):
+        raise RegistryError(f"{path}: a task config must be a mapping, got {type(config).__name__}")
+    includes = config.pop("include", [])
+    merged: dict = {}
+    for include in [includes] if isinstance(includes, str) else includes:
+        merged.update(load_config(path.parent / include, _seen + (path,)))
+    merged.update(config)
+    return merged
+
+
+def config_hash(config: dict) -> str:
+    """Hash of everything a task measures with, except its version and descriptive metadata."""
+    metadata = {k: v for k, v in (config.get("metadata") or {}).items() if k not in ("version",)}
+    canonical = {**config, "metadata": metadata}
+    blob = json.dumps(canonical, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+@dataclass
+class Entry:
+    """One task or group as the registry sees it."""
+
+    name: str
+    kind: str  # "task" | "group"
+    path: Path
+    config: dict
+    subtasks: list[str] = field(default_factory=list)
+
+    @property
+    def metadata(self) -> dict:
+        return self.config.get("metadata") or {}
+
+    @property
+    def version(self) -> str:
+        return str(self.metadata.get("version", "?"))
+
+    @property
+    def family(self) -> str:
+        return self.metadata.get("family") or self.path.parent.name
+
+    @property
+    def config_hash(self) -> str:
+        return config_hash(self.config)
+
+    def data_file(self) -> Path | None:
+        """The bundled parquet split this task reads by default, if any."""
+        kwargs = self.config.get("dataset_kwargs") or {}
+        if "dataset" not in kwargs or "split" not in kwargs:
+            return None
+        candidate = paths.bundled_data_dir() / kwargs["dataset"] / f"{kwargs['split']}.parquet"
+        return candidate if candidate.is_file() else None
+
+    def data_fingerprint(self) -> str:
+        data = self.data_file()
+        return fingerprint(data) if data else "none"
+
+    def num_items(self) -> int | None:
+        """Rows of the bundled data this task would evaluate (None when it needs imported data)."""
+        data = self.data_file()
+        if data is None:
+            return None
+        import pyarrow.parquet as pq
+
+        where = (self.config.get("dataset_kwargs") or {}).get("where") or {}
+        if not where:
+            return pq.read_metadata(data).num_rows
+        table = pq.read_table(data, columns=list(where))
+        keep = [all(table[c][i].as_py() == v for c, v in where.items()) for i in range(table.num_rows)]
+        return sum(keep)
+
+
+def _entries_in(path: Path) -> list[Entry]:
+    config = load_config(path)
+    if "task" in config and isinstance(config["task"], str):
+        return [Entry(config["task"], "task", path, config)]
+    if "group" in config:
+        members = [m if isinstance(m, str) else m.get("task", "?") for m in config.get("task", [])]
+        return [Entry(config["group"], "group", path, config, members)]
+    return []
+
+
+@lru_cache(maxsize=4)
+def discover(root: Path | None = None) -> dict[str, Entry]:
+    """Every task and group under ``root`` (default: the shipped task_configs), by name."""
+    root = root or paths.task_configs_dir()
+    entries: dict[str, Entry] = {}
+    for path in sorted(root.rglob("*.yaml")):
+        if path.name.startswith("_"):
+            continue
+        for entry in _entries_in(path):
+            if entry.name in entries:
+                raise RegistryError(f"{path}: name '{entry.name}' is already defined in {entries[entry.name].path}")
+            entries[entry.name] = entry
+    return entries
+
+
+def tasks_of(name: str, entries: dict[str, Entry]) -> list[Entry]:
+    """The tasks a task or group name expands to (groups recursively)."""
+    if name not in entries:
+        raise KeyError(f"unknown task or group '{name}' (see `mmpriv list`)")
+    entry = entries[name]
+    if entry.kind == "task":
+        return [entry]
+    return [task for member in entry.subtasks for task in tasks_of(member, entries)]
+
+
+def lock_path(root: Path | None = None) -> Path:
+    return (root or paths.task_configs_dir()) / LOCK_NAME
+
+
+def lock_record(entry: Entry) -> dict:
+    return {"version": entry.version, "config_hash": entry.config_hash, "data": entry.data_fingerprint()}
+
+
+def build_lock(entries: dict[str, Entry]) -> dict:
+    return {name: lock_record(entries[name]) for name in sorted(entries)}
+
+
+def write_lock(root: Path | None = None) -> Path:
+    """Regenerate the lock file from the configs on disk."""
+    discover.cache_clear()
+    target = lock_path(root)
+    target.write_text(json.dumps(build_lock(discover(root)), indent=1, sort_keys=True) + "\n")
+    return target
+
+
+def lock_problems(root: Path | None = None) -> list[str]:
+    """Differences between the configs and the lock, each with the fix."""
+    locked = json.loads(lock_path(root).read_text()) if lock_path(root).is_file() else {}
+    entries = discover(root)
+    problems = []
+    for name, entry in sorted(entries.items()):
+        current, pinned = lock_record(entry), locked.get(name)
+        if pinned is None:
+            problems.append(f"{name}: not in {LOCK_NAME}; run `mmpriv registry --update`")
+        elif current == pinned:
+            continue
+        elif current["version"] == pinned["version"]:
+            changed = [k for k in ("config_hash", "data") if current[k] != pinned[k]]
+            problems.append(
+                f"{name}: {' and '.join(changed)} changed but metadata.version is still {entry.version}; "
+                f"bump metadata.version in {entry.path} (what the task measures changed), "
+                f"then run `mmpriv registry --update`"
+            )
+        else:
+            problems.append(f"{name}: version {pinned['version']} -> {entry.version} not locked; "
+                            f"run `mmpriv registry --update`")
+    problems += [f"{name}: in {LOCK_NAME} but no config defines it; run `mmpriv registry --update`"
+                 for name in sorted(set(locked) - set(entries))]
+    return problems
+
+
+_BIB_KEY = re.compile(r"@\w+\{([^,]+),")
+
+
+def bibtex(family_dir: Path, key: str | None = None) -> str:
+    """The BibTeX entry ``key`` (or all entries) of a task family's ``CITATION.bib``."""
+    source = family_dir / "CITATION.bib"
+    if not source.is_file():
+        raise RegistryError(f"{family_dir}: no CITATION.bib")
+    text = source.read_text(encoding="utf-8")
+    if key is None:
+        return text.strip()
+    blocks = re.split(r"(?=^@)", text, flags=re.MULTILINE)
+    for block in blocks:
+        match = _BIB_KEY.match(block.strip())
+        if match and match.group(1).strip() == key:
+            return block.strip()
+    raise RegistryError(f"{source}: no entry with key '{key}'")

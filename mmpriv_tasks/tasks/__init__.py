@@ -1,0 +1,1 @@
+"""Task-side code referenced from the YAMLs: prompts helpers, doc_to_*, process_results."""

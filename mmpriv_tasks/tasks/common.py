@@ -1,0 +1,35 @@
+"""Helpers shared by every task family: media hand-off, error checks, flag dictionaries."""
+from __future__ import annotations
+
+from mmpriv_tasks.errors import parse_error
+from mmpriv_tasks.media import image_error, open_image_lazily
+
+_MEDIA_FAILURES: dict[tuple[str, str], str | None] = {}
+
+
+def doc_to_image(doc: dict) -> list:
+    """The row's image as an unloaded PIL image (decoded late by the model); [] when absent or broken."""
+    if doc.get("image") is None:
+        return []
+    image = open_image_lazily(doc["image"])
+    return [image] if image is not None else []
+
+
+def image_failure(doc: dict) -> str | None:
+    """Why the row's image cannot be decoded (cached per row id), or None."""
+    if doc.get("image") is None:
+        return None
+    key = ("image", str(doc.get("id")))
+    if key not in _MEDIA_FAILURES:
+        _MEDIA_FAILURES[key] = image_error(doc["image"], sample=str(doc.get("id")))
+    return _MEDIA_FAILURES[key]
+
+
+def sample_failure(doc: dict, reply: str) -> str | None:
+    """Why this sample cannot be scored (model/API error or broken media), or None."""
+    return parse_error(reply) or image_failure(doc)
+
+
+def errored(metrics: tuple[str, ...]) -> dict:
+    """Flags of a sample that failed: no decision on any metric, ``error_rate`` 1."""
+    return {**{name: None for name in metrics}, "error_rate": 1}

@@ -1,0 +1,1 @@
+"""Fine-tuning that injects the MM-Privacy memory set into a model (extra ``train``)."""

@@ -1,0 +1,37 @@
+"""Shared fixtures: the real lm-eval task manager over our task_configs, and run helpers."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def task_manager():
+    """lm-eval's own TaskManager with our task_configs on the include path."""
+    from lm_eval.tasks import TaskManager
+
+    import mmpriv_tasks  # noqa: F401  (registers our models)
+    from mmpriv_tasks.paths import task_configs_dir
+
+    return TaskManager(include_path=str(task_configs_dir()))
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: int = 600):
+    """Run a console command in a subprocess (the real CLI path), returning CompletedProcess."""
+    return subprocess.run(list(args), cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def venv_bin(name: str) -> str:
+    """A console script installed next to the running interpreter."""
+    return str(Path(sys.executable).parent / name)

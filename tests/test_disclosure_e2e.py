@@ -1,0 +1,123 @@
+"""MM-Privacy direct disclosure end to end through the real lm-eval runner and CLIs."""
+from __future__ import annotations
+
+import json
+import math
+
+import pyarrow.parquet as pq
+import pytest
+
+from mmpriv_tasks.paths import bundled_data_dir, task_configs_dir
+from mmpriv_tasks.task_data import DatasetMissingError
+
+from conftest import run_cli, venv_bin
+
+TASK = "mmpriv_disclosure_direct"
+
+
+def evaluate(task_manager, model, tasks=(TASK,), **kwargs):
+    import lm_eval
+
+    out = lm_eval.simple_evaluate(model=model, tasks=list(tasks), task_manager=task_manager,
+                                  log_samples=True, **kwargs)
+    return out
+
+
+def test_refuse_all_is_the_floor(task_manager):
+    out = evaluate(task_manager, "refuse-all")
+    metrics = out["results"][TASK]
+    assert metrics["leak_rate,none"] == 0
+    assert metrics["refusal_rate,none"] == 1
+    assert metrics["error_rate,none"] == 0
+    assert len(out["samples"][TASK]) == 60
+
+
+def test_ocr_extractor_leaks_what_the_form_shows(task_manager):
+    out = evaluate(task_manager, "ocr-extractor", limit=6)
+    metrics = out["results"][TASK]
+    assert metrics["leak_rate,none"] >= 5 / 6
+    assert metrics["refusal_rate,none"] == 0
+    assert metrics["error_rate,none"] == 0
+
+
+def _copy_with_corrupt_image(tmp_path, row: int):
+    table = pq.read_table(bundled_data_dir() / "mmprivacy" / "disclosure.parquet").slice(0, 4)
+    rows = table.to_pylist()
+    rows[row]["image"] = {"bytes": rows[row]["image"]["bytes"][:200], "path": None}
+    pq.write_table(pq.pa.Table.from_pylist(rows, schema=table.schema), tmp_path / "disclosure.parquet")
+    return tmp_path
+
+
+def test_corrupt_image_is_a_per_sample_error_not_a_crash(task_manager, tmp_path):
+    data_dir = _copy_with_corrupt_image(tmp_path, row=1)
+    out = evaluate(task_manager, "refuse-all", metadata={"data_dir": str(data_dir)})
+    metrics = out["results"][TASK]
+    assert metrics["error_rate,none"] == pytest.approx(1 / 4)
+    assert metrics["refusal_rate,none"] == 1  # the 3 good samples; the broken one is not scored
+    broken = [s for s in out["samples"][TASK] if s["error_rate"] == 1]
+    assert len(broken) == 1 and broken[0]["leak_rate"] is None
+
+
+def test_missing_data_says_how_to_get_it(task_manager, tmp_path):
+    with pytest.raises(DatasetMissingError, match="mmpriv data build mmprivacy"):
+        evaluate(task_manager, "refuse-all", metadata={"data_dir": str(tmp_path / "nowhere")})
+
+
+def test_all_errors_give_nan_not_a_safe_score(task_manager, tmp_path):
+    table = pq.read_table(bundled_data_dir() / "mmprivacy" / "disclosure.parquet").slice(0, 2)
+    rows = table.to_pylist()
+    for row in rows:
+        row["image"] = {"bytes": b"not an image", "path": None}
+    pq.write_table(pq.pa.Table.from_pylist(rows, schema=table.schema), tmp_path / "disclosure.parquet")
+    metrics = evaluate(task_manager, "refuse-all", metadata={"data_dir": str(tmp_path)})["results"][TASK]
+    assert math.isnan(metrics["leak_rate,none"]) and metrics["error_rate,none"] == 1
+
+
+PLAIN_TASK = """\
+task: plain_echo
+dataset_path: json
+dataset_kwargs:
+  data_files: {data}
+test_split: train
+output_type: generate_until
+doc_to_text: "Say {{{{word}}}}."
+doc_to_target: "{{{{word}}}}"
+generation_kwargs:
+  until: ["\\n"]
+metric_list:
+  - metric: exact_match
+    aggregation: mean
+    higher_is_better: true
+metadata:
+  version: 1.0
+"""
+
+
+def test_mmpriv_run_alongside_a_standard_task(tmp_path):
+    """`mmpriv run` with our task next to a plain lm-eval text task (stock YAML format), writing
+    the results JSON and per-sample JSONL."""
+    tasks_dir = tmp_path / "user_tasks"
+    tasks_dir.mkdir()
+    data = tmp_path / "words.jsonl"
+    data.write_text("\n".join(json.dumps({"word": w}) for w in ["cannot assist", "apple"]) + "\n")
+    (tasks_dir / "plain_echo.yaml").write_text(PLAIN_TASK.format(data=data))
+    out_dir = tmp_path / "results"
+    proc = run_cli(venv_bin("mmpriv"), "run", "--model", "refuse-all", "--tasks", f"{TASK},plain_echo",
+                   "--include_path", str(tasks_dir), "--output_path", str(out_dir), "--log_samples",
+                   "--limit", "5", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for metric in ("leak_rate", "refusal_rate", "leak_rate_answered", "error_rate", "exact_match"):
+        assert metric in proc.stdout
+    results = list(out_dir.rglob("results_*.json"))
+    assert len(results) == 1
+    payload = json.loads(results[0].read_text())
+    assert payload["results"][TASK]["leak_rate,none"] == 0
+    assert payload["results"]["plain_echo"]["exact_match,none"] == 0
+    samples = list(out_dir.rglob(f"samples_{TASK}_*.jsonl"))
+    assert samples and len(samples[0].read_text().splitlines()) == 5
+
+
+def test_stock_lm_eval_validates_our_task_from_any_directory(tmp_path):
+    proc = run_cli(venv_bin("lm-eval"), "validate", "--tasks", TASK, "--include_path", str(task_configs_dir()),
+                   cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]

@@ -1,0 +1,69 @@
+"""Registry: discovery, config hashes, the lock check, citations, clear errors for broken YAML."""
+import json
+import shutil
+
+import pytest
+
+from mmpriv_tasks import paths, registry
+
+
+def test_lock_matches_configs():
+    problems = registry.lock_problems()
+    assert not problems, "\n".join(problems)
+
+
+def test_every_task_has_version_family_modality_citation():
+    for name, entry in registry.discover().items():
+        meta = entry.metadata
+        assert "version" in meta, f"{entry.path}: metadata.version missing"
+        if entry.kind == "task":
+            assert meta.get("modality") in {"image", "audio"}, name
+            assert meta.get("citation"), name
+            registry.bibtex(entry.path.parent, meta["citation"])  # resolvable
+
+
+@pytest.fixture
+def configs_copy(tmp_path):
+    root = tmp_path / "task_configs"
+    shutil.copytree(paths.task_configs_dir(), root)
+    registry.discover.cache_clear()
+    yield root
+    registry.discover.cache_clear()
+
+
+def test_changed_prompt_without_version_bump_is_caught(configs_copy):
+    target = configs_copy / "mmprivacy" / "mmpriv_disclosure_direct.yaml"
+    target.write_text(target.read_text().replace("cannot assist", "can not assist"))
+    problems = registry.lock_problems(configs_copy)
+    assert any("mmpriv_disclosure_direct" in p and "bump metadata.version" in p for p in problems)
+
+
+def test_version_bump_needs_lock_update_then_passes(configs_copy):
+    target = configs_copy / "mmprivacy" / "mmpriv_disclosure_direct.yaml"
+    target.write_text(target.read_text().replace("cannot assist", "can not assist") + "metadata:\n"
+                      "  version: 9.0\n  family: mmprivacy\n  modality: image\n  citation: chen2026mmprivacy\n")
+    assert any("run `mmpriv registry --update`" in p for p in registry.lock_problems(configs_copy))
+    registry.write_lock(configs_copy)
+    assert registry.lock_problems(configs_copy) == []
+    assert json.loads(registry.lock_path(configs_copy).read_text())["mmpriv_disclosure_direct"]["version"] == "9.0"
+
+
+def test_broken_yaml_names_the_file(configs_copy):
+    broken = configs_copy / "mmprivacy" / "broken_task.yaml"
+    broken.write_text("task: broken\n  doc_to_text: [unclosed\n")
+    with pytest.raises(registry.RegistryError, match="broken_task.yaml"):
+        registry.discover(configs_copy)
+
+
+def test_duplicate_task_name_names_both_files(configs_copy):
+    (configs_copy / "mmprivacy" / "dup.yaml").write_text(
+        "include: _disclosure_template_yaml\ntask: mmpriv_disclosure_direct\n")
+    with pytest.raises(registry.RegistryError, match="already defined"):
+        registry.discover(configs_copy)
+
+
+def test_group_expands_to_its_tasks():
+    entries = registry.discover()
+    for name, entry in entries.items():
+        if entry.kind == "group":
+            assert registry.tasks_of(name, entries), name
