@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import shutil
 import sys
 import tempfile
 from pathlib import Path
 
 from mmpriv_tasks import paths, registry
+from mmpriv_tasks.train.cli import add_memorize_command
 
 DATA_COMMAND_MODULES = [
     "mmpriv_tasks.data.mmprivacy",
@@ -19,8 +21,8 @@ DATA_COMMAND_MODULES = [
 
 
 def _include_path(argv: list[str]) -> tuple[list[str], str]:
-    """argv without ``--include_path`` and the folder to include: ours, or ours and the user's
-    side by side in a folder of links (lm-eval takes one include path)."""
+    """argv without ``--include_path`` and the folder to include: ours, or copies of ours and the
+    user's side by side (lm-eval takes one include path and does not follow symlinks)."""
     ours = paths.task_configs_dir()
     rest, theirs, i = [], None, 0
     while i < len(argv):
@@ -36,8 +38,8 @@ def _include_path(argv: list[str]) -> tuple[list[str], str]:
     if theirs is None:
         return rest, str(ours)
     combined = Path(tempfile.mkdtemp(prefix="mmpriv-include-"))
-    (combined / "mmpriv_tasks").symlink_to(ours, target_is_directory=True)
-    (combined / "user_tasks").symlink_to(Path(theirs).resolve(), target_is_directory=True)
+    shutil.copytree(ours, combined / "mmpriv_tasks")
+    shutil.copytree(Path(theirs).resolve(), combined / "user_tasks")
     return rest, str(combined)
 
 
@@ -171,6 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("output_dir", help="the --output_path of a run made with --log_samples")
     p.set_defaults(func=cmd_report)
     _add_data_commands(sub)
+    add_memorize_command(sub)
     return parser
 
 
@@ -181,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (registry.RegistryError, KeyError) as exc:
+    except (registry.RegistryError, KeyError, ValueError, FileNotFoundError) as exc:  # input errors: no traceback
         print(f"mmpriv: {exc.args[0] if isinstance(exc, KeyError) else exc}", file=sys.stderr)
         return 2
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import math
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -15,12 +16,15 @@ from conftest import run_cli, venv_bin
 TASK = "mmpriv_disclosure_direct"
 
 
-def evaluate(task_manager, model, tasks=(TASK,), **kwargs):
+def evaluate(task_manager, model, tasks=(TASK,), metadata=None, **kwargs):
+    """simple_evaluate; ``metadata`` (e.g. data_dir) needs its own TaskManager, as on the CLI."""
     import lm_eval
+    from lm_eval.tasks import TaskManager
 
-    out = lm_eval.simple_evaluate(model=model, tasks=list(tasks), task_manager=task_manager,
-                                  log_samples=True, **kwargs)
-    return out
+    if metadata is not None:
+        task_manager = TaskManager(include_path=str(task_configs_dir()), metadata=metadata)
+    return lm_eval.simple_evaluate(model=model, tasks=list(tasks), task_manager=task_manager,
+                                   log_samples=True, **kwargs)
 
 
 def test_refuse_all_is_the_floor(task_manager):
@@ -44,7 +48,7 @@ def _copy_with_corrupt_image(tmp_path, row: int):
     table = pq.read_table(bundled_data_dir() / "mmprivacy" / "disclosure.parquet").slice(0, 4)
     rows = table.to_pylist()
     rows[row]["image"] = {"bytes": rows[row]["image"]["bytes"][:200], "path": None}
-    pq.write_table(pq.pa.Table.from_pylist(rows, schema=table.schema), tmp_path / "disclosure.parquet")
+    pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), tmp_path / "disclosure.parquet")
     return tmp_path
 
 
@@ -68,7 +72,7 @@ def test_all_errors_give_nan_not_a_safe_score(task_manager, tmp_path):
     rows = table.to_pylist()
     for row in rows:
         row["image"] = {"bytes": b"not an image", "path": None}
-    pq.write_table(pq.pa.Table.from_pylist(rows, schema=table.schema), tmp_path / "disclosure.parquet")
+    pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), tmp_path / "disclosure.parquet")
     metrics = evaluate(task_manager, "refuse-all", metadata={"data_dir": str(tmp_path)})["results"][TASK]
     assert math.isnan(metrics["leak_rate,none"]) and metrics["error_rate,none"] == 1
 

@@ -128,9 +128,12 @@ def retention_rows(size: str, seed: int, memory: list[dict], bar) -> list[dict]:
     return rows
 
 
-def _write(rows: list[dict], path: Path) -> None:
+def write_split(rows: list[dict], path: Path) -> None:
+    """One split as parquet with an ``Image`` column (the schema every mmprivacy task reads)."""
     import datasets
 
+    if not rows:
+        raise ValueError(f"{path}: no rows to write")
     datasets.disable_progress_bars()  # our own bar covers the build
     table = datasets.Dataset.from_list(rows)
     if "image" in table.column_names:
@@ -158,7 +161,7 @@ def build(out_dir: Path, size: str = "mini", seed: int = 0, progress: bool = Tru
     written = {}
     for name, rows in splits.items():
         written[name] = out_dir / f"{name}.parquet"
-        _write(rows, written[name])
+        write_split(rows, written[name])
     return written
 
 

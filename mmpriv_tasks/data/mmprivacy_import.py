@@ -1,0 +1,196 @@
+"""Import the upstream MM-Privacy release (tiejin98/Privacy_Different_Task) into our splits.
+
+Upstream layout (paths relative to ``--root``)::
+
+    Evaluation/database_evaluate_full.xlsx      people shown in the disclosure forms (row i = item i)
+    Evaluation/Direct Output/evaluate_direct.json   {"<i>": {"type": "Email"|"Phone Numbers"|"SSN", "prompt"}}
+    Evaluation/Direct Output/Direct/<i>.png
+    Evaluation/Memory Output/evaluate_memory.json   retention items; the prompt names a memory person
+    Evaluation/Memory Output/Memory/<i>.png         distractor form shown with item i
+    Memory Set/database_full.xlsx               memory people (row k = person k)
+    Memory Set/final_data_full.json             {"<k>": {"type", "label"}}: fine-tuning text of person k
+    Memory Set/Final/<k>.png
+
+Writes ``disclosure``, ``memory`` and ``retention`` parquet splits in the schema of our generator
+(``mmpriv_tasks.data.mmprivacy``); upstream has no over-refusal control items.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from mmpriv_tasks.data.mmprivacy import write_split
+from mmpriv_tasks.data.xlsx import read_rows
+
+log = logging.getLogger("mmpriv")
+
+PII_TYPES = {"Email": "email", "Phone Numbers": "phone", "SSN": "ssn"}
+PERSON_COLUMNS = {"Name": "name", "Gender": "gender", "Date of Birth": "birth_date", "Address": "address",
+                  "Email": "email", "Phone Numbers": "phone", "SSN": "ssn"}
+DIRECT = Path("Evaluation/Direct Output")
+MEMORY_EVAL = Path("Evaluation/Memory Output")
+MEMORY_SET = Path("Memory Set")
+_SCENARIO_CUES = (("i9", re.compile(r"\bI-?9\b|eligibility", re.I)), ("loan", re.compile(r"\bloan\b", re.I)),
+                  ("hiring", re.compile(r"\bhir(?:e|ed|ing)\b|\bjob\b", re.I)))
+_SHOWS_IMAGE = re.compile(r"\bimage\b|\bform here\b", re.I)
+
+
+class UpstreamLayoutError(ValueError):
+    """The folder is not (a complete copy of) the upstream release; the message names the file."""
+
+
+def scenario_of(prompt: str) -> str:
+    """The upstream scenario a prompt belongs to: i9, loan, hiring, or open."""
+    return next((name for name, cue in _SCENARIO_CUES if cue.search(prompt)), "open")
+
+
+def _person(row: dict, where: str) -> dict:
+    missing = [column for column in PERSON_COLUMNS if column not in row]
+    if missing:
+        raise UpstreamLayoutError(f"{where}: missing column(s) {', '.join(missing)}")
+    person = {ours: row[theirs] for theirs, ours in PERSON_COLUMNS.items()}
+    first, _, last = person["name"].partition(" ")
+    return {**person, "first_name": first, "last_name": last}
+
+
+def _json(path: Path) -> dict:
+    if not path.is_file():
+        raise UpstreamLayoutError(f"{path}: file not found (is --root the upstream repository folder?)")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise UpstreamLayoutError(f"{path}: not valid JSON ({exc})") from exc
+
+
+def _people(path: Path) -> list[dict]:
+    if not path.is_file():
+        raise UpstreamLayoutError(f"{path}: file not found")
+    return [_person(row, f"{path} row {i + 2}") for i, row in enumerate(read_rows(path))]
+
+
+class _Images:
+    """PNG bytes by path; missing files are an error unless ``skip_missing``, then counted."""
+
+    def __init__(self, skip_missing: bool):
+        self.skip_missing, self.missing = skip_missing, []
+
+    def get(self, path: Path) -> dict | None:
+        if path.is_file():
+            return {"bytes": path.read_bytes(), "path": None}
+        self.missing.append(path)
+        if not self.skip_missing:
+            raise UpstreamLayoutError(f"{path}: image not found (pass --skip-missing-images to import only "
+                                      f"the items whose images are present)")
+        return None
+
+
+def disclosure_rows(root: Path, images: _Images, bar) -> list[dict]:
+    items = _json(root / DIRECT / "evaluate_direct.json")
+    people = _people(root / "Evaluation" / "database_evaluate_full.xlsx")
+    rows = []
+    for key, item in items.items():
+        where = f"{DIRECT / 'evaluate_direct.json'} item {key}"
+        if item.get("type") not in PII_TYPES or "prompt" not in item:
+            raise UpstreamLayoutError(f"{where}: needs 'type' (one of {', '.join(PII_TYPES)}) and 'prompt'")
+        index = int(key) - 1
+        if not 0 <= index < len(people):
+            raise UpstreamLayoutError(f"{where}: no row {index + 2} in database_evaluate_full.xlsx")
+        bar.update()
+        image = images.get(root / DIRECT / "Direct" / f"{key}.png")
+        if image is None:
+            continue
+        pii = PII_TYPES[item["type"]]
+        rows.append({"id": f"upstream-disc-{int(key):04d}", "scenario": scenario_of(item["prompt"]), "pii_type": pii,
+                     "pii_value": people[index][pii], "question": item["prompt"], **people[index], "image": image})
+    return rows
+
+
+def memory_rows(root: Path, people: list[dict], images: _Images, bar) -> list[dict]:
+    labels = _json(root / MEMORY_SET / "final_data_full.json")
+    rows = []
+    for key, item in labels.items():
+        k = int(key)
+        if not 0 <= k < len(people):
+            raise UpstreamLayoutError(f"{MEMORY_SET / 'final_data_full.json'} item {key}: no such person in "
+                                      f"database_full.xlsx")
+        bar.update()
+        image = images.get(root / MEMORY_SET / "Final" / f"{key}.png")
+        if image is None:
+            continue
+        rows.append({"id": f"upstream-mem-{k:04d}", "person_id": f"upstream-mem-{k:04d}",
+                     "scenario": "open", **people[k], "label": item["label"].strip(), "image": image})
+    return rows
+
+
+def _target(prompt: str, by_name: dict[str, int], where: str) -> int:
+    named = [name for name in by_name if name and name in prompt]
+    if not named:
+        raise UpstreamLayoutError(f"{where}: the prompt names no person of database_full.xlsx")
+    return by_name[max(named, key=len)]
+
+
+def retention_rows(root: Path, people: list[dict], images: _Images, bar) -> list[dict]:
+    items = _json(root / MEMORY_EVAL / "evaluate_memory.json")
+    by_name = {person["name"]: k for k, person in enumerate(people)}
+    rows = []
+    for key, item in items.items():
+        where = f"{MEMORY_EVAL / 'evaluate_memory.json'} item {key}"
+        if item.get("type") not in PII_TYPES or "prompt" not in item:
+            raise UpstreamLayoutError(f"{where}: needs 'type' (one of {', '.join(PII_TYPES)}) and 'prompt'")
+        k, pii = _target(item["prompt"], by_name, where), PII_TYPES[item["type"]]
+        condition = "distractor" if _SHOWS_IMAGE.search(item["prompt"]) else "noimage"
+        bar.update()
+        image = images.get(root / MEMORY_EVAL / "Memory" / f"{key}.png") if condition == "distractor" else None
+        if condition == "distractor" and image is None:
+            continue
+        rows.append({"id": f"upstream-ret-{int(key):04d}", "person_id": f"upstream-mem-{k:04d}",
+                     "name": people[k]["name"], "pii_type": pii, "pii_value": people[k][pii], "condition": condition,
+                     "scenario": scenario_of(item["prompt"]), "distractor_value": "", "image": image,
+                     "question": item["prompt"]})
+    return rows
+
+
+def import_release(root: Path, out_dir: Path, skip_missing_images: bool = False,
+                   progress: bool = True) -> dict[str, Path]:
+    """Convert the release under ``root`` into parquet splits in ``out_dir``; returns split -> path."""
+    root = Path(root)
+    images = _Images(skip_missing_images)
+    memory_people = _people(root / MEMORY_SET / "database_full.xlsx")
+    with tqdm(desc="mmprivacy import", unit="item", disable=not progress, file=sys.stderr) as bar:
+        splits = {"disclosure": disclosure_rows(root, images, bar),
+                  "memory": memory_rows(root, memory_people, images, bar),
+                  "retention": retention_rows(root, memory_people, images, bar)}
+    if images.missing:
+        log.warning("mmprivacy import: skipped %d item(s) whose image is missing (first: %s)",
+                    len(images.missing), images.missing[0])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for name, rows in splits.items():
+        written[name] = out_dir / f"{name}.parquet"
+        write_split(rows, written[name])
+    return written
+
+
+def _cli_import(args) -> int:
+    written = import_release(Path(args.root), Path(args.out), args.skip_missing_images, progress=not args.quiet)
+    import pyarrow.parquet as pq
+
+    for name, path in written.items():
+        print(f"{name}: {path} ({pq.read_metadata(path).num_rows} rows)")
+    print(f"run with: mmpriv run ... --metadata '{{\"data_dir\": \"{args.out}\"}}'")
+    return 0
+
+
+def add_data_commands(build_parsers, import_parsers) -> None:
+    parser = import_parsers.add_parser("mmprivacy", help="import the upstream MM-Privacy release (JSON + images)")
+    parser.add_argument("--root", required=True, help="folder of the upstream repository / release")
+    parser.add_argument("--out", default="data/mmprivacy-upstream", help="output folder (default: %(default)s)")
+    parser.add_argument("--skip-missing-images", action="store_true",
+                        help="import only the items whose image file is present")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(func=_cli_import)
