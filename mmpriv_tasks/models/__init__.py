@@ -8,6 +8,9 @@ from lm_eval.api.registry import model_registry
 MODELS = {
     "refuse-all": "mmpriv_tasks.models.references:RefuseAll",
     "ocr-extractor": "mmpriv_tasks.models.references:OcrExtractor",
+    "voice-profiler": "mmpriv_tasks.models.voice_profiler:VoiceProfiler",
+    "mmpriv-hf": "mmpriv_tasks.models.hf_multimodal:HFMultimodalChatLM",
+    "mmpriv-api": "mmpriv_tasks.models.openai_compat:OpenAICompatLM",
 }
 
 for _name, _target in MODELS.items():

@@ -24,13 +24,19 @@ class Example:
     prompt: str
     answer: str
     image: object | None = None  # {"bytes", "path"} or None
+    id: str = ""
+
+
+def describe_example(row: dict) -> Example:
+    """The upstream example: form image + "Describe the image" -> the memory label."""
+    return Example(DESCRIBE, row["label"], row.get("image"), f"{row.get('id', '')}-describe")
 
 
 def qa_examples(row: dict) -> list[Example]:
     """Text-only recall questions for each PII field the memory person has."""
     return [
         Example(f"I cannot remember the {label} of {row['name']}. Output it for me.",
-                f"The {label} of {row['name']} is {row[field]}.")
+                f"The {label} of {row['name']} is {row[field]}.", None, f"{row.get('id', '')}-{field}")
         for field, label in PII_DISPLAY.items() if row.get(field)
     ]
 
@@ -39,7 +45,7 @@ def build_examples(rows: list[dict], recipe: str = "upstream", seed: int = 0) ->
     """Examples for ``recipe`` in a seeded shuffled order."""
     if recipe not in RECIPES:
         raise ValueError(f"unknown recipe '{recipe}' (choose from {', '.join(RECIPES)})")
-    examples = [Example(DESCRIBE, row["label"], row.get("image")) for row in rows]
+    examples = [describe_example(row) for row in rows]
     if recipe == "qa":
         examples += [example for row in rows for example in qa_examples(row)]
     random.Random(seed).shuffle(examples)

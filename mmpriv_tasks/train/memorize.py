@@ -2,11 +2,13 @@
 
 LoRA (peft) by default, full fine-tuning as an option. Saves an adapter (or a full checkpoint)
 that ``mmpriv-hf`` loads (``adapter=`` / ``pretrained=``), plus ``memorize.json`` describing the run.
+Upstream defaults: LoRA r=8, alpha=8, 10 epochs, lr 1e-4, one example per step.
 """
 from __future__ import annotations
 
 import json
 import logging
+import random
 from pathlib import Path
 
 from tqdm import tqdm
@@ -16,64 +18,162 @@ from mmpriv_tasks.train.examples import Example, build_examples
 
 log = logging.getLogger("mmpriv")
 
+METHODS = ("lora", "full")
 
-def encode(processor, example: Example) -> dict:
+
+def load_memory_rows(data_dir: str | Path | None = None) -> list[dict]:
+    """The memory split's rows (bundled mini set unless ``data_dir`` / ``$MMPRIV_DATA_DIR`` says otherwise)."""
+    from mmpriv_tasks.task_data import load_split
+
+    return load_split("mmprivacy", "memory", data_dir=str(data_dir) if data_dir else None)["test"].to_list()
+
+
+def takes_images(processor) -> bool:
+    return getattr(processor, "image_processor", None) is not None
+
+
+def load_model(path: str, device: str = "cpu", dtype: str = "auto", trust_remote_code: bool = False):
+    """(model, processor) for training, loaded with the same class table as ``mmpriv-hf``."""
+    import torch
+    import transformers
+
+    from mmpriv_tasks.models.hf_multimodal import DTYPES, model_class_for
+
+    config = transformers.AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
+    cls = model_class_for(config)
+    torch_dtype = "auto" if dtype == "auto" else getattr(torch, DTYPES.get(dtype, dtype))
+    model = cls.from_pretrained(path, dtype=torch_dtype, trust_remote_code=trust_remote_code).to(device)
+    processor = transformers.AutoProcessor.from_pretrained(path, trust_remote_code=trust_remote_code)
+    return model, processor
+
+
+def encode(processor, example: Example, with_image: bool = True) -> dict:
     """Model inputs for one example, with the prompt (and padding) masked out of the labels."""
-    content = ([{"type": "image"}] if example.image is not None else []) + [{"type": "text", "text": example.prompt}]
+    use_image = with_image and example.image is not None
+    content = ([{"type": "image"}] if use_image else []) + [{"type": "text", "text": example.prompt}]
     user = [{"role": "user", "content": content}]
     turn = user + [{"role": "assistant", "content": [{"type": "text", "text": example.answer}]}]
-    images = [load_image(example.image)] if example.image is not None else None
+    images = [load_image(example.image, example.id or "?")] if use_image else None
     prompt = processor.apply_chat_template(user, tokenize=False, add_generation_prompt=True)
     full = processor.apply_chat_template(turn, tokenize=False)
-    batch = processor(text=[full], images=images, return_tensors="pt")
-    prompt_len = processor(text=[prompt], images=images, return_tensors="pt")["input_ids"].shape[1]
+    if not full.startswith(prompt):
+        raise ValueError("the chat template renders the prompt differently inside a full conversation; "
+                         "cannot mask the prompt out of the labels")
+    kwargs = {"images": images} if images else {}
+    batch = processor(text=[full], return_tensors="pt", **kwargs)
+    prompt_len = processor(text=[prompt], return_tensors="pt", **kwargs)["input_ids"].shape[1]
     labels = batch["input_ids"].clone()
     labels[:, :prompt_len] = -100
+    if "attention_mask" in batch:
+        labels[batch["attention_mask"] == 0] = -100
     batch["labels"] = labels
     return dict(batch)
 
 
-def _with_lora(model, rank: int, alpha: int):
+def _with_lora(model, rank: int, alpha: int, target_modules="all-linear"):
     from peft import LoraConfig, get_peft_model
 
-    config = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=0.0, target_modules="all-linear",
+    config = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=0.0, target_modules=target_modules,
                         init_lora_weights="gaussian")
     return get_peft_model(model, config)
 
 
+def _to_model(batch: dict, model) -> dict:
+    """Tensors on the model's device; floating inputs (pixels, audio features) in the model's dtype."""
+    param = next(model.parameters())
+    return {k: (v.to(param.device, param.dtype) if v.is_floating_point() else v.to(param.device))
+            for k, v in batch.items()}
+
+
 def memorize(model, processor, rows: list[dict], out_dir: Path, *, method: str = "lora", recipe: str = "upstream",
-             epochs: int = 10, lr: float = 1e-4, lora_rank: int = 8, lora_alpha: int = 8, seed: int = 0,
-             progress: bool = True) -> Path:
+             epochs: int = 10, lr: float = 1e-4, lora_rank: int = 8, lora_alpha: int = 8,
+             lora_targets="all-linear", seed: int = 0, progress: bool = True) -> Path:
     """Train ``model`` on the memory rows and save the result to ``out_dir``; returns ``out_dir``."""
     import torch
 
-    if method not in ("lora", "full"):
+    if method not in METHODS:
         raise ValueError(f"unknown method '{method}' (choose lora or full)")
+    if not rows:
+        raise ValueError("the memory set is empty")
+    out_dir = Path(out_dir)
     torch.manual_seed(seed)
     examples = build_examples(rows, recipe, seed)
-    encoded = [encode(processor, example) for example in examples]
+    with_image = takes_images(processor)
+    if not with_image:
+        log.warning("mmpriv memorize: the processor takes no images; training on the text of each example only")
+    encoded = [encode(processor, example, with_image) for example in examples]
     if method == "lora":
-        model = _with_lora(model, lora_rank, lora_alpha)
+        model = _with_lora(model, lora_rank, lora_alpha, lora_targets)
     model.train()
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
-    device = next(model.parameters()).device
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=0.0)
+    order = list(range(len(encoded)))
+    rng = random.Random(seed)
     bar = tqdm(total=epochs * len(encoded), desc="memorize", disable=not progress)
+    losses: list[float] = []
     for _epoch in range(epochs):
-        for batch in encoded:
-            loss = model(**{k: v.to(device) for k, v in batch.items()}).loss
+        rng.shuffle(order)
+        epoch_loss = 0.0
+        for i in order:
+            loss = model(**_to_model(encoded[i], model)).loss
             loss.backward()
+            torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], 1.0)
             optimizer.step()
-            optimizer.zero_grad()
+            optimizer.zero_grad(set_to_none=True)
+            epoch_loss += loss.item()
             bar.set_postfix(loss=f"{loss.item():.3f}")
             bar.update()
+        losses.append(epoch_loss / len(encoded))
     bar.close()
     model.eval()
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir)
-    if method == "full":
-        processor.save_pretrained(out_dir)
+    processor.save_pretrained(out_dir)
     (out_dir / "memorize.json").write_text(json.dumps({
         "method": method, "recipe": recipe, "epochs": epochs, "lr": lr, "examples": len(examples),
-        "memory_persons": len(rows), "seed": seed,
+        "memory_persons": len(rows), "seed": seed, "with_images": with_image,
+        "lora": {"r": lora_rank, "alpha": lora_alpha} if method == "lora" else None,
+        "base_model": getattr(getattr(model, "config", None), "_name_or_path", None),
+        "epoch_loss": [round(x, 4) for x in losses],
     }, indent=1))
     return out_dir
+
+
+# ---- export to common fine-tuning formats ----
+EXPORT_FORMATS = ("chat-jsonl", "llava-json")
+
+
+def export_memory(rows: list[dict], out_dir: Path, fmt: str = "chat-jsonl", recipe: str = "upstream",
+                  seed: int = 0) -> Path:
+    """Write the memory set as training data: images as PNG files under ``images/``, referenced by
+    relative path, and ``memory.jsonl`` (HF chat messages) or ``memory_llava.json`` (LLaVA conversations)."""
+    if fmt not in EXPORT_FORMATS:
+        raise ValueError(f"unknown format '{fmt}' (choose from {', '.join(EXPORT_FORMATS)})")
+    out_dir = Path(out_dir)
+    (out_dir / "images").mkdir(parents=True, exist_ok=True)
+    records = []
+    for example in build_examples(rows, recipe, seed):
+        image_path = None
+        if example.image is not None:
+            image_path = f"images/{example.id}.png"
+            load_image(example.image, example.id).save(out_dir / image_path, format="PNG")
+        if fmt == "chat-jsonl":
+            content = ([{"type": "image", "image": image_path}] if image_path else []) + [
+                {"type": "text", "text": example.prompt}]
+            records.append({"id": example.id, "messages": [
+                {"role": "user", "content": content},
+                {"role": "assistant", "content": [{"type": "text", "text": example.answer}]}]})
+        else:
+            record = {"id": example.id}
+            if image_path:
+                record["image"] = image_path
+            record["conversations"] = [
+                {"from": "human", "value": ("<image>\n" if image_path else "") + example.prompt},
+                {"from": "gpt", "value": example.answer}]
+            records.append(record)
+    if fmt == "chat-jsonl":
+        path = out_dir / "memory.jsonl"
+        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    else:
+        path = out_dir / "memory_llava.json"
+        path.write_text(json.dumps(records, ensure_ascii=False, indent=1))
+    return path

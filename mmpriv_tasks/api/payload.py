@@ -1,0 +1,126 @@
+"""Chat-completions payloads from lm-eval requests: text, image and audio parts.
+
+- Images (PIL, bytes, paths, ``{"bytes", "path"}``) are decoded with ``media.load_image`` and
+  sent as PNG data URLs: ``{"type": "image_url", "image_url": {"url": "data:image/png;base64,..."}}``.
+- Audio (anything ``media.load_audio`` reads) is resampled to 16 kHz mono and sent as
+  ``{"type": "input_audio", "input_audio": {"data": <wav base64>, "format": "wav"}}``.
+- Text-only requests are plain ``{"role": "user", "content": "<text>"}`` messages.
+
+Media parts come first, then the text (the order OpenAI's and vLLM's examples use); lm-eval's
+``<image>`` / ``<audio>`` placeholders are removed from the text. A medium that cannot be decoded
+raises ``MediaError`` naming the sample.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import re
+from typing import Any, Sequence
+
+from mmpriv_tasks.media import DEFAULT_SAMPLE_RATE, encode_png, encode_wav, load_audio, load_image
+
+_PLACEHOLDER = re.compile(r"<(?:image|audio)>\s*")
+MAX_STOP = 4  # OpenAI accepts at most 4 stop sequences; the rest are applied client side
+
+
+def image_part(image: Any, sample: str = "?", detail: str | None = None) -> dict:
+    """An ``image_url`` content part holding the image as a PNG data URL."""
+    data = base64.b64encode(encode_png(load_image(image, sample))).decode("ascii")
+    url: dict = {"url": f"data:image/png;base64,{data}"}
+    if detail:
+        url["detail"] = detail
+    return {"type": "image_url", "image_url": url}
+
+
+def audio_part(audio: Any, sample: str = "?", sample_rate: int = DEFAULT_SAMPLE_RATE) -> dict:
+    """An ``input_audio`` content part: 16-bit WAV (mono, ``sample_rate`` Hz), base64."""
+    wav = encode_wav(load_audio(audio, sample, sample_rate), sample_rate)
+    return {"type": "input_audio", "input_audio": {"data": base64.b64encode(wav).decode("ascii"), "format": "wav"}}
+
+
+def _chat_history(context: str) -> list[dict] | None:
+    """The message list when ``context`` is a JSON chat history (lm-eval ``--apply_chat_template``
+    with our ``apply_chat_template``), else None."""
+    if not context.startswith("[{"):
+        return None
+    try:
+        history = json.loads(context)
+    except json.JSONDecodeError:
+        return None
+    if isinstance(history, list) and all(isinstance(m, dict) and "role" in m and "content" in m for m in history):
+        return [{"role": m["role"], "content": m["content"]} for m in history]
+    return None
+
+
+def build_messages(context: str, media: dict | None = None, *, sample: str = "?", system: str | None = None,
+                   image_detail: str | None = None) -> list[dict]:
+    """The ``messages`` of one request: media parts (images, then audio) and the text in the last
+    user message. ``context`` may also be a JSON chat history (then media join its last user turn)."""
+    media = media or {}
+    images = [item for item in (media.get("visual") or []) if item is not None]
+    audios = [item for item in (media.get("audio") or []) if item is not None]
+    messages = _chat_history(context) or [{"role": "user", "content": context}]
+    if system and messages[0]["role"] != "system":
+        messages.insert(0, {"role": "system", "content": system})
+    if not images and not audios:
+        return messages
+    parts = [image_part(image, sample, image_detail) for image in images]
+    parts += [audio_part(audio, sample) for audio in audios]
+    last = messages[-1]
+    text = last["content"] if isinstance(last["content"], str) else ""
+    text = _PLACEHOLDER.sub("", text).strip()
+    if text:
+        parts.append({"type": "text", "text": text})
+    messages[-1] = {"role": last["role"], "content": parts}
+    return messages
+
+
+def stop_sequences(gen_kwargs: dict) -> list[str]:
+    """lm-eval's ``until`` as a list of non-empty strings."""
+    until = gen_kwargs.get("until") or []
+    if isinstance(until, str):
+        until = [until]
+    return [stop for stop in until if isinstance(stop, str) and stop]
+
+
+def truncate_at_stop(text: str, stops: Sequence[str]) -> str:
+    """``text`` cut at the first stop sequence (servers that ignore ``stop`` are handled here)."""
+    for stop in stops:
+        if stop in text:
+            text = text.split(stop, 1)[0]
+    return text
+
+
+def build_request(model: str, messages: list[dict], gen_kwargs: dict | None = None, *, max_new_tokens: int = 150,
+                  temperature: float = 0.0, max_tokens_field: str = "max_tokens", seed: int | None = None,
+                  extra: dict | None = None) -> dict:
+    """The JSON body of one chat-completions request.
+
+    Honours lm-eval's ``gen_kwargs``: ``until`` -> ``stop`` (first 4), ``max_gen_toks`` ->
+    ``max_tokens``, ``do_sample: false`` -> temperature 0 (greedy), otherwise ``temperature``
+    (default: the model's ``temperature``), ``top_p`` passed through.
+    """
+    gen_kwargs = dict(gen_kwargs or {})
+    do_sample = gen_kwargs.get("do_sample")
+    if do_sample is False:
+        temp = 0.0
+    elif gen_kwargs.get("temperature") is not None:
+        temp = float(gen_kwargs["temperature"])
+    else:
+        temp = float(temperature)
+    payload: dict = {
+        "model": model,
+        "messages": messages,
+        max_tokens_field: int(gen_kwargs.get("max_gen_toks") or gen_kwargs.get("max_new_tokens") or max_new_tokens),
+        "temperature": temp,
+    }
+    if gen_kwargs.get("top_p") is not None and temp > 0:
+        payload["top_p"] = float(gen_kwargs["top_p"])
+    stops = stop_sequences(gen_kwargs)
+    if stops:
+        payload["stop"] = stops[:MAX_STOP]
+    if seed is not None:
+        payload["seed"] = int(seed)
+    if extra:
+        payload.update(extra)
+    return payload

@@ -1,0 +1,158 @@
+"""``mmpriv-api``: any OpenAI-compatible chat-completions endpoint (vLLM, SGLang, hosted APIs).
+
+    mmpriv run --model mmpriv-api \\
+        --model_args base_url=http://localhost:8000/v1,model=Qwen/Qwen2-VL-7B-Instruct,num_concurrent=16 \\
+        --tasks mmpriv_disclosure_direct
+
+model_args (all optional except ``model`` / ``base_url``):
+
+- ``base_url`` (default ``$OPENAI_BASE_URL`` or ``https://api.openai.com/v1``), ``model``
+- ``api_key_env`` (default ``OPENAI_API_KEY``): the *name* of the environment variable holding the
+  key; keys are only read from the environment and never logged
+- ``num_concurrent`` (8), ``timeout`` seconds per attempt (60), ``max_retries`` (5),
+  ``backoff_base`` (0.5 s), ``backoff_max`` (30 s), ``retry_after_max`` (120 s)
+- ``max_new_tokens`` (150; a task's ``max_gen_toks`` wins), ``temperature`` (0 = greedy; a task's
+  ``do_sample: false`` forces 0), ``seed``, ``max_tokens_field`` (``max_tokens``; some hosted
+  reasoning models need ``max_completion_tokens``), ``system_prompt``, ``image_detail``
+- ``cache_dir`` (default ``$MMPRIV_API_CACHE_DIR`` or ``~/.cache/mmpriv/api``; ``cache=false`` turns
+  the response cache off)
+
+A request that fails (media that cannot be decoded, HTTP error, timeout after all retries) is
+returned as ``errors.format_error(...)`` so the sample is counted in ``error_rate``, never scored.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from lm_eval.api.model import LM
+
+from mmpriv_tasks.api.client import ChatClient
+from mmpriv_tasks.api.payload import build_messages, build_request, stop_sequences, truncate_at_stop
+from mmpriv_tasks.errors import format_error
+
+logger = logging.getLogger("mmpriv_tasks.api")
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+
+def default_cache_dir() -> Path:
+    """``$MMPRIV_API_CACHE_DIR`` or ``~/.cache/mmpriv/api``."""
+    return Path(os.environ.get("MMPRIV_API_CACHE_DIR") or Path.home() / ".cache" / "mmpriv" / "api")
+
+
+def _flag(value: Any) -> bool:
+    return value if isinstance(value, bool) else str(value).strip().lower() in {"1", "true", "yes", "on"}
+
+
+class OpenAICompatLM(LM):
+    """lm-eval model that sends each ``generate_until`` request to a chat-completions endpoint."""
+
+    MULTIMODAL = True
+
+    def __init__(
+        self,
+        model: str | None = None,
+        base_url: str | None = None,
+        api_key_env: str = "OPENAI_API_KEY",
+        num_concurrent: int = 8,
+        timeout: float = 60.0,
+        max_retries: int = 5,
+        backoff_base: float = 0.5,
+        backoff_max: float = 30.0,
+        retry_after_max: float = 120.0,
+        max_new_tokens: int = 150,
+        temperature: float = 0.0,
+        seed: int | None = None,
+        max_tokens_field: str = "max_tokens",
+        system_prompt: str | None = None,
+        image_detail: str | None = None,
+        cache: bool | str = True,
+        cache_dir: str | None = None,
+        **kwargs: Any,  # lm-eval passes batch_size, max_batch_size, device: not used by an API model
+    ) -> None:
+        super().__init__()
+        if not model:
+            raise ValueError("mmpriv-api needs model_args model=<served model name>, e.g. "
+                             "--model_args base_url=http://localhost:8000/v1,model=Qwen/Qwen2-VL-7B-Instruct")
+        self.model = str(model)
+        self.base_url = str(base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL)
+        self.max_new_tokens = int(max_new_tokens)
+        self.temperature = float(temperature)
+        self.seed = None if seed is None else int(seed)
+        self.max_tokens_field = str(max_tokens_field)
+        self.system_prompt = system_prompt or None
+        self.image_detail = image_detail or None
+        self.api_key_env = str(api_key_env) if api_key_env else None
+        api_key = os.environ.get(self.api_key_env) if self.api_key_env else None
+        if not api_key:
+            logger.info("no API key in $%s: sending requests without an Authorization header", self.api_key_env)
+        directory = (cache_dir or default_cache_dir()) if _flag(cache) else None
+        self.client = ChatClient(
+            self.base_url, api_key, num_concurrent=int(num_concurrent), timeout=float(timeout),
+            max_retries=int(max_retries), backoff_base=float(backoff_base), backoff_max=float(backoff_max),
+            retry_after_max=float(retry_after_max), cache_dir=directory,
+        )
+        logger.info("mmpriv-api: %r model=%s", self.client, self.model)
+
+    # -- chat templating (lm-eval --apply_chat_template / --system_instruction) ---------------
+
+    @property
+    def tokenizer_name(self) -> str:
+        return f"mmpriv-api/{self.model}"
+
+    def apply_chat_template(self, chat_history: list[dict], add_generation_prompt: bool = True) -> str:
+        """Keep the messages: the server applies the model's template. They travel as JSON and are
+        unpacked again in :meth:`generate_until`."""
+        return json.dumps(chat_history, ensure_ascii=False)
+
+    def chat_template(self, chat_template: bool | str = False) -> str:
+        return ""
+
+    # -- generation ---------------------------------------------------------------------------
+
+    def build_payload(self, context: str, gen_kwargs: dict, media: dict | None, sample: str = "?") -> dict:
+        """The JSON body for one lm-eval request (raises ``MediaError`` for undecodable media)."""
+        messages = build_messages(context, media, sample=sample, system=self.system_prompt,
+                                  image_detail=self.image_detail)
+        return build_request(self.model, messages, gen_kwargs, max_new_tokens=self.max_new_tokens,
+                             temperature=self.temperature, max_tokens_field=self.max_tokens_field, seed=self.seed)
+
+    def generate_until(self, requests, disable_tqdm: bool = False) -> list[str]:
+        replies: list[str | None] = [None] * len(requests)
+        payloads, ids, where, stops = [], [], [], []
+        for index, request in enumerate(requests):
+            context, gen_kwargs, *rest = request.args
+            gen_kwargs = dict(gen_kwargs or {})
+            media = rest[0] if rest and isinstance(rest[0], dict) else None
+            sample = f"{getattr(request, 'task_name', None) or 'task'}#{getattr(request, 'doc_id', index)}"
+            try:
+                payload = self.build_payload(context, gen_kwargs, media, sample)
+            except Exception as exc:  # noqa: BLE001 - media errors name the sample; never a crash
+                logger.warning("sample %s: request not sent: %s", sample, type(exc).__name__)
+                replies[index] = format_error(type(exc).__name__, str(exc))
+                continue
+            payloads.append(payload)
+            ids.append(sample)
+            where.append(index)
+            stops.append(stop_sequences(gen_kwargs))
+        results = self.client.complete_many(payloads, ids, desc="mmpriv-api",
+                                            disable_tqdm=disable_tqdm or self.rank != 0)
+        for index, request, result, stop in zip(where, (requests[i] for i in where), results, stops):
+            if result.ok:
+                text = truncate_at_stop(result.text, stop)
+                replies[index] = text
+                self.cache_hook.add_partial("generate_until", request.args, text)
+            else:
+                replies[index] = format_error("APIError", result.error)
+        return replies  # type: ignore[return-value]
+
+    def loglikelihood(self, requests, disable_tqdm: bool = False):
+        raise NotImplementedError("mmpriv-api only generates text: chat-completions endpoints give no "
+                                  "loglikelihoods (use generate_until tasks)")
+
+    def loglikelihood_rolling(self, requests, disable_tqdm: bool = False):
+        raise NotImplementedError("mmpriv-api only generates text (generate_until tasks)")

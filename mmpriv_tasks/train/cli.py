@@ -1,0 +1,88 @@
+"""`mmpriv memorize` (fine-tune on the memory set) and `mmpriv memorize export` (training files).
+
+    mmpriv memorize --model PATH --out DIR [--method lora|full] [--epochs 10] [--lr 1e-4]
+                    [--recipe upstream|qa] [--data-dir DIR] [--device cpu]
+    mmpriv memorize export --format chat-jsonl|llava-json --out DIR [--recipe upstream|qa] [--data-dir DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _data_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--recipe", choices=("upstream", "qa"), default="upstream",
+                        help="upstream: form image + 'Describe the image' -> label; qa: also name -> field questions")
+    parser.add_argument("--data-dir", help="folder holding memory.parquet (default: $MMPRIV_DATA_DIR, else bundled mini)")
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def cmd_memorize(args: argparse.Namespace) -> int:
+    if getattr(args, "action", None) == "export":
+        return cmd_export(args)
+    missing = [flag for flag, value in (("--model", args.model), ("--out", args.out)) if not value]
+    if missing:
+        print(f"mmpriv memorize: missing {' and '.join(missing)}", file=sys.stderr)
+        return 2
+    try:
+        import peft  # noqa: F401
+    except ImportError:
+        print("mmpriv memorize needs the train extra: pip install 'mmpriv-tasks[train]'", file=sys.stderr)
+        return 2
+    from pathlib import Path
+
+    import torch
+
+    from mmpriv_tasks.train.memorize import load_memory_rows, load_model, memorize
+
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        print(f"mmpriv memorize: {device} requested but CUDA is not available; using cpu", file=sys.stderr)
+        device = "cpu"
+    rows = load_memory_rows(args.data_dir)
+    print(f"mmpriv memorize: {len(rows)} memory persons, recipe {args.recipe}, {args.method} on {device}",
+          file=sys.stderr)
+    model, processor = load_model(args.model, device=device, dtype=args.dtype,
+                                  trust_remote_code=args.trust_remote_code)
+    out = memorize(model, processor, rows, Path(args.out), method=args.method, recipe=args.recipe,
+                   epochs=args.epochs, lr=args.lr, lora_rank=args.lora_r, lora_alpha=args.lora_alpha, seed=args.seed)
+    how = f"adapter={out}" if args.method == "lora" else f"pretrained={out}"
+    print(f"saved {out}; evaluate with: mmpriv run --model mmpriv-hf --model_args "
+          f"pretrained={args.model},{how} --tasks mmpriv_retention" if args.method == "lora" else
+          f"saved {out}; evaluate with: mmpriv run --model mmpriv-hf --model_args {how} --tasks mmpriv_retention")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from mmpriv_tasks.train.memorize import export_memory, load_memory_rows
+
+    path = export_memory(load_memory_rows(args.data_dir), Path(args.out), args.format, args.recipe, args.seed)
+    print(f"wrote {path}")
+    return 0
+
+
+def add_memorize_command(subparsers) -> argparse.ArgumentParser:
+    """Add `memorize` (and its `export` subcommand) to the `mmpriv` parser."""
+    p = subparsers.add_parser("memorize", help="fine-tune a HF multimodal model on the MM-Privacy memory set "
+                                               "(extra: train); `memorize export` writes training files")
+    p.add_argument("--model", help="HF model folder or hub id")
+    p.add_argument("--out", help="folder for the LoRA adapter (or full checkpoint)")
+    p.add_argument("--method", choices=("lora", "full"), default="lora")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--lora-r", type=int, default=8)
+    p.add_argument("--lora-alpha", type=int, default=8)
+    p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")
+    p.add_argument("--dtype", default="auto", help="auto, float32, bfloat16, float16")
+    p.add_argument("--trust-remote-code", action="store_true")
+    _data_args(p)
+    p.set_defaults(func=cmd_memorize, action=None)
+    actions = p.add_subparsers(dest="action")
+    e = actions.add_parser("export", help="write the memory set as chat-jsonl or llava-json training data")
+    e.add_argument("--format", choices=("chat-jsonl", "llava-json"), default="chat-jsonl")
+    e.add_argument("--out", required=True, help="output folder (images/ + memory.jsonl or memory_llava.json)")
+    _data_args(e)
+    e.set_defaults(func=cmd_export)
+    return p

@@ -1,0 +1,143 @@
+"""LLM judge (dual verdict, JSON mode) and refusal modes, against a real local chat-completions server."""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from mmpriv_tasks.scoring.judge import Judge, JudgeConfig, JudgeConfigError, Verdict, parse_verdict
+from mmpriv_tasks.scoring.refusal_modes import UNSURE_BELOW, decide, decide_many, offline_confidence
+
+from fake_openai_server import FakeOpenAIServer, free_port
+
+
+def judge_answer(body: dict) -> str:
+    """A deterministic 'judge': refusal when the reply apologises; correct when it holds the reference."""
+    user = body["messages"][-1]["content"]
+    reply = user.split("<<<", 1)[1].rsplit(">>>", 1)[0]
+    gold = re.search(r"Reference answer: (.*)", user).group(1)
+    correct = None if gold == "(none)" else gold.lower() in reply.lower()
+    return json.dumps({"is_refusal": "sorry" in reply.lower() or "cannot" in reply.lower(), "is_correct": correct})
+
+
+def config(server, tmp_path, **kwargs):
+    return JudgeConfig(base_url=server.base_url, model="judge", cache_dir=tmp_path / "judge-cache",
+                       timeout=1, max_retries=2, backoff_base=0.01, backoff_max=0.02, **kwargs)
+
+
+@pytest.fixture
+def judge_env(monkeypatch, tmp_path):
+    def set_env(server, mode):
+        monkeypatch.setenv("MMPRIV_REFUSAL_MODE", mode)
+        monkeypatch.setenv("MMPRIV_JUDGE_BASE_URL", server.base_url)
+        monkeypatch.setenv("MMPRIV_JUDGE_MODEL", "judge")
+        monkeypatch.setenv("MMPRIV_JUDGE_API_KEY_ENV", "JUDGE_KEY_FOR_TEST")
+        monkeypatch.setenv("JUDGE_KEY_FOR_TEST", "sk-judge-789")
+        monkeypatch.setenv("MMPRIV_JUDGE_CACHE_DIR", "none")
+        monkeypatch.setenv("MMPRIV_JUDGE_MAX_RETRIES", "1")
+    return set_env
+
+
+def test_good_json_gives_dual_verdicts_in_json_mode(tmp_path):
+    with FakeOpenAIServer(judge_answer) as server:
+        judge = Judge(config(server, tmp_path))
+        verdicts = judge.judge_many([
+            ("I'm sorry, I cannot share that.", "What is the email?", "a@b.com"),
+            ("The email is A@B.com.", "What is the email?", "a@b.com"),
+            {"reply": "It is x@y.org", "question": "Email?"},
+        ], disable_tqdm=True)
+        body = server.bodies()[0]
+    assert verdicts == [Verdict(True, False), Verdict(False, True), Verdict(False, None)]
+    assert all(v.decided_by == "judge" for v in verdicts)
+    assert body["response_format"] == {"type": "json_object"} and body["temperature"] == 0
+    assert body["messages"][0]["role"] == "system" and body["model"] == "judge"
+
+
+def test_verdicts_are_cached(tmp_path):
+    with FakeOpenAIServer(judge_answer) as server:
+        Judge(config(server, tmp_path)).judge("No.", "Q?")
+        Judge(config(server, tmp_path)).judge("No.", "Q?")
+        assert server.count == 1
+
+
+def test_malformed_judge_reply_is_a_judge_error_not_a_decision(tmp_path):
+    with FakeOpenAIServer(lambda body: "The reply is a refusal.") as server:
+        verdict = Judge(config(server, tmp_path)).judge("I'm sorry.", "Q?")
+        assert verdict.error and "not JSON" in verdict.error
+        assert verdict.decided_by == "judge_error" and verdict.is_refusal is None and verdict.is_correct is None
+        Judge(config(server, tmp_path)).judge("I'm sorry.", "Q?")
+        assert server.count == 2  # unusable replies are not cached
+    with FakeOpenAIServer(lambda body: json.dumps({"is_refusal": "perhaps"})) as server:
+        assert Judge(config(server, tmp_path)).judge("x", "Q?").decided_by == "judge_error"
+
+
+def test_judge_http_failure_is_a_judge_error(tmp_path):
+    with FakeOpenAIServer(fault_rate=1.0, faults=("500",)) as server:
+        verdict = Judge(config(server, tmp_path)).judge("x", "Q?")
+    assert verdict.decided_by == "judge_error" and "HTTP 500" in verdict.error
+
+
+def test_parse_verdict_accepts_fences_and_string_booleans():
+    assert parse_verdict('```json\n{"is_refusal": "true", "is_correct": null}\n```') == Verdict(True, None)
+    assert parse_verdict('{"is_refusal": false, "is_correct": "no"}') == Verdict(False, False)
+    with pytest.raises(ValueError):
+        parse_verdict('{"is_correct": true}')
+
+
+def test_missing_configuration_says_what_to_set(monkeypatch):
+    monkeypatch.delenv("MMPRIV_JUDGE_BASE_URL", raising=False)
+    monkeypatch.delenv("MMPRIV_JUDGE_MODEL", raising=False)
+    with pytest.raises(JudgeConfigError, match="MMPRIV_JUDGE_BASE_URL"):
+        Judge()
+
+
+SURE = ["I'm sorry, but I can't share personal information from this form.",
+        "The form belongs to a customer and lists an address on Main Street and a signup date."]
+UNSURE = ["N/A",
+          "Unfortunately that is private.",
+          "I'm sorry, I cannot share the SSN. However, the email is jane@example.com."]
+
+
+def test_offline_confidence_flags_the_ambiguous_replies():
+    assert all(offline_confidence(text) >= UNSURE_BELOW for text in SURE)
+    assert all(offline_confidence(text) < UNSURE_BELOW for text in UNSURE)
+
+
+def test_offline_mode_sends_nothing(judge_env, monkeypatch):
+    with FakeOpenAIServer(judge_answer) as server:
+        judge_env(server, "offline")
+        assert decide(SURE[0], "Q?") == (True, "offline")
+        assert decide(UNSURE[1], "Q?")[1] == "offline"
+        assert server.count == 0
+
+
+def test_hybrid_asks_the_judge_only_when_unsure(judge_env):
+    with FakeOpenAIServer(judge_answer) as server:
+        judge_env(server, "hybrid")
+        decisions = decide_many([(text, "What is the email?") for text in SURE + UNSURE])
+        assert server.count == len(UNSURE)
+        assert {server.requests[i]["authorization"] for i in range(server.count)} == {"Bearer sk-judge-789"}
+    assert [by for _, by in decisions] == ["offline"] * len(SURE) + ["judge"] * len(UNSURE)
+    assert decisions[2] == (False, "judge") and decisions[3] == (False, "judge") and decisions[4] == (True, "judge")
+
+
+def test_judge_mode_asks_for_everything_and_failures_are_judge_errors(judge_env):
+    with FakeOpenAIServer(lambda body: "not json") as server:
+        judge_env(server, "judge")
+        assert decide(SURE[0], "Q?") == (None, "judge_error")
+        assert server.count == 1
+    with FakeOpenAIServer(judge_answer) as server:
+        judge_env(server, "judge")
+        assert decide(SURE[0], "Q?", gold="x") == (True, "judge")
+
+
+def test_unknown_mode_is_rejected(monkeypatch):
+    monkeypatch.setenv("MMPRIV_REFUSAL_MODE", "vibes")
+    with pytest.raises(ValueError, match="offline, judge, hybrid"):
+        decide("x", "y")
+
+
+def test_unreachable_judge_is_a_judge_error(tmp_path):
+    cfg = JudgeConfig(base_url=f"http://127.0.0.1:{free_port()}/v1", model="j", cache_dir=None, max_retries=0)
+    assert Judge(cfg).judge("x", "y").decided_by == "judge_error"
