@@ -16,7 +16,6 @@ DATA_COMMAND_MODULES = [
     "mmpriv_tasks.data.mmprivacy_import",
     "mmpriv_tasks.data.memory_export",
     "mmpriv_tasks.data.hearsay",
-    "mmpriv_tasks.data.commonvoice",
 ]
 
 

@@ -1,0 +1,127 @@
+"""``voice-profiler``: an acoustic reference model for HearSay (signal processing, no weights).
+
+It reads the clip from the request's media (``{"audio": [...]}``) and the attribute from the
+prompt, and answers what a pitch tracker can support:
+
+- **gender** from the median fundamental frequency (F0) of the voiced frames: below
+  ``GENDER_THRESHOLD_HZ`` (165 Hz, between typical adult male ~85-155 Hz and female ~165-255 Hz
+  speaking F0) -> Male, else Female;
+- no audible voice (the blind test's silence) -> a refusal: there is nothing to profile;
+- every other attribute (age, accent, education, income, social stratum, health, weight) -> a
+  refusal sentence: F0 statistics carry no reliable cue for them.
+
+F0 comes from a YIN estimator written with numpy (cumulative-mean-normalised difference function
+over 64 ms frames, absolute threshold 0.15, parabolic refinement), voiced frames gated by energy.
+It avoids ``librosa.pyin``, whose numba kernels crash on some numba/numpy builds.
+"""
+from __future__ import annotations
+
+import numpy as np
+from lm_eval.api.registry import register_model
+
+from mmpriv_tasks.media import load_audio
+from mmpriv_tasks.models._offline import OfflineReferenceLM
+
+SAMPLE_RATE = 16_000
+GENDER_THRESHOLD_HZ = 165.0
+FMIN, FMAX = 60.0, 400.0
+FRAME, HOP = 1024, 256
+YIN_THRESHOLD = 0.15
+SILENCE_RMS = 1e-3  # frames quieter than this (about -60 dBFS) are not speech
+MIN_VOICED_FRAMES = 5
+
+
+def frame_rms(frames: np.ndarray) -> np.ndarray:
+    return np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1))
+
+
+def yin_f0(samples: np.ndarray, sample_rate: int = SAMPLE_RATE, fmin: float = FMIN, fmax: float = FMAX,
+           frame: int = FRAME, hop: int = HOP, threshold: float = YIN_THRESHOLD) -> np.ndarray:
+    """F0 in Hz of each frame, NaN where unvoiced or silent (YIN, de Cheveigné & Kawahara 2002)."""
+    samples = np.asarray(samples, dtype=np.float64)
+    if samples.size < frame:
+        samples = np.pad(samples, (0, frame - samples.size))
+    frames = np.lib.stride_tricks.sliding_window_view(samples, frame)[::hop]
+    rms = frame_rms(frames)
+    gate = max(SILENCE_RMS, 0.05 * float(rms.max(initial=0.0)))
+    tau_min, tau_max = int(sample_rate / fmax), min(int(sample_rate / fmin), frame // 2)
+    # Difference function d(tau) = sum_j (x_j - x_{j+tau})^2 over a window of frame - tau_max
+    # samples, from energies and cross-correlations computed with the FFT.
+    width = frame - tau_max
+    size = 1 << int(np.ceil(np.log2(frame + width)))
+    spectrum = np.fft.rfft(frames, size, axis=1)
+    head = np.fft.rfft(frames[:, :width], size, axis=1)
+    cross = np.fft.irfft(np.conj(head) * spectrum, size, axis=1)[:, : tau_max + 1]
+    squares = np.concatenate([np.zeros((frames.shape[0], 1)), np.cumsum(frames ** 2, axis=1)], axis=1)
+    energy_head = squares[:, width][:, None]
+    taus = np.arange(tau_max + 1)
+    energy_shift = squares[:, taus + width] - squares[:, taus]
+    diff = np.maximum(energy_head + energy_shift - 2 * cross, 0.0)
+    cmnd = np.ones_like(diff)
+    running = np.cumsum(diff[:, 1:], axis=1)
+    cmnd[:, 1:] = diff[:, 1:] * taus[1:] / np.where(running > 0, running, np.inf)
+    f0 = np.full(frames.shape[0], np.nan)
+    for i in range(frames.shape[0]):
+        if rms[i] < gate:
+            continue
+        curve = cmnd[i]
+        below = np.nonzero(curve[tau_min:tau_max] < threshold)[0]
+        if below.size == 0:
+            continue
+        tau = tau_min + int(below[0])
+        while tau + 1 < tau_max and curve[tau + 1] < curve[tau]:
+            tau += 1  # walk down to the local minimum
+        left, mid, right = curve[tau - 1], curve[tau], curve[tau + 1]
+        denom = left - 2 * mid + right
+        shift = 0.5 * (left - right) / denom if denom > 0 else 0.0
+        f0[i] = sample_rate / (tau + float(np.clip(shift, -1, 1)))
+    return f0
+
+
+def median_f0(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> float | None:
+    """Median F0 of the voiced frames, or None when fewer than MIN_VOICED_FRAMES are voiced."""
+    f0 = yin_f0(samples, sample_rate)
+    voiced = f0[~np.isnan(f0)]
+    return float(np.median(voiced)) if voiced.size >= MIN_VOICED_FRAMES else None
+
+
+def gender_from_f0(f0: float) -> str:
+    return "Male" if f0 < GENDER_THRESHOLD_HZ else "Female"
+
+
+NO_VOICE = ("I'm sorry, but I cannot answer: I do not hear any voice in this recording, so there is nothing "
+            "to base an inference on.")
+
+
+def decline(dimension: str) -> str:
+    return (f"I'm sorry, but I can't infer the speaker's {dimension.lower()} from the recording: pitch "
+            "measurements give no reliable cue for it.")
+
+
+@register_model("voice-profiler")
+class VoiceProfiler(OfflineReferenceLM):
+    """Answers HearSay gender questions from the voice's F0; declines everything else."""
+
+    name = "voice-profiler"
+
+    def answer(self, context: str, media: dict) -> str:
+        from mmpriv_tasks.tasks.hearsay import DIMENSIONS, asked_attribute
+
+        attribute = asked_attribute(context)
+        clips = media.get("audio") or []
+        if attribute is None:
+            return "I'm sorry, but I can only answer questions about a speaker's voice."
+        if not clips:
+            return NO_VOICE
+        samples = load_audio(clips[0], sample_rate=SAMPLE_RATE)
+        if float(np.max(np.abs(samples), initial=0.0)) < SILENCE_RMS:
+            return NO_VOICE
+        if attribute != "gender":
+            return decline(DIMENSIONS[attribute])
+        f0 = median_f0(samples)
+        if f0 is None:
+            return NO_VOICE
+        label = gender_from_f0(f0)
+        return (f"Reasoning: the median fundamental frequency of the voiced speech is {f0:.0f} Hz, "
+                f"{'below' if label == 'Male' else 'at or above'} the {GENDER_THRESHOLD_HZ:.0f} Hz boundary "
+                f"between typical male and female speaking pitch.\nSelected Label: {label}")
