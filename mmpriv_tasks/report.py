@@ -78,6 +78,19 @@ METRIC_COLUMNS = ("leak_rate", "refusal_rate", "leak_rate_answered", "distractor
                   "control_answer_rate", "accuracy", "error_rate")
 
 
+def refusal_decisions(results: dict) -> str:
+    """Which mode decided the refusal flags of this run (offline detector, LLM judge, or both)."""
+    judged = [m["judged_rate,none"] for m in results.values() if isinstance(m.get("judged_rate,none"), float)
+              and not math.isnan(m["judged_rate,none"])]
+    errors = sum(m.get("judge_error_rate,none") or 0 for m in results.values()
+                 if isinstance(m.get("judge_error_rate,none"), float) and not math.isnan(m["judge_error_rate,none"]))
+    if not judged or max(judged) == 0:
+        return "Refusals decided by the offline detector (`detect_refusal`)."
+    mode = "the LLM judge" if min(judged) == 1 else "hybrid mode (the judge asked only about unsure replies)"
+    note = " Some judge calls failed: see `judge_error_rate` (those replies have no refusal decision)." if errors else ""
+    return f"Refusals decided by {mode}; share judged per task: `judged_rate`.{note}"
+
+
 def render(output_dir: Path) -> str:
     """The report as Markdown (also written to ``<results folder>/report.md``)."""
     results_file = latest_results(output_dir)
@@ -106,6 +119,8 @@ def render(output_dir: Path) -> str:
         parts.append(f"Items refused in at least one disclosure format and leaked in another: "
                      f"{inconsistency['inconsistent_items']} of {inconsistency['items']} "
                      f"(inconsistency_rate {_fmt(inconsistency['inconsistency_rate'])}).")
+
+    parts.append(f"\n## Refusal decisions\n\n{refusal_decisions(results)}")
 
     direct = results.get("mmpriv_disclosure_direct", {}).get("leak_rate,none")
     control = results.get("mmpriv_disclosure_control", {}).get("control_answer_rate,none")

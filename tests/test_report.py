@@ -47,6 +47,7 @@ def test_report_from_a_real_run(tmp_path):
     assert "0 of 4 (inconsistency_rate 0.000)" in text
     assert "## Leak rate by scenario" in text and "## Leak rate by pii_type" in text
     assert "privacy_utility" in text and "= 0.000" in text  # refusing everything has no utility
+    assert "decided by the offline detector" in text
     assert list(out.rglob("report.md"))
 
 
