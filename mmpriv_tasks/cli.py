@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 from mmpriv_tasks import paths, registry
+from mmpriv_tasks.scaffold import add_new_task_command
 from mmpriv_tasks.train.cli import add_memorize_command
 
 DATA_COMMAND_MODULES = [
@@ -173,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_report)
     _add_data_commands(sub)
     add_memorize_command(sub)
+    add_new_task_command(sub)
     return parser
 
 
