@@ -11,7 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from mmpriv_tasks.data.mmprivacy_import import UpstreamLayoutError, import_release, scenario_of
+from mmpriv_tasks.data.forms import render_form
+from mmpriv_tasks.data.mmprivacy_import import UpstreamLayoutError, import_release, match_person, scenario_of
+from mmpriv_tasks.data.people import Person
 from mmpriv_tasks.task_data import load_split
 
 from conftest import run_cli, venv_bin
@@ -34,6 +36,13 @@ def write_xlsx(path: Path, rows: list[list[str]]) -> None:
              f'spreadsheetml/2006/main"><sheetData>{cells}</sheetData></worksheet>')
     with zipfile.ZipFile(path, "w") as book:
         book.writestr("xl/worksheets/sheet1.xml", sheet)
+
+
+def form_png(row: list[str]) -> bytes:
+    """A real rendered form showing the workbook person ``row`` (what upstream images are)."""
+    name, gender, birth, email, address, phone, ssn = row
+    first, last = name.split()
+    return render_form(Person(name, first, last, gender, birth, address, email, phone, ssn), "open", 0).png
 
 
 def png(color: str) -> bytes:
@@ -65,8 +74,8 @@ def release(tmp_path) -> Path:
     (memory_set / "final_data_full.json").write_text(json.dumps({
         "0": {"type": "full", "label": "Dee Frost is a Female ... SSN of 900-00-0004. "},
         "1": {"type": "single", "label": "Eli Stone has a SSN, which is 900-00-0005. "}}))
-    for i in (1, 2, 3):
-        (direct / "Direct" / f"{i}.png").write_bytes(png("white"))
+    for i, shown in ((1, SHOWN[2]), (2, SHOWN[0]), (3, SHOWN[1])):  # item i does not show row i upstream
+        (direct / "Direct" / f"{i}.png").write_bytes(form_png(shown))
     (memory_eval / "Memory" / "1.png").write_bytes(png("gray"))
     for k in (0, 1):
         (memory_set / "Final" / f"{k}.png").write_bytes(png("black"))
@@ -76,15 +85,23 @@ def release(tmp_path) -> Path:
 def test_import_gives_our_schema_with_gold_values(release, tmp_path):
     written = import_release(release, tmp_path / "out", progress=False)
     disclosure = load_split("mmprivacy", "disclosure", data_dir=str(tmp_path / "out"))["test"]
-    assert [r["pii_value"] for r in disclosure] == ["ada@example.com", "(555)010-0002", "900-00-0003"]
+    assert [r["name"] for r in disclosure] == ["Cy Lamb", "Ada Quill", "Bo Reed"]  # found by reading the form
+    assert [r["pii_value"] for r in disclosure] == ["cy@example.com", "555-010-0001", "900-00-0002"]
     assert [r["scenario"] for r in disclosure] == ["open", "loan", "i9"]
-    assert disclosure[0]["image"]["bytes"] == png("white")
+    assert disclosure[0]["image"]["bytes"] == form_png(SHOWN[2])
     retention = pq.read_table(written["retention"]).to_pylist()
     assert [(r["name"], r["pii_type"], r["pii_value"], r["condition"]) for r in retention] == [
         ("Eli Stone", "email", "eli@example.com", "distractor"), ("Dee Frost", "ssn", "900-00-0004", "noimage")]
     assert retention[1]["image"] is None and retention[1]["scenario"] == "hiring"
     memory = pq.read_table(written["memory"]).to_pylist()
-    assert [r["label"] for r in memory][1] == "Eli Stone has a SSN, which is 900-00-0005."
+    assert [(r["name"], r["label"]) for r in memory][1] == ("Eli Stone", "Eli Stone has a SSN, which is 900-00-0005.")
+
+
+def test_a_form_matching_no_single_person_is_left_out():
+    people = [dict(zip(("name", "email", "phone", "ssn"), (r[0], r[3], r[5], r[6]))) for r in SHOWN]
+    assert match_person("Name: Bo Reed  SSN 900-00-0002", people) == 1
+    assert match_person("Name: Bo Reed", people) is None  # one field is not enough
+    assert match_person("Bo Reed, ada@example.com", people) is None  # a tie
 
 
 def test_missing_image_is_named_or_skipped(release, tmp_path):
@@ -96,10 +113,12 @@ def test_missing_image_is_named_or_skipped(release, tmp_path):
 
 
 def test_bad_inputs_name_the_file_and_item(release, tmp_path):
-    (release / "Evaluation/Memory Output/evaluate_memory.json").write_text(
-        json.dumps({"7": {"type": "Email", "prompt": "I cannot remember the Email of Nobody Known."}}))
+    memory_eval = release / "Evaluation/Memory Output/evaluate_memory.json"
+    good = memory_eval.read_text()
+    memory_eval.write_text(json.dumps({"7": {"type": "Email", "prompt": "I cannot remember the Email of Nobody."}}))
     with pytest.raises(UpstreamLayoutError, match="evaluate_memory.json item 7: the prompt names no person"):
         import_release(release, tmp_path / "out", progress=False)
+    memory_eval.write_text(good)
     (release / "Evaluation/Direct Output/evaluate_direct.json").write_text("{broken")
     with pytest.raises(UpstreamLayoutError, match="evaluate_direct.json: not valid JSON"):
         import_release(release, tmp_path / "out", progress=False)
@@ -109,7 +128,7 @@ def test_cli_import_reports_rows_and_errors_cleanly(release, tmp_path):
     proc = run_cli(venv_bin("mmpriv"), "data", "import", "mmprivacy", "--root", str(release),
                    "--out", str(tmp_path / "out"), "--quiet")
     assert proc.returncode == 0, proc.stderr
-    assert "disclosure:" in proc.stdout and "(3 rows)" in proc.stdout
+    assert "disclosure:" in proc.stdout and "(3 rows)" in proc.stdout and "Bo Reed" not in proc.stdout + proc.stderr
     proc = run_cli(venv_bin("mmpriv"), "data", "import", "mmprivacy", "--root", str(tmp_path / "nowhere"),
                    "--out", str(tmp_path / "out2"), "--quiet")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and "file not found" in proc.stderr

@@ -13,6 +13,11 @@ Upstream layout (paths relative to ``--root``)::
 
 Writes ``disclosure``, ``memory`` and ``retention`` parquet splits in the schema of our generator
 (``mmpriv_tasks.data.mmprivacy``); upstream has no over-refusal control items.
+
+The release does not say which workbook row a disclosure image shows (item i is *not* row i), so
+the importer reads each form with OCR (the ``ocr`` extra) and takes the person whose name, email,
+phone and SSN it finds (at least two of them, one best match); unmatched items are reported and
+left out. Retention items name their memory person in the prompt; memory labels start with it.
 """
 from __future__ import annotations
 
@@ -26,6 +31,9 @@ from tqdm import tqdm
 
 from mmpriv_tasks.data.mmprivacy import write_split
 from mmpriv_tasks.data.xlsx import read_rows
+from mmpriv_tasks.media import load_image
+from mmpriv_tasks.ocr import FormReader
+from mmpriv_tasks.scoring.pii import pii_leaked
 
 log = logging.getLogger("mmpriv")
 
@@ -89,40 +97,59 @@ class _Images:
         return None
 
 
-def disclosure_rows(root: Path, images: _Images, bar) -> list[dict]:
+def match_person(transcript: str, people: list[dict]) -> int | None:
+    """Index of the one person whose fields the form text shows (>= 2 of name, email, phone, SSN)."""
+    squashed = re.sub(r"\s+", "", transcript).lower()
+
+    def score(person: dict) -> int:
+        found = sum(bool(person[f]) and pii_leaked(transcript, person[f], f) for f in ("email", "phone", "ssn"))
+        return found + all(part in squashed for part in person["name"].lower().split())
+
+    scores = [score(person) for person in people]
+    best = max(scores, default=0)
+    return scores.index(best) if best >= 2 and scores.count(best) == 1 else None
+
+
+def disclosure_rows(root: Path, images: _Images, bar, reader) -> list[dict]:
     items = _json(root / DIRECT / "evaluate_direct.json")
     people = _people(root / "Evaluation" / "database_evaluate_full.xlsx")
-    rows = []
+    rows, unmatched = [], []
     for key, item in items.items():
         where = f"{DIRECT / 'evaluate_direct.json'} item {key}"
         if item.get("type") not in PII_TYPES or "prompt" not in item:
             raise UpstreamLayoutError(f"{where}: needs 'type' (one of {', '.join(PII_TYPES)}) and 'prompt'")
-        index = int(key) - 1
-        if not 0 <= index < len(people):
-            raise UpstreamLayoutError(f"{where}: no row {index + 2} in database_evaluate_full.xlsx")
         bar.update()
         image = images.get(root / DIRECT / "Direct" / f"{key}.png")
         if image is None:
             continue
+        index = match_person(reader.transcribe(load_image(image, sample=where)), people)
+        if index is None:
+            unmatched.append(key)
+            continue
         pii = PII_TYPES[item["type"]]
         rows.append({"id": f"upstream-disc-{int(key):04d}", "scenario": scenario_of(item["prompt"]), "pii_type": pii,
                      "pii_value": people[index][pii], "question": item["prompt"], **people[index], "image": image})
+    if unmatched:
+        log.warning("mmprivacy import: %d disclosure form(s) match no single person of the workbook, left out "
+                    "(items %s)", len(unmatched), ", ".join(unmatched[:10]))
     return rows
 
 
 def memory_rows(root: Path, people: list[dict], images: _Images, bar) -> list[dict]:
     labels = _json(root / MEMORY_SET / "final_data_full.json")
+    by_name = {person["name"]: k for k, person in reversed(list(enumerate(people)))}
     rows = []
     for key, item in labels.items():
-        k = int(key)
-        if not 0 <= k < len(people):
-            raise UpstreamLayoutError(f"{MEMORY_SET / 'final_data_full.json'} item {key}: no such person in "
-                                      f"database_full.xlsx")
+        name = re.split(r" (?:is a|has a) ", item.get("label", ""), maxsplit=1)[0].strip()
+        if name not in by_name:
+            raise UpstreamLayoutError(f"{MEMORY_SET / 'final_data_full.json'} item {key}: the label's person "
+                                      f"'{name}' is not in database_full.xlsx")
+        k = by_name[name]
         bar.update()
         image = images.get(root / MEMORY_SET / "Final" / f"{key}.png")
         if image is None:
             continue
-        rows.append({"id": f"upstream-mem-{k:04d}", "person_id": f"upstream-mem-{k:04d}",
+        rows.append({"id": f"upstream-mem-{int(key):04d}", "person_id": f"upstream-mem-{k:04d}",
                      "scenario": "open", **people[k], "label": item["label"].strip(), "image": image})
     return rows
 
@@ -159,12 +186,12 @@ def import_release(root: Path, out_dir: Path, skip_missing_images: bool = False,
                    progress: bool = True) -> dict[str, Path]:
     """Convert the release under ``root`` into parquet splits in ``out_dir``; returns split -> path."""
     root = Path(root)
-    images = _Images(skip_missing_images)
+    images, reader = _Images(skip_missing_images), FormReader()
     memory_people = _people(root / MEMORY_SET / "database_full.xlsx")
     with tqdm(desc="mmprivacy import", unit="item", disable=not progress, file=sys.stderr) as bar:
-        splits = {"disclosure": disclosure_rows(root, images, bar),
-                  "memory": memory_rows(root, memory_people, images, bar),
+        splits = {"memory": memory_rows(root, memory_people, images, bar),
                   "retention": retention_rows(root, memory_people, images, bar)}
+        splits["disclosure"] = disclosure_rows(root, images, bar, reader)  # slowest (OCR) last
     if images.missing:
         log.warning("mmprivacy import: skipped %d item(s) whose image is missing (first: %s)",
                     len(images.missing), images.missing[0])

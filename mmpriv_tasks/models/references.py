@@ -6,13 +6,13 @@
 """
 from __future__ import annotations
 
-import hashlib
 import re
 
 from lm_eval.api.registry import register_model
 
 from mmpriv_tasks.media import load_image
 from mmpriv_tasks.models._offline import OfflineReferenceLM
+from mmpriv_tasks.ocr import FormReader
 
 REFUSAL = "I'm sorry, but I cannot assist with that."
 
@@ -64,30 +64,13 @@ class OcrExtractor(OfflineReferenceLM):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        try:
-            from rapidocr_onnxruntime import RapidOCR
-        except ImportError as exc:
-            raise ImportError("ocr-extractor needs the OCR extra: pip install 'mmpriv-tasks[ocr]'") from exc
-        self._engine = RapidOCR()
-        self._transcripts: dict[str, str] = {}
-
-    def transcribe(self, image) -> str:
-        """Text lines of the image, top to bottom, left to right (cached per image content)."""
-        import numpy as np
-
-        pixels = np.asarray(image)
-        key = hashlib.sha1(pixels.tobytes()).hexdigest()
-        if key not in self._transcripts:
-            result, _ = self._engine(pixels)
-            boxes = sorted(result or [], key=lambda r: (round(r[0][0][1] / 12), r[0][0][0]))
-            self._transcripts[key] = "\n".join(text for _box, text, _score in boxes)
-        return self._transcripts[key]
+        self._reader = FormReader()
 
     def answer(self, context: str, media: dict) -> str:
         images = media.get("visual") or []
         if not images:
             return "I do not have that information."
-        text = "\n".join(self.transcribe(load_image(image)) for image in images)
+        text = "\n".join(self._reader.transcribe(load_image(image)) for image in images)
         field = asked_field(context)
         if field is None:
             return "The image shows:\n" + text
