@@ -45,7 +45,8 @@ def cmd_memorize(args: argparse.Namespace) -> int:
     model, processor = load_model(args.model, device=device, dtype=args.dtype,
                                   trust_remote_code=args.trust_remote_code)
     out = memorize(model, processor, rows, Path(args.out), method=args.method, recipe=args.recipe,
-                   epochs=args.epochs, lr=args.lr, lora_rank=args.lora_r, lora_alpha=args.lora_alpha, seed=args.seed)
+                   epochs=args.epochs, lr=args.lr, lora_rank=args.lora_r, lora_alpha=args.lora_alpha, batch_size=args.batch_size,
+                   seed=args.seed)
     how = f"adapter={out}" if args.method == "lora" else f"pretrained={out}"
     print(f"saved {out}; evaluate with: mmpriv run --model mmpriv-hf --model_args "
           f"pretrained={args.model},{how} --tasks mmpriv_retention" if args.method == "lora" else
@@ -72,6 +73,7 @@ def add_memorize_command(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--method", choices=("lora", "full"), default="lora")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--batch-size", type=int, default=1, help="examples per optimizer step (default 1, upstream)")
     p.add_argument("--lora-r", type=int, default=8)
     p.add_argument("--lora-alpha", type=int, default=8)
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")

@@ -78,6 +78,42 @@ def _with_lora(model, rank: int, alpha: int, target_modules="all-linear"):
     return get_peft_model(model, config)
 
 
+SEQUENCE_KEYS = {"input_ids": "pad", "attention_mask": 0, "labels": -100, "token_type_ids": 0,
+                 "mm_token_type_ids": 0}
+
+
+def collate(items: list[dict], pad_token_id: int) -> dict:
+    """One training batch from encoded examples (same input keys): sequences right-padded (labels
+    with -100), everything else (pixel values, image sizes, audio features) concatenated."""
+    import torch
+
+    if len(items) == 1:
+        return items[0]
+    batch = {}
+    longest = max(item["input_ids"].shape[1] for item in items)
+    for key in items[0]:
+        if key in SEQUENCE_KEYS:
+            fill = pad_token_id if SEQUENCE_KEYS[key] == "pad" else SEQUENCE_KEYS[key]
+            batch[key] = torch.cat([torch.nn.functional.pad(item[key], (0, longest - item[key].shape[1]), value=fill)
+                                    for item in items])
+        else:
+            batch[key] = torch.cat([item[key] for item in items])
+    return batch
+
+
+def _batches(encoded: list[dict], batch_size: int, rng: random.Random) -> list[list[int]]:
+    """Shuffled batches of example indices; examples with different inputs (image / text only) never mix."""
+    groups: dict[tuple, list[int]] = {}
+    for i, item in enumerate(encoded):
+        groups.setdefault(tuple(sorted(item)), []).append(i)
+    batches = []
+    for members in groups.values():
+        rng.shuffle(members)
+        batches += [members[k:k + batch_size] for k in range(0, len(members), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
 def _to_model(batch: dict, model) -> dict:
     """Tensors on the model's device; floating inputs (pixels, audio features) in the model's dtype."""
     param = next(model.parameters())
@@ -87,7 +123,7 @@ def _to_model(batch: dict, model) -> dict:
 
 def memorize(model, processor, rows: list[dict], out_dir: Path, *, method: str = "lora", recipe: str = "upstream",
              epochs: int = 10, lr: float = 1e-4, lora_rank: int = 8, lora_alpha: int = 8,
-             lora_targets="all-linear", seed: int = 0, progress: bool = True) -> Path:
+             lora_targets="all-linear", batch_size: int = 1, seed: int = 0, progress: bool = True) -> Path:
     """Train ``model`` on the memory rows and save the result to ``out_dir``; returns ``out_dir``."""
     import torch
 
@@ -106,30 +142,30 @@ def memorize(model, processor, rows: list[dict], out_dir: Path, *, method: str =
         model = _with_lora(model, lora_rank, lora_alpha, lora_targets)
     model.train()
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=0.0)
-    order = list(range(len(encoded)))
+    tokenizer = getattr(processor, "tokenizer", processor)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     rng = random.Random(seed)
     bar = tqdm(total=epochs * len(encoded), desc="memorize", disable=not progress)
     losses: list[float] = []
     for _epoch in range(epochs):
-        rng.shuffle(order)
-        epoch_loss = 0.0
-        for i in order:
-            loss = model(**_to_model(encoded[i], model)).loss
+        epoch_loss, steps = 0.0, 0
+        for members in _batches(encoded, max(1, batch_size), rng):
+            loss = model(**_to_model(collate([encoded[i] for i in members], pad_id), model)).loss
             loss.backward()
             torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], 1.0)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
-            epoch_loss += loss.item()
+            epoch_loss, steps = epoch_loss + loss.item(), steps + 1
             bar.set_postfix(loss=f"{loss.item():.3f}")
-            bar.update()
-        losses.append(epoch_loss / len(encoded))
+            bar.update(len(members))
+        losses.append(epoch_loss / steps)
     bar.close()
     model.eval()
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir)
     processor.save_pretrained(out_dir)
     (out_dir / "memorize.json").write_text(json.dumps({
-        "method": method, "recipe": recipe, "epochs": epochs, "lr": lr, "examples": len(examples),
+        "method": method, "recipe": recipe, "epochs": epochs, "lr": lr, "batch_size": batch_size, "examples": len(examples),
         "memory_persons": len(rows), "seed": seed, "with_images": with_image,
         "lora": {"r": lora_rank, "alpha": lora_alpha} if method == "lora" else None,
         "base_model": getattr(getattr(model, "config", None), "_name_or_path", None),
