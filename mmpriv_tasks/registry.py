@@ -99,7 +99,11 @@ class Entry:
         return fingerprint(data) if data else "none"
 
     def num_items(self) -> int | None:
-        """Rows of the bundled data this task would evaluate (None when it needs imported data)."""
+        """Rows of the bundled data this task would evaluate (None when it needs imported data);
+        tasks that generate their rows (e.g. the blind tests' silence) give ``dataset_kwargs.n``."""
+        kwargs = self.config.get("dataset_kwargs") or {}
+        if "dataset" not in kwargs and isinstance(kwargs.get("n"), int):
+            return kwargs["n"]
         data = self.data_file()
         if data is None:
             return None
