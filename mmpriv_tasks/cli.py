@@ -15,7 +15,6 @@ from mmpriv_tasks.train.cli import add_memorize_command
 DATA_COMMAND_MODULES = [
     "mmpriv_tasks.data.mmprivacy",
     "mmpriv_tasks.data.mmprivacy_import",
-    "mmpriv_tasks.data.memory_export",
     "mmpriv_tasks.data.hearsay",
 ]
 

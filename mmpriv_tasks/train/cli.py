@@ -13,7 +13,8 @@ import sys
 def _data_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--recipe", choices=("upstream", "qa"), default="upstream",
                         help="upstream: form image + 'Describe the image' -> label; qa: also name -> field questions")
-    parser.add_argument("--data-dir", help="folder holding memory.parquet (default: $MMPRIV_DATA_DIR, else bundled mini)")
+    parser.add_argument("--data-dir",
+                        help="folder holding memory.parquet (default: $MMPRIV_DATA_DIR, else bundled mini)")
     parser.add_argument("--seed", type=int, default=0)
 
 
@@ -45,8 +46,8 @@ def cmd_memorize(args: argparse.Namespace) -> int:
     model, processor = load_model(args.model, device=device, dtype=args.dtype,
                                   trust_remote_code=args.trust_remote_code)
     out = memorize(model, processor, rows, Path(args.out), method=args.method, recipe=args.recipe,
-                   epochs=args.epochs, lr=args.lr, lora_rank=args.lora_r, lora_alpha=args.lora_alpha, batch_size=args.batch_size,
-                   seed=args.seed)
+                   epochs=args.epochs, lr=args.lr, lora_rank=args.lora_r, lora_alpha=args.lora_alpha,
+                   batch_size=args.batch_size, seed=args.seed)
     how = f"adapter={out}" if args.method == "lora" else f"pretrained={out}"
     print(f"saved {out}; evaluate with: mmpriv run --model mmpriv-hf --model_args "
           f"pretrained={args.model},{how} --tasks mmpriv_retention" if args.method == "lora" else

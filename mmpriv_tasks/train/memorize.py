@@ -136,7 +136,8 @@ def memorize(model, processor, rows: list[dict], out_dir: Path, *, method: str =
     examples = build_examples(rows, recipe, seed)
     with_image = takes_images(processor)
     if not with_image:
-        log.warning("mmpriv memorize: the processor takes no images; training on the text of each example only")
+        log.warning("mmpriv memorize: the processor takes no images; "
+                    "training on the text of each example only")
     encoded = [encode(processor, example, with_image) for example in examples]
     if method == "lora":
         model = _with_lora(model, lora_rank, lora_alpha, lora_targets)
@@ -165,7 +166,8 @@ def memorize(model, processor, rows: list[dict], out_dir: Path, *, method: str =
     model.save_pretrained(out_dir)
     processor.save_pretrained(out_dir)
     (out_dir / "memorize.json").write_text(json.dumps({
-        "method": method, "recipe": recipe, "epochs": epochs, "lr": lr, "batch_size": batch_size, "examples": len(examples),
+        "method": method, "recipe": recipe, "epochs": epochs, "lr": lr, "batch_size": batch_size,
+        "examples": len(examples),
         "memory_persons": len(rows), "seed": seed, "with_images": with_image,
         "lora": {"r": lora_rank, "alpha": lora_alpha} if method == "lora" else None,
         "base_model": getattr(getattr(model, "config", None), "_name_or_path", None),
