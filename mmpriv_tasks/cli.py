@@ -140,13 +140,7 @@ def _add_data_commands(subparsers) -> None:
     build = actions.add_parser("build", help="generate a dataset").add_subparsers(dest="dataset", required=True)
     importers = actions.add_parser("import", help="import a release").add_subparsers(dest="source", required=True)
     for module_name in DATA_COMMAND_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
-        module.add_data_commands(build, importers)
+        importlib.import_module(module_name).add_data_commands(build, importers)
 
 
 def build_parser() -> argparse.ArgumentParser:
