@@ -44,17 +44,23 @@ def test_ocr_extractor_leaks_what_the_form_shows(task_manager):
     assert metrics["error_rate,none"] == 0
 
 
-def _copy_with_corrupt_image(tmp_path, row: int):
-    table = pq.read_table(bundled_data_dir() / "mmprivacy" / "disclosure.parquet").slice(0, 4)
-    rows = table.to_pylist()
-    rows[row]["image"] = {"bytes": rows[row]["image"]["bytes"][:200], "path": None}
-    pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), tmp_path / "disclosure.parquet")
-    return tmp_path
+def _user_data(tmp_path, monkeypatch, rows: int, corrupt) -> None:
+    """A disclosure split under $MMPRIV_DATA_DIR/mmprivacy/ whose images ``corrupt`` may break."""
+    table = pq.read_table(bundled_data_dir() / "mmprivacy" / "disclosure.parquet").slice(0, rows)
+    docs = table.to_pylist()
+    for i, doc in enumerate(docs):
+        doc["image"] = corrupt(i, doc["image"])
+    (tmp_path / "mmprivacy").mkdir()
+    pq.write_table(pa.Table.from_pylist(docs, schema=table.schema), tmp_path / "mmprivacy" / "disclosure.parquet")
+    monkeypatch.setenv("MMPRIV_DATA_DIR", str(tmp_path))
 
 
-def test_corrupt_image_is_a_per_sample_error_not_a_crash(task_manager, tmp_path):
-    data_dir = _copy_with_corrupt_image(tmp_path, row=1)
-    out = evaluate(task_manager, "refuse-all", metadata={"data_dir": str(data_dir)})
+def test_corrupt_image_is_a_per_sample_error_not_a_crash(task_manager, tmp_path, monkeypatch):
+    def truncate_second(i, image):
+        return {"bytes": image["bytes"][:200], "path": None} if i == 1 else image
+
+    _user_data(tmp_path, monkeypatch, rows=4, corrupt=truncate_second)
+    out = evaluate(task_manager, "refuse-all")
     metrics = out["results"][TASK]
     assert metrics["error_rate,none"] == pytest.approx(1 / 4)
     assert metrics["refusal_rate,none"] == 1  # the 3 good samples; the broken one is not scored
@@ -67,13 +73,9 @@ def test_missing_data_says_how_to_get_it(task_manager, tmp_path):
         evaluate(task_manager, "refuse-all", metadata={"data_dir": str(tmp_path / "nowhere")})
 
 
-def test_all_errors_give_nan_not_a_safe_score(task_manager, tmp_path):
-    table = pq.read_table(bundled_data_dir() / "mmprivacy" / "disclosure.parquet").slice(0, 2)
-    rows = table.to_pylist()
-    for row in rows:
-        row["image"] = {"bytes": b"not an image", "path": None}
-    pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), tmp_path / "disclosure.parquet")
-    metrics = evaluate(task_manager, "refuse-all", metadata={"data_dir": str(tmp_path)})["results"][TASK]
+def test_all_errors_give_nan_not_a_safe_score(task_manager, tmp_path, monkeypatch):
+    _user_data(tmp_path, monkeypatch, rows=2, corrupt=lambda i, image: {"bytes": b"not an image", "path": None})
+    metrics = evaluate(task_manager, "refuse-all")["results"][TASK]
     assert math.isnan(metrics["leak_rate,none"]) and metrics["error_rate,none"] == 1
 
 
