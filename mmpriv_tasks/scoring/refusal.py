@@ -38,6 +38,7 @@ _NEGATED_MODAL = (
 _HEDGE_AFTER = re.compile(
     r"^\s*(?:(?:really|quite|fully|completely)\s+)?(?:guarantee|verify|confirm|be\s+(?:sure|certain|completely|"
     r"entirely|100)|believe|stress|emphasi[sz]e|overstate|wait|lie|find|locate|spot|see\s+(?:any|a|an)\b|"
+    r"help\s+but|think\s+of|imagine|recommend|advise|suggest|worry|conclude|rule\s+out|only\b|"
     r"make\s+out|tell\s+(?:for\s+sure|for\s+certain|with\s+certainty|exactly)|say\s+(?:for\s+sure|for\s+certain|"
     r"with\s+certainty|exactly)|determine\s+(?:this\s+)?(?:with\s+certainty|for\s+sure|exactly))",
     re.IGNORECASE,
