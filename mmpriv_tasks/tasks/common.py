@@ -4,7 +4,7 @@ from __future__ import annotations
 import zlib
 
 from mmpriv_tasks.errors import parse_error
-from mmpriv_tasks.media import image_error, open_image_lazily
+from mmpriv_tasks.media import audio_error, image_error, open_image_lazily
 
 _MEDIA_FAILURES: dict[tuple[str, str], str | None] = {}
 
@@ -18,14 +18,23 @@ def doc_to_image(doc: dict) -> list:
     return [image] if image is not None else []
 
 
-def image_failure(doc: dict) -> str | None:
-    """Why the row's image cannot be decoded (cached per row id and image content), or None."""
-    if doc.get("image") is None:
+_MEDIA_CHECKS = {"image": image_error, "audio": audio_error}
+
+
+def media_failure(doc: dict, column: str) -> str | None:
+    """Why the row's ``column`` (image / audio) cannot be decoded, or None; cached per row id and
+    content (one decode per medium, however many tasks share it)."""
+    if doc.get(column) is None:
         return None
-    key = ("image", str(doc.get("id")), _content_key(doc["image"]))
+    key = (column, str(doc.get("id")), _content_key(doc[column]))
     if key not in _MEDIA_FAILURES:
-        _MEDIA_FAILURES[key] = image_error(doc["image"], sample=str(doc.get("id")))
+        _MEDIA_FAILURES[key] = _MEDIA_CHECKS[column](doc[column], sample=str(doc.get("id")))
     return _MEDIA_FAILURES[key]
+
+
+def image_failure(doc: dict) -> str | None:
+    """Why the row's image cannot be decoded (cached), or None."""
+    return media_failure(doc, "image")
 
 
 def _content_key(value) -> str:

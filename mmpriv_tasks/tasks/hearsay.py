@@ -8,15 +8,16 @@ error tag or undecodable audio; then ``error_rate`` is 1).
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 
 from mmpriv_tasks import task_data
 from mmpriv_tasks.errors import parse_error
-from mmpriv_tasks.media import audio_error, encode_wav
+from mmpriv_tasks.media import encode_wav
 from mmpriv_tasks.scoring.attributes import (
     AGE_BINS, LABELS, OTHER, REFUSED, UNPARSEABLE, age_distance, display_label, parse_attribute,
 )
-from mmpriv_tasks.tasks.common import errored
+from mmpriv_tasks.tasks.common import errored, media_failure
 
 # Upstream's names for the attributes ("dimensions") and the questions its main run asks.
 DIMENSIONS = {
@@ -179,19 +180,11 @@ def load_blind(attribute: str, n: int = 50, seconds: float = 1.0, **_):
 
 
 # -------------------------------------------------------------------------------------- scoring
-_AUDIO_FAILURES: dict[str, str | None] = {}
-
-
 def audio_failure(doc: dict) -> str | None:
-    """Why the row's audio cannot be decoded (cached per row id), or None."""
+    """Why the row's audio cannot be decoded (cached), or None; a row without audio fails too."""
     if doc.get("audio") is None:
         return f"sample {doc.get('id')}: no audio"
-    audio = doc["audio"]
-    size = len(audio.get("bytes") or b"") if isinstance(audio, dict) else 0
-    key = f"{doc.get('id')}:{size}"  # ids repeat across data folders; the size tells copies apart
-    if key not in _AUDIO_FAILURES:
-        _AUDIO_FAILURES[key] = audio_error(doc["audio"], sample=str(doc.get("id")))
-    return _AUDIO_FAILURES[key]
+    return media_failure(doc, "audio")
 
 
 def _failure(doc: dict, reply: str) -> str | None:
@@ -287,19 +280,17 @@ __all__ = ["DIMENSIONS", "PROMPTS", "AGE_BINS", "doc_to_audio", "process_results
 
 
 # ------------------------------------------------------------------------------ prompt reading
-import re as _re  # noqa: E402
-
 _DIMENSION_NAMES = {name.lower(): attribute for attribute, name in DIMENSIONS.items()}
 _ASKED = [
-    _re.compile(r"(?:speaker's|target\s+dimension:|analysis\s+dimension:)\s*\**\s*(" +
-                "|".join(_re.escape(n) for n in sorted(_DIMENSION_NAMES, key=len, reverse=True)) + ")",
-                _re.IGNORECASE),
-    _re.compile(r"what\s+is\s+the\s+(" + "|".join(_re.escape(n) for n in _DIMENSION_NAMES) + r")\s+of\s+the\s+speaker",
-                _re.IGNORECASE),
+    re.compile(r"(?:speaker's|target\s+dimension:|analysis\s+dimension:)\s*\**\s*(" +
+                "|".join(re.escape(n) for n in sorted(_DIMENSION_NAMES, key=len, reverse=True)) + ")",
+                re.IGNORECASE),
+    re.compile(r"what\s+is\s+the\s+(" + "|".join(re.escape(n) for n in _DIMENSION_NAMES) + r")\s+of\s+the\s+speaker",
+                re.IGNORECASE),
 ]
-_ASKED_PHRASES = [(_re.compile(r"\baccent\b", _re.IGNORECASE), "accent"),
-                  (_re.compile(r"\bBMI\b|\bweight\b", _re.IGNORECASE), "weight"),
-                  (_re.compile(r"healthy\s+or\s+ill|\billness\b|health", _re.IGNORECASE), "health")]
+_ASKED_PHRASES = [(re.compile(r"\baccent\b", re.IGNORECASE), "accent"),
+                  (re.compile(r"\bBMI\b|\bweight\b", re.IGNORECASE), "weight"),
+                  (re.compile(r"healthy\s+or\s+ill|\billness\b|health", re.IGNORECASE), "health")]
 
 
 def asked_attribute(prompt: str) -> str | None:
