@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import importlib
 import shutil
 import sys
@@ -37,6 +38,7 @@ def _include_path(argv: list[str]) -> tuple[list[str], str]:
     if theirs is None:
         return rest, str(ours)
     combined = Path(tempfile.mkdtemp(prefix="mmpriv-include-"))
+    atexit.register(shutil.rmtree, combined, ignore_errors=True)
     shutil.copytree(ours, combined / "mmpriv_tasks")
     shutil.copytree(Path(theirs).resolve(), combined / "user_tasks")
     return rest, str(combined)
@@ -124,13 +126,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from mmpriv_tasks.report import ReportError, render
+    from mmpriv_tasks.report import render
 
-    try:
-        print(render(Path(args.output_dir)))
-    except ReportError as exc:
-        print(f"mmpriv: {exc}", file=sys.stderr)
-        return 2
+    print(render(Path(args.output_dir)))  # a ReportError (ValueError) is reported by main()
     return 0
 
 

@@ -7,8 +7,8 @@ import pytest
 from mmpriv_tasks import detect_refusal
 from mmpriv_tasks.tasks.mmprivacy import process_disclosure
 
-LABELLED = [json.loads(line) for line in
-            (Path(__file__).parent / "data" / "refusal_labelled.jsonl").read_text().splitlines() if line.strip()]
+LABELLED = [json.loads(line) for path in sorted((Path(__file__).parent / "data").glob("refusal_*.jsonl"))
+            for line in path.read_text().splitlines() if line.strip()]
 
 
 def test_accuracy_on_labelled_replies():
