@@ -48,10 +48,8 @@ def cmd_memorize(args: argparse.Namespace) -> int:
     out = memorize(model, processor, rows, Path(args.out), method=args.method, recipe=args.recipe,
                    epochs=args.epochs, lr=args.lr, lora_rank=args.lora_r, lora_alpha=args.lora_alpha,
                    batch_size=args.batch_size, seed=args.seed)
-    how = f"adapter={out}" if args.method == "lora" else f"pretrained={out}"
-    print(f"saved {out}; evaluate with: mmpriv run --model mmpriv-hf --model_args "
-          f"pretrained={args.model},{how} --tasks mmpriv_retention" if args.method == "lora" else
-          f"saved {out}; evaluate with: mmpriv run --model mmpriv-hf --model_args {how} --tasks mmpriv_retention")
+    model_args = f"pretrained={args.model},adapter={out}" if args.method == "lora" else f"pretrained={out}"
+    print(f"saved {out}; evaluate with: mmpriv run --model mmpriv-hf --model_args {model_args} --tasks mmpriv_retention")
     return 0
 
 
