@@ -149,7 +149,6 @@ def build(out_dir: Path, size: str = "mini", seed: int = 0, progress: bool = Tru
     total = (len(SCENARIOS) * len(PII_TYPES) * spec["per_cell"]
              + len(SCENARIOS) * spec["control_per_scenario"] * len(CONTROL_QUESTIONS)
              + spec["memory"] + spec["retention"])
-    out_dir.mkdir(parents=True, exist_ok=True)
     with tqdm(total=total, desc=f"mmprivacy {size}", unit="form", disable=not progress, file=sys.stderr) as bar:
         memory = memory_rows(size, seed, bar)
         splits = {
@@ -158,6 +157,12 @@ def build(out_dir: Path, size: str = "mini", seed: int = 0, progress: bool = Tru
             "memory": memory,
             "retention": retention_rows(size, seed, memory, bar),
         }
+    return write_splits(splits, out_dir)
+
+
+def write_splits(splits: dict[str, list[dict]], out_dir: Path) -> dict[str, Path]:
+    """Each split as ``out_dir/<split>.parquet``; returns split -> path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
     written = {}
     for name, rows in splits.items():
         written[name] = out_dir / f"{name}.parquet"
@@ -165,12 +170,16 @@ def build(out_dir: Path, size: str = "mini", seed: int = 0, progress: bool = Tru
     return written
 
 
-def _cli_build(args) -> int:
-    written = build(Path(args.out), args.size, args.seed, progress=not args.quiet)
+def print_written(written: dict[str, Path]) -> None:
+    """One line per written split: name, path, rows."""
     import pyarrow.parquet as pq
 
     for name, path in written.items():
         print(f"{name}: {path} ({pq.read_metadata(path).num_rows} rows)")
+
+
+def _cli_build(args) -> int:
+    print_written(build(Path(args.out), args.size, args.seed, progress=not args.quiet))
     return 0
 
 

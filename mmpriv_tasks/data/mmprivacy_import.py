@@ -29,7 +29,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from mmpriv_tasks.data.mmprivacy import write_split
+from mmpriv_tasks.data.mmprivacy import print_written, write_splits
 from mmpriv_tasks.data.xlsx import read_rows
 from mmpriv_tasks.media import load_image
 from mmpriv_tasks.ocr import FormReader
@@ -195,20 +195,11 @@ def import_release(root: Path, out_dir: Path, skip_missing_images: bool = False,
     if images.missing:
         log.warning("mmprivacy import: skipped %d item(s) whose image is missing (first: %s)",
                     len(images.missing), images.missing[0])
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = {}
-    for name, rows in splits.items():
-        written[name] = out_dir / f"{name}.parquet"
-        write_split(rows, written[name])
-    return written
+    return write_splits(splits, out_dir)
 
 
 def _cli_import(args) -> int:
-    written = import_release(Path(args.root), Path(args.out), args.skip_missing_images, progress=not args.quiet)
-    import pyarrow.parquet as pq
-
-    for name, path in written.items():
-        print(f"{name}: {path} ({pq.read_metadata(path).num_rows} rows)")
+    print_written(import_release(Path(args.root), Path(args.out), args.skip_missing_images, progress=not args.quiet))
     print(f"run with: mmpriv run ... --metadata '{{\"data_dir\": \"{args.out}\"}}'")
     return 0
 
