@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import importlib
+import os
 import shutil
 import sys
 import tempfile
@@ -176,6 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (registry.RegistryError, KeyError, ValueError, FileNotFoundError) as exc:  # input errors: no traceback
         print(f"mmpriv: {exc.args[0] if isinstance(exc, KeyError) else exc}", file=sys.stderr)
         return 2
