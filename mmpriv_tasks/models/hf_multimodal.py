@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from mmpriv_tasks.errors import format_error
 from mmpriv_tasks.media import DEFAULT_SAMPLE_RATE, load_audio, load_image
+from mmpriv_tasks.models._args import as_bool
 
 log = logging.getLogger("mmpriv")
 
@@ -58,10 +59,28 @@ DTYPES = {"float16": "float16", "fp16": "float16", "half": "float16", "bfloat16"
           "float32": "float32", "fp32": "float32", "float": "float32"}
 
 
-def _as_bool(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    return bool(value)
+def torch_dtype(name: str):
+    """``"auto"`` or the torch dtype named by ``name`` (aliases in DTYPES: bf16, fp16, half...)."""
+    import torch
+
+    return "auto" if str(name) == "auto" else getattr(torch, DTYPES.get(str(name), str(name)))
+
+
+def pick_device(device: str | None):
+    """The torch device to use: ``device``, or cuda:0 when available; cpu (with a warning) when the
+    requested CUDA/MPS device is not available."""
+    import torch
+
+    if device in (None, "", "auto"):
+        device = "cuda:0" if torch.cuda.is_available() else "cpu"
+    device = str(device)
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        log.warning("mmpriv: device %s requested but CUDA is not available; using cpu", device)
+        device = "cpu"
+    if device.startswith("mps") and not torch.backends.mps.is_available():
+        log.warning("mmpriv: device %s requested but MPS is not available; using cpu", device)
+        device = "cpu"
+    return torch.device(device)
 
 
 def model_class_name(config, auto_class: str | None = None) -> str:
@@ -104,7 +123,7 @@ class HFMultimodalChatLM(LM):
         if kwargs:
             log.debug("mmpriv-hf: ignoring model args %s", sorted(kwargs))
         self.pretrained = str(pretrained)
-        trust = _as_bool(trust_remote_code)
+        trust = as_bool(trust_remote_code)
         self.accelerator = None
         if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # `accelerate launch` / torchrun: data parallel
             from accelerate import Accelerator
@@ -125,14 +144,13 @@ class HFMultimodalChatLM(LM):
         config = transformers.AutoConfig.from_pretrained(self.pretrained, **hub)
         self.model_type = config.model_type
         cls = model_class_for(config, auto_class)
-        torch_dtype = "auto" if str(dtype) == "auto" else getattr(torch, DTYPES.get(str(dtype), str(dtype)))
         log.info("mmpriv-hf: loading %s with %s on %s", self.pretrained, cls.__name__, self._device)
-        model = cls.from_pretrained(self.pretrained, dtype=torch_dtype, **hub)
+        model = cls.from_pretrained(self.pretrained, dtype=torch_dtype(dtype), **hub)
         if adapter:
             from peft import PeftModel
 
             model = PeftModel.from_pretrained(model, str(adapter))
-            if _as_bool(merge_adapter):
+            if as_bool(merge_adapter):
                 model = model.merge_and_unload()
             log.info("mmpriv-hf: loaded adapter %s", adapter)
         self.model = model.to(self._device).eval()
@@ -147,20 +165,7 @@ class HFMultimodalChatLM(LM):
 
     # ---- device and data-parallel plumbing (mirrors lm-eval's HFLM) ----
     def _pick_device(self, device: str | None):
-        import torch
-
-        if self.accelerator is not None:
-            return self.accelerator.device
-        if device in (None, "", "auto"):
-            device = "cuda:0" if torch.cuda.is_available() else "cpu"
-        device = str(device)
-        if device.startswith("cuda") and not torch.cuda.is_available():
-            log.warning("mmpriv-hf: device %s requested but CUDA is not available; using cpu", device)
-            device = "cpu"
-        if device.startswith("mps") and not torch.backends.mps.is_available():
-            log.warning("mmpriv-hf: device %s requested but MPS is not available; using cpu", device)
-            device = "cpu"
-        return torch.device(device)
+        return self.accelerator.device if self.accelerator is not None else pick_device(device)
 
     def all_gather(self, tensor):
         return tensor if self.world_size <= 1 else self.accelerator.gather(tensor)

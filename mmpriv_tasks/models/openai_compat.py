@@ -33,6 +33,7 @@ from lm_eval.api.model import LM
 from mmpriv_tasks.api.client import ChatClient
 from mmpriv_tasks.api.payload import build_messages, build_request, stop_sequences, truncate_at_stop
 from mmpriv_tasks.errors import format_error
+from mmpriv_tasks.models._args import as_bool
 
 logger = logging.getLogger("mmpriv_tasks.api")
 
@@ -42,10 +43,6 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 def default_cache_dir() -> Path:
     """``$MMPRIV_API_CACHE_DIR`` or ``~/.cache/mmpriv/api``."""
     return Path(os.environ.get("MMPRIV_API_CACHE_DIR") or Path.home() / ".cache" / "mmpriv" / "api")
-
-
-def _flag(value: Any) -> bool:
-    return value if isinstance(value, bool) else str(value).strip().lower() in {"1", "true", "yes", "on"}
 
 
 class OpenAICompatLM(LM):
@@ -90,11 +87,10 @@ class OpenAICompatLM(LM):
         api_key = os.environ.get(self.api_key_env) if self.api_key_env else None
         if not api_key:
             logger.info("no API key in $%s: sending requests without an Authorization header", self.api_key_env)
-        directory = (cache_dir or default_cache_dir()) if _flag(cache) else None
-        self.client = ChatClient(
-            self.base_url, api_key, num_concurrent=int(num_concurrent), timeout=float(timeout),
-            max_retries=int(max_retries), backoff_base=float(backoff_base), backoff_max=float(backoff_max),
-            retry_after_max=float(retry_after_max), cache_dir=directory,
+        directory = (cache_dir or default_cache_dir()) if as_bool(cache) else None
+        self.client = ChatClient(  # the client normalises the retry settings
+            self.base_url, api_key, num_concurrent=num_concurrent, timeout=timeout, max_retries=max_retries,
+            backoff_base=backoff_base, backoff_max=backoff_max, retry_after_max=retry_after_max, cache_dir=directory,
         )
         logger.info("mmpriv-api: %r model=%s", self.client, self.model)
 

@@ -32,14 +32,10 @@ def cmd_memorize(args: argparse.Namespace) -> int:
         return 2
     from pathlib import Path
 
-    import torch
-
+    from mmpriv_tasks.models.hf_multimodal import pick_device
     from mmpriv_tasks.train.memorize import load_memory_rows, load_model, memorize
 
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        print(f"mmpriv memorize: {device} requested but CUDA is not available; using cpu", file=sys.stderr)
-        device = "cpu"
+    device = str(pick_device(args.device))
     rows = load_memory_rows(args.data_dir)
     print(f"mmpriv memorize: {len(rows)} memory persons, recipe {args.recipe}, {args.method} on {device}",
           file=sys.stderr)

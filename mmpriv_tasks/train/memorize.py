@@ -34,15 +34,13 @@ def takes_images(processor) -> bool:
 
 def load_model(path: str, device: str = "cpu", dtype: str = "auto", trust_remote_code: bool = False):
     """(model, processor) for training, loaded with the same class table as ``mmpriv-hf``."""
-    import torch
     import transformers
 
-    from mmpriv_tasks.models.hf_multimodal import DTYPES, model_class_for
+    from mmpriv_tasks.models.hf_multimodal import model_class_for, torch_dtype
 
     config = transformers.AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
     cls = model_class_for(config)
-    torch_dtype = "auto" if dtype == "auto" else getattr(torch, DTYPES.get(dtype, dtype))
-    model = cls.from_pretrained(path, dtype=torch_dtype, trust_remote_code=trust_remote_code).to(device)
+    model = cls.from_pretrained(path, dtype=torch_dtype(dtype), trust_remote_code=trust_remote_code).to(device)
     processor = transformers.AutoProcessor.from_pretrained(path, trust_remote_code=trust_remote_code)
     return model, processor
 
