@@ -18,6 +18,7 @@ DATA_COMMAND_MODULES = [
     "mmpriv_tasks.data.mmprivacy",
     "mmpriv_tasks.data.mmprivacy_import",
     "mmpriv_tasks.data.hearsay",
+    "mmpriv_tasks.data.voices",
 ]
 
 

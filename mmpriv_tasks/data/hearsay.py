@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import csv
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -146,7 +146,7 @@ def _label_dir(root: Path) -> Path:
                        f"with attributes {', '.join(sorted(set(HEARSAY_FOLDERS)))})")
 
 
-def _resolve_audio(root: Path, label_dir: Path, file_path: str, name: str) -> Path | None:
+def _resolve_audio(root: Path, label_dir: Path, file_path: str) -> Path | None:
     relative = Path(file_path.replace("\\", "/"))
     bases = [root, label_dir.parent.parent, label_dir.parent]
     for base in bases:
@@ -200,31 +200,37 @@ def import_hearsay(root: Path, out: Path, cap: int | None = UPSTREAM_CAP, seed: 
     per_attribute = hearsay_rows(root, attributes)
     counts: dict[str, int] = {}
     for attribute, rows in per_attribute.items():
-        chosen = [rows[i] for i in sample_indices(len(rows), cap, seed)]
-        bar = tqdm(chosen, desc=f"hearsay {attribute}", unit="clip", disable=not progress, file=sys.stderr)
+        seen: set[str] = set()
 
-        def generate(chosen_rows=bar):
-            seen: set[str] = set()
-            for row in chosen_rows:
-                path = _resolve_audio(root, label_dir, str(row.audio), row.name)
-                if path is None:
-                    if skip_missing:
-                        continue
-                    raise HearSayImportError(f"{row.where}: audio file '{row.audio}' not found under {root}")
-                try:
-                    data = path.read_bytes()
-                except OSError as exc:
-                    raise HearSayImportError(f"{row.where}: cannot read {path}: {exc}") from exc
-                row_id = f"{row.attribute}-{Path(row.name).stem}"
-                if row_id in seen:
-                    row_id = f"{row_id}-{len(seen)}"
-                seen.add(row_id)
-                yield {"id": row_id, "attribute": row.attribute, "label": row.label,
-                       "audio": audio_value(data, path.name), "source": "hearsay", "speaker": "", "sentence": ""}
+        def to_row(row: LabelRow, seen=seen) -> dict | None:
+            path = _resolve_audio(root, label_dir, str(row.audio))
+            if path is None:
+                if skip_missing:
+                    return None
+                raise HearSayImportError(f"{row.where}: audio file '{row.audio}' not found under {root}")
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                raise HearSayImportError(f"{row.where}: cannot read {path}: {exc}") from exc
+            row_id = f"{row.attribute}-{Path(row.name).stem}"
+            if row_id in seen:
+                row_id = f"{row_id}-{len(seen)}"
+            seen.add(row_id)
+            return {"id": row_id, "attribute": row.attribute, "label": row.label,
+                    "audio": audio_value(data, path.name), "source": "hearsay", "speaker": "", "sentence": ""}
 
-        counts[attribute] = write_split(generate(), Path(out) / f"{attribute}.parquet")
-        bar.close()
+        counts[attribute] = _write_sampled("hearsay", attribute, rows, to_row, out, cap, seed, progress)
     return counts
+
+
+def _write_sampled(source: str, attribute: str, rows: list, to_row, out: Path, cap: int | None, seed: int,
+                   progress: bool) -> int:
+    """Sample ``rows`` like upstream (``cap`` + ``seed``) and write ``out/<attribute>.parquet`` from
+    ``to_row(row)`` (None leaves a row out), with a progress bar; returns the rows written."""
+    chosen = [rows[i] for i in sample_indices(len(rows), cap, seed)]
+    with tqdm(chosen, desc=f"{source} {attribute}", unit="clip", disable=not progress, file=sys.stderr) as bar:
+        converted = (row for row in map(to_row, bar) if row is not None)
+        return write_split(converted, Path(out) / f"{attribute}.parquet")
 
 
 # ----------------------------------------------------------------------------- Common Voice
@@ -284,21 +290,18 @@ def import_commonvoice(root: Path, out: Path, cap: int | None = None, seed: int 
     for attribute, rows in mapped.items():
         if not rows:
             continue
-        chosen = [rows[i] for i in sample_indices(len(rows), cap, seed)]
-        bar = tqdm(chosen, desc=f"commonvoice {attribute}", unit="clip", disable=not progress, file=sys.stderr)
 
-        def generate(chosen_rows=bar, attribute=attribute):
-            for where, record in chosen_rows:
-                clip = clips / record["path"]
-                if not clip.is_file():
-                    raise HearSayImportError(f"{where}: clip '{record['path']}' not found in {clips}")
-                yield {"id": f"{attribute}-{Path(record['path']).stem}", "attribute": attribute,
-                       "label": record["label"], "audio": audio_value(clip.read_bytes(), clip.name),
-                       "source": "commonvoice", "speaker": (record.get("client_id") or "")[:16],
-                       "sentence": record.get("sentence") or ""}
+        def to_row(item: tuple[str, dict], attribute=attribute) -> dict:
+            where, record = item
+            clip = clips / record["path"]
+            if not clip.is_file():
+                raise HearSayImportError(f"{where}: clip '{record['path']}' not found in {clips}")
+            return {"id": f"{attribute}-{Path(record['path']).stem}", "attribute": attribute,
+                    "label": record["label"], "audio": audio_value(clip.read_bytes(), clip.name),
+                    "source": "commonvoice", "speaker": (record.get("client_id") or "")[:16],
+                    "sentence": record.get("sentence") or ""}
 
-        counts[attribute] = write_split(generate(), Path(out) / f"{attribute}.parquet")
-        bar.close()
+        counts[attribute] = _write_sampled("commonvoice", attribute, rows, to_row, out, cap, seed, progress)
     return counts
 
 
@@ -310,25 +313,17 @@ def _report(counts: dict[str, int], out: Path) -> None:
           f"(or put the folder at $MMPRIV_DATA_DIR/hearsay)")
 
 
-def _cli_import_hearsay(args) -> int:
-    try:
-        counts = import_hearsay(Path(args.root), Path(args.out), cap=args.cap, seed=args.seed,
-                                attributes=args.attributes.split(",") if args.attributes else None,
-                                skip_missing=args.skip_missing, progress=not args.quiet)
-    except HearSayImportError as exc:
-        print(f"mmpriv: {exc}", file=sys.stderr)
-        return 2
+def _cli_import_hearsay(args) -> int:  # a HearSayImportError (ValueError) is reported by cli.main()
+    counts = import_hearsay(Path(args.root), Path(args.out), cap=args.cap, seed=args.seed,
+                            attributes=args.attributes.split(",") if args.attributes else None,
+                            skip_missing=args.skip_missing, progress=not args.quiet)
     _report(counts, Path(args.out))
     return 0
 
 
 def _cli_import_commonvoice(args) -> int:
-    try:
-        counts = import_commonvoice(Path(args.root), Path(args.out), cap=args.cap, seed=args.seed, tsv=args.tsv,
-                                    progress=not args.quiet)
-    except HearSayImportError as exc:
-        print(f"mmpriv: {exc}", file=sys.stderr)
-        return 2
+    counts = import_commonvoice(Path(args.root), Path(args.out), cap=args.cap, seed=args.seed, tsv=args.tsv,
+                                progress=not args.quiet)
     _report(counts, Path(args.out))
     return 0
 
@@ -354,20 +349,6 @@ def add_data_commands(build_parsers, import_parsers) -> None:
     p.add_argument("--tsv", default="validated.tsv", help="which table to read (default %(default)s)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cli_import_commonvoice)
-
-    try:
-        from mmpriv_tasks.data import voices
-    except ModuleNotFoundError:  # pragma: no cover - the TTS builder is optional
-        return
-    voices.add_build_command(build_parsers)
-
-
-def iter_split(path: Path) -> Iterator[dict]:
-    """Rows of a HearSay parquet split, one batch at a time (for checks and tools)."""
-    import pyarrow.parquet as pq
-
-    for batch in pq.ParquetFile(str(path)).iter_batches(batch_size=BATCH_ROWS):
-        yield from batch.to_pylist()
 
 
 __all__ = ["COLUMNS", "features", "write_split", "import_hearsay", "import_commonvoice", "sample_indices",

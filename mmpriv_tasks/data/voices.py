@@ -213,7 +213,7 @@ def _cli_build(args) -> int:
     return 0
 
 
-def add_build_command(build_parsers) -> None:
+def add_data_commands(build_parsers, import_parsers) -> None:
     p = build_parsers.add_parser("hearsay-tts", help="render the HearSay mini set (gender, accent) with Debian TTS "
                                                      "voices (needs scripts/install_tts.sh)")
     p.add_argument("--out", default="data/hearsay", help="output folder (default: %(default)s); the bundled set "
