@@ -80,10 +80,11 @@ METRIC_COLUMNS = ("leak_rate", "refusal_rate", "leak_rate_answered", "distractor
 
 def refusal_decisions(results: dict) -> str:
     """Which mode decided the refusal flags of this run (offline detector, LLM judge, or both)."""
-    judged = [m["judged_rate,none"] for m in results.values() if isinstance(m.get("judged_rate,none"), float)
-              and not math.isnan(m["judged_rate,none"])]
-    errors = sum(m.get("judge_error_rate,none") or 0 for m in results.values()
-                 if isinstance(m.get("judge_error_rate,none"), float) and not math.isnan(m["judge_error_rate,none"]))
+    def scored(metric: str) -> list[float]:
+        values = (m.get(f"{metric},none") for m in results.values())
+        return [v for v in values if isinstance(v, (int, float)) and not math.isnan(v)]
+
+    judged, errors = scored("judged_rate"), sum(scored("judge_error_rate"))
     if not judged or max(judged) == 0:
         return "Refusals decided by the offline detector (`detect_refusal`)."
     mode = "the LLM judge" if min(judged) == 1 else "hybrid mode (the judge asked only about unsure replies)"
