@@ -7,6 +7,7 @@ sample at a time.
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -129,3 +130,12 @@ def encode_wav(array: np.ndarray, sample_rate: int = DEFAULT_SAMPLE_RATE) -> byt
     buffer = io.BytesIO()
     soundfile.write(buffer, np.asarray(array, dtype=np.float32), sample_rate, format="WAV", subtype="PCM_16")
     return buffer.getvalue()
+
+
+_PLACEHOLDERS = re.compile(r"<(?:image|audio)>\s*")
+
+
+def drop_placeholders(text: str) -> str:
+    """``text`` without lm-eval's ``<image>`` / ``<audio>`` placeholders (wrappers that send media
+    as message parts place it themselves)."""
+    return _PLACEHOLDERS.sub("", text).strip()

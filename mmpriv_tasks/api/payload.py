@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 from typing import Any, Sequence
 
-from mmpriv_tasks.media import DEFAULT_SAMPLE_RATE, encode_png, encode_wav, load_audio, load_image
+from mmpriv_tasks.media import (
+    DEFAULT_SAMPLE_RATE, drop_placeholders, encode_png, encode_wav, load_audio, load_image,
+)
 
-_PLACEHOLDER = re.compile(r"<(?:image|audio)>\s*")
 MAX_STOP = 4  # OpenAI accepts at most 4 stop sequences; the rest are applied client side
 
 
@@ -68,7 +68,7 @@ def build_messages(context: str, media: dict | None = None, *, sample: str = "?"
     parts += [audio_part(audio, sample) for audio in audios]
     last = messages[-1]
     text = last["content"] if isinstance(last["content"], str) else ""
-    text = _PLACEHOLDER.sub("", text).strip()
+    text = drop_placeholders(text)
     if text:
         parts.append({"type": "text", "text": text})
     messages[-1] = {"role": last["role"], "content": parts}

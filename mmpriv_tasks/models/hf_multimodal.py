@@ -23,7 +23,7 @@ from lm_eval.api.model import LM
 from tqdm import tqdm
 
 from mmpriv_tasks.errors import format_error
-from mmpriv_tasks.media import DEFAULT_SAMPLE_RATE, load_audio, load_image
+from mmpriv_tasks.media import DEFAULT_SAMPLE_RATE, drop_placeholders, load_audio, load_image
 from mmpriv_tasks.models._args import as_bool
 
 log = logging.getLogger("mmpriv")
@@ -54,7 +54,6 @@ MODEL_CLASSES = {
     "mllama": "AutoModelForImageTextToText",
     "internvl": "AutoModelForImageTextToText",
 }
-IMAGE_PLACEHOLDERS = ("<image>",)  # lm-eval's default placeholder; the chat template places media itself
 DTYPES = {"float16": "float16", "fp16": "float16", "half": "float16", "bfloat16": "bfloat16", "bf16": "bfloat16",
           "float32": "float32", "fp32": "float32", "float": "float32"}
 
@@ -192,10 +191,8 @@ class HFMultimodalChatLM(LM):
         """Decoded media and the rendered prompt for one request (raises on bad media)."""
         images = [load_image(value, sample) for value in (media.get("visual") or [])]
         audios = [load_audio(value, sample, self.sampling_rate) for value in (media.get("audio") or [])]
-        for placeholder in IMAGE_PLACEHOLDERS:
-            context = context.replace(placeholder, "")
         content = ([{"type": "image"} for _ in images] + [{"type": "audio"} for _ in audios]
-                   + [{"type": "text", "text": context.strip()}])
+                   + [{"type": "text", "text": drop_placeholders(context)}])
         prompt = self.processor.apply_chat_template([{"role": "user", "content": content}], tokenize=False,
                                                     add_generation_prompt=True)
         return {"prompt": prompt, "images": images, "audios": audios}
