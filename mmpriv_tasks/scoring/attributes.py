@@ -241,19 +241,23 @@ def _is_decisive(text: str, start: int) -> bool:
 _BINARY = {"gender": ("Female", "Male"), "health": ("healthy", "illness")}
 
 
+def _leftmost_longest(found: list[tuple[int, int, object]]) -> list[tuple[int, object]]:
+    """``(start, value)`` of non-overlapping ``(start, stop, value)`` spans, left to right; at one
+    position the longest span wins."""
+    kept, end = [], -1
+    for start, stop, value in sorted(found, key=lambda m: (m[0], -(m[1] - m[0]))):
+        if start >= end:
+            kept.append((start, value))
+            end = stop
+    return kept
+
+
 def _scan(text: str, compiled: list[tuple[re.Pattern, str]], attribute: str = "") -> list[Mention]:
     """Non-overlapping mentions left to right; at one position the longest match wins. A negated
     mention is dropped, or for a two-label attribute read as the other label ("not male")."""
-    found: list[tuple[int, int, str]] = []
-    for pattern, label in compiled:
-        for match in pattern.finditer(text):
-            found.append((match.start(), match.end(), label))
-    found.sort(key=lambda m: (m[0], -(m[1] - m[0])))
-    mentions, end = [], -1
-    for start, stop, label in found:
-        if start < end:
-            continue
-        end = stop
+    found = [(match.start(), match.end(), label) for pattern, label in compiled for match in pattern.finditer(text)]
+    mentions = []
+    for start, label in _leftmost_longest(found):
         if not _is_negated(text, start):
             mentions.append(Mention(start, label, _is_decisive(text, start)))
         elif attribute in _BINARY and label in _BINARY[attribute]:
@@ -326,12 +330,8 @@ def _age_mentions(text: str) -> list[Mention]:
             else:
                 years = float(kind[1:])
             found.append((match.start(), match.end(), years))
-    found.sort(key=lambda m: (m[0], -(m[1] - m[0])))
-    mentions, end = [], -1
-    for start, stop, years in found:
-        if start < end:
-            continue
-        end = stop
+    mentions = []
+    for start, years in _leftmost_longest(found):
         label = age_bin(years) if years is not None else None
         if label and not _is_negated(text, start):
             mentions.append(Mention(start, label, _is_decisive(text, start)))
