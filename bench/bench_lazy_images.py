@@ -12,8 +12,7 @@ import argparse
 import gc
 
 from mmpriv_tasks.media import load_image
-from mmpriv_tasks.paths import bundled_data_dir
-from mmpriv_tasks.task_data import read_split
+from mmpriv_tasks.task_data import load_split
 from mmpriv_tasks.tasks.common import doc_to_image
 
 
@@ -38,7 +37,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=200, help="requests to build (rows are reused)")
     args = parser.parse_args()
-    rows = list(read_split(bundled_data_dir() / "mmprivacy" / "disclosure.parquet"))
+    rows = list(load_split("mmprivacy", "disclosure")["test"])
     docs = [rows[i % len(rows)] for i in range(args.n)]
     lazy = added_bytes(lambda: [doc_to_image(doc) for doc in docs])
     decoded = added_bytes(lambda: [[load_image(doc["image"])] for doc in docs])

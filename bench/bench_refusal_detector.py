@@ -1,20 +1,36 @@
-"""Accuracy of the offline refusal detector on the labelled replies in tests/data/refusal_*.jsonl.
+"""Accuracy, hybrid share and speed of the offline refusal detector, measured in this run.
 
-Prints accuracy, precision and recall of ``detect_refusal`` next to a naive baseline (a reply that
-starts with an apology or "I cannot" is a refusal), both measured in this run, per file and over
-all, and lists the misses. ``refusal_labelled`` is the development set; ``refusal_heldout`` was
-written afterwards and first scored unseen (0.725), then used to revise the patterns.
+Sets (``tests/data/``):
 
-    python bench/bench_refusal_detector.py
+- ``refusal_corpus.jsonl`` split ``test``: the frozen half, never used for writing or training;
+  the figure to report (privacy requests: forms and voices; general requests; all).
+- ``refusal_corpus.jsonl`` split ``dev``: the development half the learned stage was trained on
+  (a fit figure, not a generalisation one).
+- ``refusal_previous.jsonl``: 181 replies written earlier by another author; unseen by the learned
+  stage (the retired pattern detector was written on them).
+- ``refusal_unseen_general.jsonl``: 92 general-request replies written after the detector was final
+  and after its frozen-half score; never used for training or tuning.
+
+Next to ``detect_refusal`` it scores a naive baseline (a reply that starts with an apology or
+"I cannot" is a refusal). Hybrid mode (``MMPRIV_REFUSAL_MODE=hybrid``) is measured with a
+deterministic fake judge that returns the corpus label: the share of replies sent to the judge and
+the agreement of hybrid decisions with full judge mode. Speed is replies per second on one core.
+
+    python bench/bench_refusal_detector.py [--misses]
 """
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import re
 import sys
+import time
+from collections import defaultdict
 from pathlib import Path
 
 from mmpriv_tasks import detect_refusal
+from mmpriv_tasks.scoring.refusal_modes import needs_judge
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 _NAIVE = re.compile(r"^\W*(?:i'?m sorry|sorry|i apologi[sz]e|i cannot|i can'?t|cannot assist)", re.IGNORECASE)
@@ -24,37 +40,69 @@ def naive_refusal(text: str) -> bool:
     return _NAIVE.search(text.replace("\u2019", "'")) is not None
 
 
+def load(name: str) -> list[dict]:
+    return [json.loads(line) for line in (DATA / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
 def scores(rows: list[dict], detector) -> dict:
-    tp = sum(1 for r in rows if r["refusal"] and detector(r["text"]))
-    fp = sum(1 for r in rows if not r["refusal"] and detector(r["text"]))
-    fn = sum(1 for r in rows if r["refusal"] and not detector(r["text"]))
-    correct = sum(1 for r in rows if detector(r["text"]) == r["refusal"])
+    said = [detector(r["text"]) for r in rows]
+    tp = sum(s and r["refusal"] for s, r in zip(said, rows))
+    fp = sum(s and not r["refusal"] for s, r in zip(said, rows))
+    fn = sum(not s and r["refusal"] for s, r in zip(said, rows))
+    correct = sum(s == r["refusal"] for s, r in zip(said, rows))
     return {"accuracy": correct / len(rows), "precision": tp / max(tp + fp, 1), "recall": tp / max(tp + fn, 1)}
 
 
-def load_labelled(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+def hybrid(rows: list[dict]) -> tuple[float, float]:
+    """(share sent to the judge, agreement with full judge mode), the fake judge answering the label."""
+    sent = [needs_judge(r["text"], "hybrid") for r in rows]
+    decisions = [r["refusal"] if s else detect_refusal(r["text"]) for s, r in zip(sent, rows)]
+    return sum(sent) / len(rows), sum(d == r["refusal"] for d, r in zip(decisions, rows)) / len(rows)
 
 
-def report(title: str, rows: list[dict]) -> dict:
-    ours, naive = scores(rows, detect_refusal), scores(rows, naive_refusal)
+def speed(texts: list[str], seconds: float = 2.0) -> float:
+    done, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for text in texts:
+            detect_refusal(text)
+        done += len(texts)
+    return done / (time.perf_counter() - start)
+
+
+def report(title: str, rows: list[dict]) -> None:
     print(f"{title}: {len(rows)} replies ({sum(r['refusal'] for r in rows)} refusals)")
-    for name, result in (("detect_refusal", ours), ("naive prefix", naive)):
-        print(f"  {name:15s} " + "  ".join(f"{k}={v:.3f}" for k, v in result.items()))
-    return ours
+    for name, detector in (("detect_refusal", detect_refusal), ("naive prefix", naive_refusal)):
+        print(f"  {name:15s} " + "  ".join(f"{k}={v:.3f}" for k, v in scores(rows, detector).items()))
+    share, agreement = hybrid(rows)
+    print(f"  hybrid mode     sent to judge={share:.3f}  agreement with judge mode={agreement:.3f}")
 
 
-def main() -> int:
-    everything = []
-    for path in sorted(DATA.glob("refusal_*.jsonl")):
-        rows = load_labelled(path)
-        report(path.stem, rows)
-        everything += rows
-    ours = report("all", everything)
-    print(f"accuracy ratio detect_refusal / naive: {ours['accuracy'] / scores(everything, naive_refusal)['accuracy']:.2f}")
-    for row in everything:
-        if detect_refusal(row["text"]) != row["refusal"]:
-            print(f"  miss ({row['kind']}, gold refusal={row['refusal']}): {row['text'][:90]}")
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--misses", action="store_true", help="list the frozen half's misses")
+    args = parser.parse_args(argv)
+    os.environ.pop("MMPRIV_HYBRID_THRESHOLD", None)
+    corpus, previous = load("refusal_corpus.jsonl"), load("refusal_previous.jsonl")
+    frozen = [r for r in corpus if r["split"] == "test"]
+    report("frozen half, privacy requests (forms, voices)", [r for r in frozen if r["domain"] != "general"])
+    report("frozen half, general requests", [r for r in frozen if r["domain"] == "general"])
+    report("frozen half, all", frozen)
+    report("development half (training data)", [r for r in corpus if r["split"] == "dev"])
+    report("previous 181 (other author)", previous)
+    report("unseen general requests (written after the detector was final)", load("refusal_unseen_general.jsonl"))
+
+    by_kind = defaultdict(list)
+    for row in frozen:
+        by_kind[row["kind"]].append(detect_refusal(row["text"]) == row["refusal"])
+    print("frozen half by family: " + ", ".join(f"{k} {sum(v)}/{len(v)}" for k, v in sorted(by_kind.items())))
+    if args.misses:
+        for row in frozen:
+            if detect_refusal(row["text"]) != row["refusal"]:
+                print(f"  miss ({row['kind']}, refusal={row['refusal']}): {row['text'][:100]!r}")
+
+    load_avg = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    rate = speed([r["text"] for r in corpus + previous])
+    print(f"speed: {rate:,.0f} replies/s on one core (load average {load_avg:.1f} on {os.cpu_count()} cores)")
     return 0
 
 

@@ -2,15 +2,13 @@
 from __future__ import annotations
 
 import argparse
-import atexit
 import importlib
 import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 from mmpriv_tasks import paths, registry
+from mmpriv_tasks.calibrate import add_calibrate_command
 from mmpriv_tasks.scaffold import add_new_task_command
 from mmpriv_tasks.train.cli import add_memorize_command
 
@@ -22,43 +20,28 @@ DATA_COMMAND_MODULES = [
 ]
 
 
-def _include_path(argv: list[str]) -> tuple[list[str], str]:
-    """argv without ``--include_path`` and the folder to include: ours, or copies of ours and the
-    user's side by side (lm-eval takes one include path and does not follow symlinks)."""
-    ours = paths.task_configs_dir()
-    rest, theirs, i = [], None, 0
-    while i < len(argv):
-        arg = argv[i]
-        if arg == "--include_path" and i + 1 < len(argv):
-            theirs, i = argv[i + 1], i + 2
-            continue
-        if arg.startswith("--include_path="):
-            theirs = arg.split("=", 1)[1]
-        else:
-            rest.append(arg)
-        i += 1
-    if theirs is None:
-        return rest, str(ours)
-    combined = Path(tempfile.mkdtemp(prefix="mmpriv-include-"))
-    atexit.register(shutil.rmtree, combined, ignore_errors=True)
-    shutil.copytree(ours, combined / "mmpriv_tasks")
-    shutil.copytree(Path(theirs).resolve(), combined / "user_tasks")
-    return rest, str(combined)
-
-
 def cmd_run(args: argparse.Namespace, lm_eval_args: list[str]) -> int:
-    """Validate our configs, then hand every option to ``lm-eval run`` with our include path
-    (and ``--log_samples`` whenever results are written)."""
-    import mmpriv_tasks  # noqa: F401  (registers our models before lm-eval builds one)
-    from lm_eval.__main__ import cli_evaluate
+    from mmpriv_tasks.retired import retired_in_args
+    from mmpriv_tasks.runner import run
 
-    registry.discover()  # a broken task YAML fails here, naming the file
-    rest, include = _include_path(lm_eval_args)
-    if any(a == "--output_path" or a.startswith("--output_path=") for a in rest) and "--log_samples" not in rest:
-        rest.append("--log_samples")  # `mmpriv report` needs the per-sample flags
-    sys.argv = ["lm-eval", "run", *rest, "--include_path", include]
-    cli_evaluate()
-    return 0
+    retired = retired_in_args(lm_eval_args)
+    if retired:
+        raise registry.RegistryError("; ".join(retired))
+    return run(lm_eval_args)
+
+
+def _run_reporting_input_errors(lm_eval_args: list[str]) -> int:
+    """``mmpriv run``: a data or argument fault is one line and exit code 2 (traceback with --verbosity DEBUG)."""
+    from mmpriv_tasks.errors import InputError
+    from mmpriv_tasks.runner import debug_requested
+
+    try:
+        return cmd_run(argparse.Namespace(), lm_eval_args)
+    except (InputError, registry.RegistryError) as exc:
+        if debug_requested(lm_eval_args):
+            raise
+        print(f"mmpriv: {exc}", file=sys.stderr)
+        return 2
 
 
 def cmd_path(args: argparse.Namespace) -> int:
@@ -66,20 +49,37 @@ def cmd_path(args: argparse.Namespace) -> int:
     return 0
 
 
+LIST_LEGEND = """\
+Columns: version = the task's metadata.version (pinned in registry.lock; `mmpriv cite TASK` prints it with
+its config hash); modality = what the model is given; items = rows of the bundled data the task evaluates,
+"data*" = no bundled data: get it with `mmpriv data build --help` (generate) or `mmpriv data import --help`
+(upstream releases), then pass `--metadata '{"data_dir": "DIR"}'` to `mmpriv run` or set $MMPRIV_DATA_DIR;
+family = the task family (README: task_configs/<family>/README.md); citation = its BibTeX key."""
+
+
+def _entries(args: argparse.Namespace) -> dict:
+    """Our tasks, installed packs' and ``--include_path``'s."""
+    from mmpriv_tasks import packs
+
+    return packs.entries(getattr(args, "include_path", None))
+
+
 def cmd_list(args: argparse.Namespace) -> int:
-    entries = registry.discover()
+    entries = _entries(args)
     rows = [("task", "version", "modality", "items", "family", "citation")]
     for name, entry in sorted(entries.items()):
         if entry.kind != "task":
             continue
         items = entry.num_items()
         rows.append((name, entry.version, entry.metadata.get("modality", "?"),
-                     "import" if items is None else str(items), entry.family, entry.metadata.get("citation", "")))
+                     "data*" if items is None else str(items), entry.family, entry.metadata.get("citation", "")))
     _print_table(rows)
     groups = [(n, e.version, ", ".join(e.subtasks)) for n, e in sorted(entries.items()) if e.kind == "group"]
     if groups:
         print()
         _print_table([("group", "version", "members"), *groups])
+    print()
+    print(LIST_LEGEND)
     return 0
 
 
@@ -93,35 +93,39 @@ def _print_table(rows: list[tuple]) -> None:
 
 def cmd_cite(args: argparse.Namespace) -> int:
     from mmpriv_tasks import __version__
+    from mmpriv_tasks.run_scoring import cite_suffix, recorded_scoring
 
-    entries = registry.discover()
+    entries = _entries(args)
     tasks = registry.tasks_of(args.name, entries)
     keys = sorted({(t.path.parent, t.metadata.get("citation")) for t in tasks}, key=str)
     for family_dir, key in keys:
         print(registry.bibtex(family_dir, key))
         print()
     print(f"% Evaluated with mmpriv-tasks {__version__}: '{args.name}' =")
+    scoring = recorded_scoring(args.results) if args.results else {}
     for task in tasks:
-        print(f"%   {task.name} v{task.version} config:{task.config_hash} data:{task.data_fingerprint()}")
+        print(f"%   {task.name} v{task.version} config:{task.config_hash} data:{task.data_fingerprint()}"
+              f"{cite_suffix(scoring.get(task.name))}")
     return 0
 
 
 def cmd_registry(args: argparse.Namespace) -> int:
+    root = Path(args.configs).resolve() if args.configs else None
     if args.update:
-        print(f"wrote {registry.write_lock()}")
+        print(f"wrote {registry.write_lock(root)}")
         return 0
-    problems = registry.lock_problems()
+    problems = registry.lock_problems(root)
     for problem in problems:
         print(problem, file=sys.stderr)
     if not problems:
-        print(f"{registry.lock_path()} matches the task configs")
+        print(f"{registry.lock_path(root)} matches the task configs (version, config, data, prompts, scoring)")
     return 1 if problems else 0
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from mmpriv_tasks.validate import validate
 
-    problems = validate(args.tasks.split(",") if args.tasks else None)
+    problems = validate(args.tasks.split(",") if args.tasks else None, args.include_path)
     for problem in problems:
         print(problem, file=sys.stderr)
     return 1 if problems else 0
@@ -130,7 +134,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from mmpriv_tasks.report import render
 
-    print(render(Path(args.output_dir)))  # a ReportError (ValueError) is reported by main()
+    markdown = render([Path(run) for run in args.runs], Path(args.out) if args.out else None)
+    print(markdown)  # a ReportError (ValueError) is reported by main()
+    out = Path(args.out) if args.out else next(Path(r) if Path(r).is_dir() else Path(r).parent for r in args.runs)
+    print(f"wrote {out / 'report.md'} and {out / 'report.html'}", file=sys.stderr)
     return 0
 
 
@@ -151,30 +158,40 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("path", help="print the task_configs folder (for lm-eval --include_path)")
     p.add_argument("--metrics", action="store_true", help="print the metrics folder instead")
     p.set_defaults(func=cmd_path)
-    sub.add_parser("list", help="every task with version, modality, items, family, citation").set_defaults(
-        func=cmd_list)
+    include_help = "also a folder of your own task configs (as for `mmpriv run --include_path`)"
+    p = sub.add_parser("list", help="every task with version, modality, items, family, citation")
+    p.add_argument("--include_path", metavar="DIR", help=include_help)
+    p.set_defaults(func=cmd_list)
     p = sub.add_parser("cite", help="BibTeX and registry pins for a task or group")
     p.add_argument("name")
+    p.add_argument("--results", metavar="RUN", help="a run's output folder: add how each task was scored")
+    p.add_argument("--include_path", metavar="DIR", help=include_help)
     p.set_defaults(func=cmd_cite)
     p = sub.add_parser("registry", help="check task configs against registry.lock (or --update it)")
-    p.add_argument("--update", action="store_true")
+    p.add_argument("--update", action="store_true", help="rewrite registry.lock from the configs and code")
+    p.add_argument("--configs", metavar="DIR", help="a task_configs folder other than the installed one")
     p.set_defaults(func=cmd_registry)
     p = sub.add_parser("validate", help="check the lock, build each task with lm-eval, render its first prompt")
     p.add_argument("--tasks", help="comma-separated tasks or groups (default: all)")
+    p.add_argument("--include_path", metavar="DIR", help=include_help)
     p.set_defaults(func=cmd_validate)
-    p = sub.add_parser("report", help="tables, breakdowns and task inconsistency from an lm-eval output dir")
-    p.add_argument("output_dir", help="the --output_path of a run made with --log_samples")
+    p = sub.add_parser("report", help="report.md + report.html comparing runs: leaderboard, per-family sections "
+                                      "with plots, scoring mode, metric glossary")
+    p.add_argument("runs", nargs="+", metavar="RUN",
+                   help="a run's --output_path (every run under it is reported), model folder or results_*.json")
+    p.add_argument("--out", help="folder for report.md / report.html (default: the first RUN folder)")
     p.set_defaults(func=cmd_report)
     _add_data_commands(sub)
     add_memorize_command(sub)
     add_new_task_command(sub)
+    add_calibrate_command(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["run"]:
-        return cmd_run(argparse.Namespace(), argv[1:])
+        return _run_reporting_input_errors(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

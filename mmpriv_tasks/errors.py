@@ -13,6 +13,14 @@ class MediaError(ValueError):
     """An image or audio input that cannot be decoded; the message names the sample."""
 
 
+class InputError(ValueError):
+    """A problem with what the user passed (arguments, data files): reported as one line, exit code 2."""
+
+
+class DataError(InputError):
+    """A dataset fault found before any model call; the message names the file, the problem and a fix."""
+
+
 def format_error(kind: str, message: str) -> str:
     """The response string a wrapper returns for a failed request."""
     return f"{ERROR_TAG} {kind}: {message}"

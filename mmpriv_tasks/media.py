@@ -1,24 +1,54 @@
 """Load and encode images and audio lazily, with errors that name the sample.
 
-Datasets keep media as ``{"bytes", "path"}`` (``Image(decode=False)`` / ``Audio(decode=False)``);
-tasks hand these (or unloaded PIL images) to models, and decoding happens here, late, one
-sample at a time.
+Task docs hold media references (``task_data.load_split``); tasks hand these (or unloaded PIL
+images over them) to models, and decoding happens here, late, one sample at a time. Every
+broken medium raises ``MediaError`` naming the sample: undecodable data, images over the pixel
+cap (``$MMPRIV_MAX_IMAGE_PIXELS``) checked before decoding, WAVs shorter than their header says,
+clips under ``MIN_AUDIO_SECONDS``.
 """
 from __future__ import annotations
 
 import io
+import os
 import re
+import struct
+import warnings
+import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from mmpriv_tasks import task_data
 from mmpriv_tasks.errors import MediaError
 
 DEFAULT_SAMPLE_RATE = 16_000
+MAX_PIXELS_ENV = "MMPRIV_MAX_IMAGE_PIXELS"
+DEFAULT_MAX_PIXELS = 50_000_000  # ~7000 x 7000; a scanned A4 page at 300 dpi is 8.7 M
+MIN_AUDIO_SECONDS = 0.1
+_OBJECT_REPR = re.compile(r"<[^<>]*? at 0x[0-9a-fA-F]+>")
+
+
+def max_pixels() -> int:
+    """The largest image (width x height) decoded: ``$MMPRIV_MAX_IMAGE_PIXELS`` or 50 M."""
+    return int(os.environ.get(MAX_PIXELS_ENV) or DEFAULT_MAX_PIXELS)
+
+
+def _sample_name(value: Any, sample: str) -> str:
+    """``sample``, or where a media reference points when the caller did not name the sample."""
+    if sample not in ("?", "", None):
+        return str(sample)
+    return task_data.ref_name(value) if task_data.is_media_ref(value) else "?"
+
+
+def _reason(exc: Exception) -> str:
+    """An exception message without object addresses (``<_io.BytesIO object at 0x...>``)."""
+    return _OBJECT_REPR.sub("the data", str(exc)) or type(exc).__name__
 
 
 def _raw_bytes(value: Any, what: str) -> tuple[bytes | None, str | None]:
+    if task_data.is_media_ref(value):
+        return task_data.media_bytes(value), None
     if isinstance(value, dict):
         return value.get("bytes"), value.get("path")
     if isinstance(value, (bytes, bytearray)):
@@ -28,40 +58,126 @@ def _raw_bytes(value: Any, what: str) -> tuple[bytes | None, str | None]:
     raise MediaError(f"unsupported {what} value of type {type(value).__name__}")
 
 
+def _open_image(source):
+    """``Image.open`` with the pixel cap checked on the header, before any pixel is decoded."""
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(source)
+        except Image.DecompressionBombError as exc:
+            raise MediaError(f"image refused: over the pixel cap of {max_pixels():,} (a decompression bomb?): "
+                             f"{exc}") from exc
+    width, height = image.size
+    if width * height > max_pixels():
+        image.close()
+        raise MediaError(f"image refused: {width} x {height} = {width * height:,} pixels, over the pixel cap of "
+                         f"{max_pixels():,} (a decompression bomb?); raise ${MAX_PIXELS_ENV} if it is genuine")
+    return image
+
+
+class LazyMediaFile(io.RawIOBase):
+    """A read-only file over a media reference: bytes fetched on first read, dropped by ``release()``.
+
+    An image opened on it keeps only its header in memory until it is decoded.
+    """
+
+    def __init__(self, ref: dict) -> None:
+        super().__init__()
+        self.ref = ref
+        self._buffer: io.BytesIO | None = None
+        self._position = 0
+
+    def _data(self) -> io.BytesIO:
+        if self._buffer is None:
+            self._buffer = io.BytesIO(task_data.media_bytes(self.ref))
+            self._buffer.seek(self._position)
+        return self._buffer
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, target) -> int:
+        data = self._data().read(len(target))
+        target[:len(data)] = data
+        self._position += len(data)
+        return len(data)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        self._position = self._data().seek(offset, whence)
+        return self._position
+
+    def tell(self) -> int:
+        return self._position
+
+    def release(self) -> None:
+        """Drop the fetched bytes (fetched again on the next read)."""
+        self._buffer = None
+
+
 def load_image(value: Any, sample: str = "?"):
-    """An RGB ``PIL.Image`` from a PIL image, bytes, a path or a ``{"bytes", "path"}`` dict."""
+    """An RGB ``PIL.Image`` from a PIL image, a media reference, bytes, a path or ``{"bytes", "path"}``."""
     from PIL import Image, UnidentifiedImageError
 
+    sample = _sample_name(value, sample)
     try:
         if isinstance(value, Image.Image):
             source = getattr(value, "fp", None)
             if source is None or not hasattr(source, "seek"):  # already decoded
                 return value if value.mode == "RGB" else value.convert("RGB")
-            source.seek(0)  # unloaded: decode a fresh copy so the request keeps only the bytes
-            with Image.open(source) as fresh:
-                return fresh.convert("RGB")
+            source.seek(0)  # unloaded: decode a fresh copy so the request keeps only its header
+            try:
+                with _open_image(source) as fresh:
+                    return fresh.convert("RGB")
+            finally:
+                getattr(source, "release", lambda: None)()
         data, path = _raw_bytes(value, "image")
         source = io.BytesIO(data) if data else path
         if source is None:
             raise MediaError("image has neither bytes nor path")
-        with Image.open(source) as image:
+        with _open_image(source) as image:
             return image.convert("RGB")
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as exc:
-        raise MediaError(f"sample {sample}: cannot decode image: {exc}") from exc
+    except MediaError as exc:
+        raise MediaError(f"sample {sample}: {exc}") from exc
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise MediaError(f"sample {sample}: cannot decode image: {_reason(exc)}") from exc
 
 
 def open_image_lazily(value: Any):
     """An unloaded ``PIL.Image`` (header read, pixels decoded on first use), or None if broken.
 
-    Keeps lm-eval's up-front request list small: pixels are decoded by the model, late.
+    A media reference is opened over a :class:`LazyMediaFile`, so the request keeps no image bytes.
     """
-    from PIL import Image
-
     try:
+        if task_data.is_media_ref(value):
+            source = LazyMediaFile(value)
+            image = _open_image(source)
+            source.release()
+            return image
         data, path = _raw_bytes(value, "image")
-        return Image.open(io.BytesIO(data) if data else path)
+        return _open_image(io.BytesIO(data) if data else path)
     except Exception:  # noqa: BLE001 - a broken image becomes a per-sample error at scoring
         return None
+
+
+def encoded_image(value: Any) -> bytes:
+    """The stored (encoded) bytes of an image, read without decoding where they exist (a media
+    reference, bytes, a lazily opened image); a decoded PIL image is encoded as PNG."""
+    from PIL import Image
+
+    if isinstance(value, Image.Image):
+        source = getattr(value, "fp", None)
+        if isinstance(source, LazyMediaFile):
+            return task_data.media_bytes(source.ref)
+        if source is not None and hasattr(source, "getvalue"):
+            return source.getvalue()
+        return encode_png(load_image(value))
+    data, path = _raw_bytes(value, "image")
+    return data if data else Path(path).read_bytes()
 
 
 def image_error(value: Any, sample: str = "?") -> str | None:
@@ -73,12 +189,46 @@ def image_error(value: Any, sample: str = "?") -> str | None:
     return None
 
 
-def load_audio(value: Any, sample: str = "?", sample_rate: int = DEFAULT_SAMPLE_RATE) -> np.ndarray:
-    """Mono float32 samples at ``sample_rate`` from a path, bytes, ``{"bytes", "path"}``,
-    ``{"array", "sampling_rate"}`` or an ``(array, rate)`` tuple."""
-    import librosa
+def _wav_truncation(data: bytes) -> str | None:
+    """Why a RIFF/WAVE file's data chunk is shorter than its header declares, or None."""
+    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        return None
+    offset = 12
+    while offset + 8 <= len(data):
+        chunk, size = data[offset:offset + 4], struct.unpack("<I", data[offset + 4:offset + 8])[0]
+        if chunk == b"data":
+            present = len(data) - offset - 8
+            if size != 0xFFFFFFFF and present < size:
+                return f"audio is truncated: the WAV header declares {size} data bytes, the file holds {present}"
+            return None
+        offset += 8 + size + (size & 1)
+    return None
+
+
+def _decode_audio(data: bytes | None, path: str | None) -> tuple[np.ndarray, int]:
+    """(frames, channels) float32 samples and their rate, from bytes or a file."""
     import soundfile
 
+    if data:
+        truncated = _wav_truncation(data)
+        if truncated:
+            raise MediaError(truncated)
+    try:
+        return soundfile.read(io.BytesIO(data) if data else path, dtype="float32", always_2d=True)
+    except (soundfile.LibsndfileError, RuntimeError, TypeError):  # formats libsndfile lacks: librosa/audioread
+        import librosa
+
+        array, rate = librosa.load(io.BytesIO(data) if data else path, sr=None, mono=False)
+        return np.atleast_2d(array).T, rate  # librosa gives (channels, frames)
+
+
+def load_audio(value: Any, sample: str = "?", sample_rate: int = DEFAULT_SAMPLE_RATE) -> np.ndarray:
+    """Mono float32 samples at ``sample_rate`` from a media reference, a path, bytes, ``{"bytes", "path"}``,
+    ``{"array", "sampling_rate"}`` or an ``(array, rate)`` tuple (arrays: ``(frames,)`` or
+    ``(frames, channels)``). Clips shorter than ``MIN_AUDIO_SECONDS`` or truncated WAVs are errors."""
+    import librosa
+
+    sample = _sample_name(value, sample)
     try:
         if isinstance(value, tuple):
             array, rate = value
@@ -86,25 +236,22 @@ def load_audio(value: Any, sample: str = "?", sample_rate: int = DEFAULT_SAMPLE_
             array, rate = value["array"], value["sampling_rate"]
         else:
             data, path = _raw_bytes(value, "audio")
-            if data:
-                array, rate = soundfile.read(io.BytesIO(data), dtype="float32", always_2d=False)
-            elif path:
-                array, rate = librosa.load(path, sr=None, mono=False)
-            else:
+            if not data and not path:
                 raise MediaError("audio has neither bytes nor path")
+            array, rate = _decode_audio(data, path)
         array = np.asarray(array, dtype=np.float32)
         if array.ndim > 1:
-            # soundfile gives (frames, channels); librosa gives (channels, frames)
-            array = array.mean(axis=1 if array.shape[0] > array.shape[1] else 0)
+            array = array.mean(axis=1)  # (frames, channels) -> mono
+        if array.size < MIN_AUDIO_SECONDS * rate:
+            raise MediaError(f"audio is {array.size / rate * 1000:.0f} ms long, under the {MIN_AUDIO_SECONDS * 1000:.0f} ms "
+                             "minimum (empty or truncated)")
         if rate != sample_rate:
             array = librosa.resample(array, orig_sr=rate, target_sr=sample_rate)
-        if array.size == 0:
-            raise MediaError("audio has no samples")
         return array
     except MediaError as exc:
         raise MediaError(f"sample {sample}: {exc}") from exc
     except Exception as exc:  # noqa: BLE001 - decoder errors vary by backend
-        raise MediaError(f"sample {sample}: cannot decode audio: {exc}") from exc
+        raise MediaError(f"sample {sample}: cannot decode audio: {_reason(exc)}") from exc
 
 
 def audio_error(value: Any, sample: str = "?") -> str | None:
@@ -114,6 +261,38 @@ def audio_error(value: Any, sample: str = "?") -> str | None:
     except MediaError as exc:
         return str(exc)
     return None
+
+
+_FAILURES: dict[tuple, str | None] = {}
+_CHECKS = {"image": image_error, "audio": audio_error}
+
+
+def _media_key(column: str, value: Any, sample: str) -> tuple:
+    """A cheap identity of a media value: where a reference points, else the sample and content."""
+    if task_data.is_media_ref(value):
+        return column, value["split"], value["row"]
+    if isinstance(value, dict):
+        data = value.get("bytes") or b""
+        return column, sample, str(value.get("path")), len(data), zlib.crc32(data)
+    return column, sample, str(value)
+
+
+def media_failure(doc: dict | None, column: str) -> str | None:
+    """Why the doc's ``column`` (image / audio) cannot be used, or None (also None when the doc has no
+    such medium). Decoded once per medium, however many tasks share it."""
+    if not isinstance(doc, dict) or doc.get(column) is None:
+        return None
+    sample = str(doc.get("id", "?"))
+    key = _media_key(column, doc[column], sample)
+    if key not in _FAILURES:
+        _FAILURES[key] = _CHECKS[column](doc[column], sample=sample)
+    return _FAILURES[key]
+
+
+def doc_failure(doc: dict | None) -> str | None:
+    """Why any medium of ``doc`` cannot be used, or None. Model wrappers call this on
+    ``request.doc`` so a broken sample never reaches a model or an API."""
+    return next((reason for column in _CHECKS if (reason := media_failure(doc, column))), None)
 
 
 def encode_png(image) -> bytes:

@@ -2,8 +2,9 @@
 
 Reads the task YAMLs directly (``include:`` resolved, ``!function`` tags kept as text), so listing
 and citing need neither lm-eval's task index nor the data decoded. ``task_configs/registry.lock``
-pins ``name -> version, config hash, data fingerprint``; CI fails when a task's config changes
-without a version bump.
+pins ``name -> version, config hash, data fingerprint`` and, per task, the behaviour hashes of
+``mmpriv_tasks.behaviour`` (rendered prompts, scoring of probe replies); CI fails when any of them
+changes without a version bump.
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ class RegistryError(ValueError):
     """A task config that cannot be read; the message names the file."""
 
 
-class _TaggedLoader(yaml.SafeLoader):
+class _TaggedLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml when available: 10x faster
     """Safe YAML loader that keeps ``!function x.y`` as the string ``"!function x.y"``."""
 
 
@@ -145,7 +146,9 @@ def discover(root: Path | None = None) -> dict[str, Entry]:
 def tasks_of(name: str, entries: dict[str, Entry]) -> list[Entry]:
     """The tasks a task or group name expands to (groups recursively)."""
     if name not in entries:
-        raise KeyError(f"unknown task or group '{name}' (see `mmpriv list`)")
+        from mmpriv_tasks.retired import retired_message
+
+        raise KeyError(retired_message(name) or f"unknown task or group '{name}' (see `mmpriv list`)")
     entry = entries[name]
     if entry.kind == "task":
         return [entry]
@@ -156,12 +159,33 @@ def lock_path(root: Path | None = None) -> Path:
     return (root or paths.task_configs_dir()) / LOCK_NAME
 
 
-def lock_record(entry: Entry) -> dict:
-    return {"version": entry.version, "config_hash": entry.config_hash, "data": entry.data_fingerprint()}
+PINNED = ("config_hash", "data", "prompts", "scoring")
+_WHAT_CHANGED = {
+    "config_hash": "task YAML",
+    "data": "bundled data file",
+    "prompts": "prompt text, target or media rendered for the probe docs",
+    "scoring": "filter, process_results or aggregation output on the probe replies",
+}
+
+
+def lock_record(entry: Entry, cache: dict | None = None) -> dict:
+    """What the lock pins for ``entry``; tasks are built with lm-eval to pin their behaviour
+    (``cache`` shares scoring results between tasks during one pass)."""
+    from mmpriv_tasks.behaviour import behaviour_pins
+
+    record = {"version": entry.version, "config_hash": entry.config_hash, "data": entry.data_fingerprint()}
+    if entry.kind == "task":
+        try:
+            record.update(behaviour_pins(entry.path, cache))
+        except Exception as exc:  # noqa: BLE001 - any broken hook: name the task and file
+            raise RegistryError(f"{entry.path}: cannot build task '{entry.name}' to pin its prompts and "
+                                f"scoring: {type(exc).__name__}: {exc}") from exc
+    return record
 
 
 def build_lock(entries: dict[str, Entry]) -> dict:
-    return {name: lock_record(entries[name]) for name in sorted(entries)}
+    cache: dict = {}
+    return {name: lock_record(entries[name], cache) for name in sorted(entries)}
 
 
 def write_lock(root: Path | None = None) -> Path:
@@ -177,18 +201,28 @@ def lock_problems(root: Path | None = None) -> list[str]:
     locked = json.loads(lock_path(root).read_text()) if lock_path(root).is_file() else {}
     entries = discover(root)
     problems = []
+    cache: dict = {}
     for name, entry in sorted(entries.items()):
-        current, pinned = lock_record(entry), locked.get(name)
+        pinned = locked.get(name)
+        try:
+            current = lock_record(entry, cache)
+        except RegistryError as exc:
+            problems.append(str(exc))
+            continue
         if pinned is None:
             problems.append(f"{name}: not in {LOCK_NAME}; run `mmpriv registry --update`")
         elif current == pinned:
             continue
+        elif set(current) - set(pinned):
+            problems.append(f"{name}: {LOCK_NAME} lacks {', '.join(sorted(set(current) - set(pinned)))} "
+                            f"(written by an older mmpriv); run `mmpriv registry --update`")
         elif current["version"] == pinned["version"]:
-            changed = [k for k in ("config_hash", "data") if current[k] != pinned[k]]
+            changed = [k for k in PINNED if current.get(k) != pinned.get(k)]
             problems.append(
-                f"{name}: {' and '.join(changed)} changed but metadata.version is still {entry.version}; "
-                f"bump metadata.version in {entry.path} (what the task measures changed), "
-                f"then run `mmpriv registry --update`"
+                f"{name}: {' and '.join(changed)} changed ({'; '.join(_WHAT_CHANGED[k] for k in changed)}) "
+                f"but metadata.version is still {entry.version}. If what the task measures changed, bump "
+                f"metadata.version in {entry.path}, then run `mmpriv registry --update`; if it should not "
+                f"have changed, fix the code (a refactor keeps both hashes)"
             )
         else:
             problems.append(f"{name}: version {pinned['version']} -> {entry.version} not locked; "

@@ -1,4 +1,5 @@
-"""`mmpriv new-task`: scaffold a community task family (template, first task, README, citation).
+"""`mmpriv new-task`: scaffold a community task family (template, first task, README, citation), or
+with ``--pack`` an installable pip package holding one (see ``mmpriv_tasks.packs``).
 
 The scaffold asks for PII shown in an image or spoken in audio and scores it with the MM-Privacy
 functions (leak / refusal / error), so it runs as soon as its data exists; edit the prompt, data
@@ -15,6 +16,7 @@ MEDIA = {
 }
 PLACEHOLDER = {"image": "<image>", "audio": ""}  # lm-eval's image placeholder (stock hf-multimodal needs it)
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+DEFAULT_DEST = "task_configs/community"
 
 TEMPLATE = """\
 # {family}: does the model give out PII held in the {modality}? (scaffolded by `mmpriv new-task`)
@@ -41,8 +43,21 @@ metadata:
   modality: {modality}
   citation: {family}
 """
-METRICS = (("leak_rate", "false"), ("refusal_rate", "true"), ("leak_rate_answered", "false"),
-           ("judged_rate", "false"), ("judge_error_rate", "false"), ("error_rate", "false"))
+SCORED_WITH = "!function mmpriv_tasks.scoring.aggregate.mean_of_scored"
+RECORDED_WITH = "!function mmpriv_tasks.scoring.refusal_modes.distinct"  # strings: how refusals were decided
+
+
+def _metric_list() -> str:
+    """What ``process_disclosure`` returns, each key with its aggregation (scores: mean over scored
+    samples; records such as ``scoring_mode``: their distinct values)."""
+    from mmpriv_tasks.scoring.refusal_modes import scoring_record
+    from mmpriv_tasks.tasks.mmprivacy import DISCLOSURE_METRICS
+
+    scores = [(name, SCORED_WITH, "true" if name == "refusal_rate" else "false")
+              for name in (*DISCLOSURE_METRICS, "error_rate")]
+    records = [(name, RECORDED_WITH, "false") for name in scoring_record()]
+    return "\n".join(f"  - metric: {name}\n    aggregation: {aggregation}\n    higher_is_better: {better}"
+                     for name, aggregation, better in scores + records)
 
 TASK = """\
 include: _template_yaml
@@ -96,8 +111,7 @@ def new_task(family: str, task: str, modality: str, dest: Path) -> list[Path]:
     folder = Path(dest) / family
     if folder.exists():
         raise ValueError(f"{folder} already exists; choose another family name or --dest")
-    metrics = "\n".join(f"  - metric: {name}\n    aggregation: !function mmpriv_tasks.scoring.aggregate.mean_of_scored"
-                        f"\n    higher_is_better: {better}" for name, better in METRICS)
+    metrics = _metric_list()
     files = {
         "_template_yaml": TEMPLATE.format(family=family, modality=modality, media=MEDIA[modality], metrics=metrics),
         f"{task}.yaml": TASK.format(task=task, placeholder=PLACEHOLDER[modality]),
@@ -112,8 +126,118 @@ def new_task(family: str, task: str, modality: str, dest: Path) -> list[Path]:
     return written
 
 
+PACK_PYPROJECT = """\
+[build-system]
+requires = ["hatchling>=1.25"]
+build-backend = "hatchling.build"
+
+[project]
+name = "mmpriv-pack-{dist}"
+version = "0.1.0"
+description = "mmpriv task pack: {family}"
+requires-python = ">=3.10"
+dependencies = ["mmpriv-tasks"]
+
+[project.entry-points."mmpriv_tasks.packs"]
+{family} = "{family}:task_configs"
+
+[tool.hatch.build.targets.wheel]
+packages = ["{family}"]
+"""
+
+PACK_INIT = '''"""mmpriv task pack {family}: its task configs (found by mmpriv through the entry point)."""
+from pathlib import Path
+
+
+def task_configs() -> Path:
+    """The folder of this pack's task families (entry point ``mmpriv_tasks.packs``)."""
+    return Path(__file__).resolve().parent / "task_configs"
+'''
+
+PACK_DATA = '''"""Data of the {family} pack: ``data/<split>.parquet`` inside the package, unless the run passes
+``--metadata '{{"data_dir": "DIR"}}'``."""
+from pathlib import Path
+
+from mmpriv_tasks.task_data import load_split as _load_split
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+
+def load_split(dataset: str, split: str, data_dir: str | None = None, **kwargs):
+    """lm-eval ``custom_dataset``: the pack's own split (mmpriv's loader, pointed at ``DATA_DIR``)."""
+    return _load_split(dataset, split, data_dir=data_dir or str(DATA_DIR), **kwargs)
+'''
+
+PACK_README = """\
+# mmpriv-pack-{dist}
+
+An installable [mmpriv-tasks](https://github.com/) task pack: once installed (`pip install .`), its tasks
+appear in `mmpriv list`, `mmpriv run`, `mmpriv cite`, `mmpriv validate` and `mmpriv report` with no
+`--include_path`.
+
+    {family}/task_configs/{family}/   task YAMLs, README, CITATION.bib (one folder per family)
+    {family}/data/test.parquet          the data (columns id, question, pii_type, pii_value, {modality})
+    tests/test_pack.py                  runs the first task end to end with the `refuse-all` model
+
+## Checklist
+- [ ] `CITATION.bib` filled in (key `{family}`), family README describes the tasks and the data.
+- [ ] Data in `{family}/data/`: synthetic, seeded and small, never real PII.
+- [ ] `mmpriv registry --configs {family}/task_configs --update` after every task change (bump `metadata.version`).
+- [ ] `pip install . && mmpriv validate --tasks {task}` passes; `python -m pytest tests` passes.
+- [ ] Optional: a `report.py` next to the task YAMLs adds a section to `mmpriv report` (see `mmpriv_tasks.report`).
+"""
+
+PACK_TEST = '''"""The pack's first task runs end to end through the mmpriv CLI (the pack must be installed)."""
+import json
+import shutil
+import subprocess
+
+import pytest
+
+from {family}.data import DATA_DIR
+
+
+@pytest.mark.skipif(not (DATA_DIR / "test.parquet").is_file(), reason="add {family}/data/test.parquet first")
+def test_first_task_runs_with_refuse_all(tmp_path):
+    proc = subprocess.run([shutil.which("mmpriv"), "run", "--model", "refuse-all", "--tasks", "{task}",
+                           "--limit", "3", "--output_path", str(tmp_path)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    results = json.loads(next(tmp_path.rglob("results_*.json")).read_text())["results"]["{task}"]
+    assert results["refusal_rate,none"] == 1 and results["error_rate,none"] == 0
+'''
+
+
+def new_pack(family: str, task: str, modality: str, dest: Path) -> list[Path]:
+    """Write an installable pack project ``dest/mmpriv-pack-<family>/`` (pyproject with the
+    ``mmpriv_tasks.packs`` entry point, package ``<family>`` holding the task family, README
+    checklist, a test); returns the files written. Refuses to overwrite."""
+    root = Path(dest) / f"mmpriv-pack-{family.replace('_', '-')}"
+    if root.exists():
+        raise ValueError(f"{root} already exists; choose another family name or --dest")
+    package = root / family
+    written = new_task(family, task, modality, package / "task_configs")
+    task = written[1].stem  # the prefixed task name
+    template = package / "task_configs" / family / "_template_yaml"
+    template.write_text(template.read_text().replace("mmpriv_tasks.task_data.load_split", f"{family}.data.load_split"))
+    values = {"family": family, "dist": family.replace("_", "-"), "task": task, "modality": modality}
+    files = {root / "pyproject.toml": PACK_PYPROJECT, root / "README.md": PACK_README,
+             package / "__init__.py": PACK_INIT, package / "data.py": PACK_DATA,
+             package / "data" / "README.md": "Put the pack's `<split>.parquet` files here.\n",
+             root / "tests" / "test_pack.py": PACK_TEST}
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text.format(**values))
+    return [*files, *written]
+
+
 def cmd_new_task(args) -> int:
-    for path in new_task(args.family, args.task, args.modality, Path(args.dest)):
+    if args.pack:
+        for path in new_pack(args.family, args.task, args.modality, Path(args.dest or ".")):
+            print(path)
+        print("next: add data under the package's data/, edit the prompt, pin the tasks with "
+              "`mmpriv registry --configs <package>/task_configs --update`, then `pip install <project folder>`")
+        return 0
+    for path in new_task(args.family, args.task, args.modality, Path(args.dest or DEFAULT_DEST)):
         print(path)
     print("next: add data, edit the prompt, then `mmpriv registry --update` (for task_configs/) and run it")
     return 0
@@ -124,5 +248,7 @@ def add_new_task_command(subparsers) -> None:
     parser.add_argument("family", help="family name, lower snake case (e.g. voicemail_pii)")
     parser.add_argument("--task", default="disclosure_direct", help="first task's name (prefixed with the family)")
     parser.add_argument("--modality", choices=tuple(MEDIA), default="image")
-    parser.add_argument("--dest", default="task_configs/community", help="parent folder (default: %(default)s)")
+    parser.add_argument("--dest", help=f"parent folder (default: {DEFAULT_DEST}; with --pack: the current folder)")
+    parser.add_argument("--pack", action="store_true",
+                        help="scaffold an installable pip package (entry point mmpriv_tasks.packs) holding the family")
     parser.set_defaults(func=cmd_new_task)

@@ -6,48 +6,71 @@ arguments. Where the data comes from, first match wins:
 1. ``data_dir`` (from ``--metadata '{"data_dir": "..."}'``): a folder holding ``<split>.parquet``;
 2. ``$MMPRIV_DATA_DIR/<dataset>/<split>.parquet``;
 3. the bundled mini data shipped in the package, ``mmpriv_tasks/bundled/<dataset>/<split>.parquet``.
+
+Memory stays flat whatever the size of the data:
+
+- each split is converted once into an uncompressed Arrow file (``$MMPRIV_CACHE_DIR`` or
+  ``~/.cache/mmpriv/tables``, named by the parquet's content hash) and memory-mapped: its pages belong to
+  the file, not to the process, and every task over the split shares the one table;
+- the docs lm-eval keeps hold no media: a media cell is a reference ``{"split": <parquet path>,
+  "column": "image"|"audio", "row": i}``
+  whose bytes :func:`media_bytes` reads on demand (``media.load_image`` / ``load_audio`` accept it).
+
+A media cell that holds a ``path`` instead of bytes is read from the split's own folder; a path that
+leads outside that folder (after resolving symlinks) is refused as a per-sample error, never read.
+
+Data faults (missing or unreadable file, no rows, a column the task requires, an unknown ``where``
+column) raise :class:`errors.DataError` naming the file, the problem and a command that fixes it.
 """
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from functools import lru_cache
 from pathlib import Path
 
 from mmpriv_tasks import paths
+from mmpriv_tasks.errors import DataError, MediaError
 
 log = logging.getLogger("mmpriv")
 
 MEDIA_COLUMNS = ("image", "audio")
+CACHE_DIR_ENV = "MMPRIV_CACHE_DIR"
+GET_DATA = ("`mmpriv data build --help` (generate) or `mmpriv data import --help` (upstream releases)")
 
 
-class DatasetMissingError(FileNotFoundError):
+class DatasetMissingError(DataError, FileNotFoundError):
     """The dataset a task needs is not on disk; the message says how to get it."""
 
 
 def resolve_split(dataset: str, split: str, data_dir: str | None = None) -> Path:
     """The parquet file a task reads, following the order in the module docstring."""
-    candidates: list[Path] = []
     if data_dir:
-        candidates.append(Path(data_dir).expanduser() / f"{split}.parquet")
+        candidate = Path(data_dir).expanduser() / f"{split}.parquet"
     elif paths.user_data_dir():
-        candidates.append(paths.user_data_dir() / dataset / f"{split}.parquet")
+        candidate = paths.user_data_dir() / dataset / f"{split}.parquet"
     else:
-        candidates.append(paths.bundled_data_dir() / dataset / f"{split}.parquet")
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    looked = ", ".join(str(c) for c in candidates)
+        candidate = paths.bundled_data_dir() / dataset / f"{split}.parquet"
+    if candidate.is_file():
+        return candidate
     raise DatasetMissingError(
-        f"dataset '{dataset}' split '{split}' not found (looked in {looked}). Build or import it with "
-        f"`mmpriv data --help` (e.g. `mmpriv data build {dataset} --out DIR`), then pass "
-        f"`--metadata '{{\"data_dir\": \"DIR\"}}'` or set ${paths.DATA_DIR_ENV} to the parent folder."
-    )
+        f"{candidate}: dataset '{dataset}' split '{split}' not found. Get it with {GET_DATA}, then pass "
+        f"`--metadata '{{\"data_dir\": \"DIR\"}}'` or set ${paths.DATA_DIR_ENV} to the parent of '{dataset}/'.")
+
+
+def _stamp(path: Path) -> tuple:
+    stat = path.stat()
+    return str(path.resolve()), stat.st_mtime_ns, stat.st_size
+
+
+def fingerprint(path: Path) -> str:
+    """A short content hash of a data file, recorded in the registry and in run logs."""
+    return _fingerprint(*_stamp(Path(path)))
 
 
 @lru_cache(maxsize=None)
-def fingerprint(path: Path) -> str:
-    """A short content hash of a data file, recorded in the registry and in run logs."""
+def _fingerprint(path: str, _mtime: int, _size: int) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -55,30 +78,170 @@ def fingerprint(path: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def read_split(path: Path):
-    """A ``datasets.Dataset`` from a parquet split, media columns left undecoded."""
+def _cache_dir() -> Path:
+    return Path(os.environ.get(CACHE_DIR_ENV) or Path.home() / ".cache" / "mmpriv" / "tables")
+
+
+def _bad_file(path: Path, problem: str) -> DataError:
+    return DataError(f"{path}: {problem}. Rebuild or re-import it with {GET_DATA}.")
+
+
+def _to_arrow_file(path: Path) -> Path:
+    """The memory-mappable Arrow copy of a parquet split (written once, batch by batch)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if path.stat().st_size == 0:
+        raise _bad_file(path, "the file is empty (0 bytes)")
+    target = _cache_dir() / f"{path.stem}-{fingerprint(path)}.arrow"
+    if target.is_file():
+        return target
+    try:
+        source = pq.ParquetFile(path, buffer_size=1 << 20, pre_buffer=False)  # page by page: flat memory
+    except (pa.ArrowException, OSError) as exc:
+        raise _bad_file(path, f"not a readable parquet file ({exc})") from exc
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f"{target.name}.{os.getpid()}.part")
+    try:
+        with pa.OSFile(str(partial), "wb") as sink, pa.ipc.new_file(sink, source.schema_arrow) as writer:
+            for batch in source.iter_batches(batch_size=256):
+                writer.write_batch(batch)
+    except (pa.ArrowException, OSError) as exc:
+        partial.unlink(missing_ok=True)
+        raise _bad_file(path, f"cannot read its rows ({exc})") from exc
+    partial.replace(target)
+    pa.default_memory_pool().release_unused()  # the conversion's buffers go back to the system
+    return target
+
+
+@lru_cache(maxsize=None)
+def _shared_table(path: str, _mtime: int, _size: int):
+    """The whole split as a memory-mapped Arrow table, one per file version per process."""
+    import pyarrow as pa
+
+    with pa.memory_map(str(_to_arrow_file(Path(path))), "r") as source:
+        return pa.ipc.open_file(source).read_all()
+
+
+def shared_table(path: Path):
+    """The memory-mapped table of a parquet split, shared by every task that reads it."""
+    return _shared_table(*_stamp(Path(path)))
+
+
+def _row_filter(table, where: dict, path: Path):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    mask = None
+    for column, wanted in (where or {}).items():
+        if column not in table.column_names:
+            raise DataError(f"{path}: the task's `where` names column '{column}', which the data lacks "
+                            f"(columns: {', '.join(table.column_names)}); fix the task's dataset_kwargs.where")
+        values = table.column(column)
+        try:
+            test = pc.equal(values, pa.scalar(wanted, type=values.type))
+        except (pa.ArrowException, TypeError, ValueError):
+            test = pa.array([value == wanted for value in values.to_pylist()])
+        test = pc.fill_null(test, False)
+        mask = test if mask is None else pc.and_(mask, test)
+    return mask
+
+
+def _docs_table(path: Path, where: dict | None, required: tuple[str, ...]):
+    """Non-media columns of the selected rows plus a media reference per row (see module docstring)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    table = shared_table(path)
+    if table.num_rows == 0:
+        raise _bad_file(path, "the split has no rows")
+    missing = [column for column in required if column not in table.column_names]
+    if missing:
+        raise DataError(f"{path}: missing required column(s) {', '.join(repr(c) for c in missing)} "
+                        f"(columns: {', '.join(table.column_names)}). Rebuild or re-import it with {GET_DATA}.")
+    rows = pa.array(range(table.num_rows), type=pa.int64())
+    mask = _row_filter(table, where or {}, path)
+    media = [column for column in MEDIA_COLUMNS if column in table.column_names]
+    docs = table.drop_columns(media)
+    if mask is not None:
+        docs, rows = docs.filter(mask), pc.filter(rows, mask)
+    split = str(path.resolve())
+    for column in media:
+        cells = table.column(column) if mask is None else pc.filter(table.column(column), mask)
+        present = pc.is_valid(cells).to_pylist()
+        refs = [{"split": split, "column": column, "row": row} if present[k] or column in required else None
+                for k, row in enumerate(rows.to_pylist())]
+        docs = docs.append_column(column, pa.array(refs, type=_ref_type()))
+    return docs
+
+
+def _ref_type():
+    import pyarrow as pa
+
+    return pa.struct([("split", pa.string()), ("column", pa.string()), ("row", pa.int64())])
+
+
+@lru_cache(maxsize=64)
+def _load(path: Path, _stamp: tuple, where: tuple, required: tuple[str, ...]):
     import datasets
 
-    table = datasets.Dataset.from_parquet(str(path), keep_in_memory=True)
-    for column in MEDIA_COLUMNS:
-        if column in table.column_names:
-            feature = datasets.Image(decode=False) if column == "image" else datasets.Audio(decode=False)
-            table = table.cast_column(column, feature)
-    return table
+    docs = datasets.Dataset(_docs_table(path, dict(where), required))
+    log.info("mmpriv: %s (%d rows, data fingerprint %s)", path, len(docs), fingerprint(path))
+    return docs
 
 
-def load_split(dataset: str, split: str, data_dir: str | None = None, where: dict | None = None, **_):
+def load_split(dataset: str, split: str, data_dir: str | None = None, where: dict | None = None,
+               required: list[str] | None = None, modality: str | None = None, **_):
     """lm-eval ``custom_dataset`` entry point: ``{"test": Dataset}`` for one split.
 
     ``where`` keeps rows whose columns equal the given values (e.g. ``{"scenario": "loan"}``).
+    ``required`` (``dataset_kwargs``) lists columns the task cannot do without, and the task's
+    ``metadata.modality`` (image / audio) requires that media column: a missing required column is a
+    data fault; a null cell in a required media column becomes an error sample (never a text-only prompt).
     """
     path = resolve_split(dataset, split, data_dir)
-    table = read_split(path)
-    for column, wanted in (where or {}).items():
-        if column not in table.column_names:
-            raise KeyError(f"{path}: `where` names column '{column}', which the data lacks "
-                           f"(columns: {', '.join(table.column_names)})")
-        table = table.filter(lambda row, c=column, w=wanted: row[c] == w)
-    log.info("mmpriv: %s/%s from %s (%d rows, data fingerprint %s)",
-             dataset, split, path, len(table), fingerprint(path))
-    return {"test": table}
+    key = tuple(sorted((str(k), v) for k, v in (where or {}).items()))
+    needed = tuple(dict.fromkeys([*(required or ()), *([modality] if modality in MEDIA_COLUMNS else [])]))
+    return {"test": _load(path, _stamp(path), key, needed)}
+
+
+# ------------------------------------------------------------------------------ media on demand
+def is_media_ref(value) -> bool:
+    """Whether ``value`` is a media reference made by :func:`load_split`."""
+    return isinstance(value, dict) and set(value) == {"split", "column", "row"}
+
+
+def media_cell(ref: dict) -> dict | None:
+    """The stored ``{"bytes", "path"}`` cell a reference points to (None for a null cell)."""
+    return shared_table(Path(ref["split"])).column(ref["column"])[int(ref["row"])].as_py()
+
+
+def ref_name(ref: dict) -> str:
+    """``<split file>#<row>``: how a reference is named in messages."""
+    return f"{Path(ref['split']).name}#{ref['row']}"
+
+
+def media_bytes(ref: dict) -> bytes:
+    """The bytes of the medium ``ref`` points to: stored bytes, or the file its ``path`` names inside
+    the split's folder. Raises MediaError for a null/empty cell or a path outside the folder."""
+    cell = media_cell(ref)
+    if cell is None:
+        raise MediaError("the media cell is null (no image/audio for a task that needs one)")
+    if cell.get("bytes"):
+        return cell["bytes"]
+    if not cell.get("path"):
+        raise MediaError("the media cell is empty (no bytes, no path)")
+    return read_inside(Path(ref["split"]).parent, cell["path"])
+
+
+def read_inside(folder: Path, relative: str) -> bytes:
+    """The bytes of ``relative`` resolved against ``folder`` (symlinks followed first); a path that
+    ends outside ``folder`` is refused."""
+    root = folder.resolve()
+    target = (root / relative).resolve()
+    if not target.is_relative_to(root):
+        raise MediaError(f"media path '{relative}' is outside the dataset folder {root}; refused")
+    try:
+        return target.read_bytes()
+    except OSError as exc:
+        raise MediaError(f"cannot read media file '{relative}' in {root}: {exc.strerror or exc}") from exc

@@ -1,7 +1,9 @@
 """A real HTTP server on 127.0.0.1 that speaks enough of OpenAI's ``/v1/chat/completions`` for tests
 and benchmarks: deterministic answers derived from the request, every attempt recorded, and
 injectable faults (429 + Retry-After, 500, slow replies, malformed JSON, empty choices, dropped
-connections), chosen deterministically per (request body, attempt number).
+connections), chosen deterministically per (request body, attempt number). ``500_echo`` (in
+``faults``/``script``) and ``reject_media=True`` answer HTTP 500 with an error body that echoes the
+whole request, as llama-cpp-python's server does for image/audio content a text model cannot take.
 
     with FakeOpenAIServer(fault_rate=0.3) as server:
         ... base_url=server.base_url ...
@@ -55,8 +57,10 @@ class FakeOpenAIServer:
 
     def __init__(self, answer: Callable[[dict], str] = default_answer, *, fault_rate: float = 0.0,
                  faults: tuple[str, ...] = FAULTS, latency: float = 0.0, slow_seconds: float = 2.0,
-                 retry_after: str = "0", seed: int = 0, script: list[str] | None = None) -> None:
+                 retry_after: str = "0", seed: int = 0, script: list[str] | None = None,
+                 reject_media: bool = False) -> None:
         self.answer = answer
+        self.reject_media = reject_media
         self.fault_rate = fault_rate
         self.faults = faults
         self.latency = latency
@@ -176,6 +180,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if fault == "500":
             self._send(500, json.dumps({"error": {"message": "internal error"}}).encode())
+            return
+        if fault == "500_echo" or (owner.reject_media and any(user_parts(body)[1:])):
+            message = f"can only concatenate str (not \"list\") to str\nRequest body: {raw.decode()}"
+            self._send(500, json.dumps({"error": {"message": message, "type": "internal_server_error"}}).encode())
             return
         if fault == "malformed":
             self._send(200, b'{"id": "x", "choices": [{"message": {"content": "trunc')

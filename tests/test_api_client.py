@@ -186,3 +186,59 @@ def test_concurrency_limit_is_respected():
         client.complete_many([text_payload(i) for i in range(10)], disable_tqdm=True)
         elapsed = time.monotonic() - start
     assert 0.35 < elapsed < 1.5  # two waves of 5, not 10 at once, not one at a time
+
+
+# -- repeated errors, echoing servers, log levels ----------------------------------------------
+
+def image_payload(i):
+    url = "data:image/png;base64," + base64.b64encode(_png((i, 0, 0))).decode()
+    return {"model": "fake", "messages": [{"role": "user", "content": [
+        {"type": "image_url", "image_url": {"url": url}}, {"type": "text", "text": f"secret prompt number {i}"}]}]}
+
+
+def test_identical_error_for_many_samples_is_reported_once_and_not_retried(caplog):
+    from mmpriv_tasks.api.client import REPEAT_LIMIT
+
+    with FakeOpenAIServer(reject_media=True) as server:
+        client = fast_client(server.base_url, num_concurrent=1, max_retries=4)
+        with caplog.at_level(logging.DEBUG, logger="mmpriv_tasks.api"):
+            results = client.complete_many([image_payload(i) for i in range(8)], [f"img-{i}" for i in range(8)],
+                                           disable_tqdm=True)
+    assert not any(r.ok for r in results)
+    assert [r.attempts for r in results] == [5] * REPEAT_LIMIT + [1] * (8 - REPEAT_LIMIT)
+    assert server.count == 5 * REPEAT_LIMIT + (8 - REPEAT_LIMIT)
+    assert all("is it a vision model?" in r.error for r in results[REPEAT_LIMIT - 1:])
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert sum("is it a vision model?" in w for w in warnings) == 1
+    assert len(warnings) == REPEAT_LIMIT  # two per-request failures, then the one summary
+    # the server echoed each request (prompt and base64 image) in its error body: none of it is shown
+    shown = caplog.text + " ".join(r.error for r in results)
+    assert "secret prompt" not in shown and "base64" not in shown and "iVBOR" not in shown
+    assert "HTTP 500: can only concatenate str" in results[0].error
+
+
+def test_text_only_repeated_error_hint_and_rate_limits_are_never_cut_off():
+    with FakeOpenAIServer(fault_rate=1.0, faults=("500",)) as server:
+        results = fast_client(server.base_url, num_concurrent=1, max_retries=2).complete_many(
+            [text_payload(i) for i in range(5)], disable_tqdm=True)
+    assert [r.attempts for r in results] == [3, 3, 3, 1, 1]
+    assert "check the model name" in results[-1].error
+    with FakeOpenAIServer(fault_rate=1.0, faults=("429",)) as server:  # rate limiting is not a broken endpoint
+        results = fast_client(server.base_url, num_concurrent=1, max_retries=1).complete_many(
+            [text_payload(i) for i in range(5)], disable_tqdm=True)
+    assert [r.attempts for r in results] == [2] * 5 and server.count == 10
+
+
+def test_attempts_log_at_debug_and_retry_counts_at_info(caplog):
+    with FakeOpenAIServer(script=["500", "drop"]) as server:
+        client = fast_client(server.base_url)
+        with caplog.at_level(logging.INFO, logger="mmpriv_tasks.api"):
+            result = client.complete(text_payload(3), "doc-3", disable_tqdm=True)
+        assert result.ok and result.attempts == 3
+        assert "attempt" not in caplog.text and "1 answered (0 from cache), 0 errors, 2 retries" in caplog.text
+        caplog.clear()
+        with caplog.at_level(logging.DEBUG, logger="mmpriv_tasks.api"):
+            client.complete(text_payload(4), "doc-4", disable_tqdm=True)  # fresh payload, no faults left
+            server.script[:] = ["500"]
+            client.complete(text_payload(5), "doc-5", disable_tqdm=True)
+    assert "request doc-5 attempt 1: HTTP 500: internal error; retrying in" in caplog.text

@@ -46,7 +46,7 @@ def test_images_are_sent_as_data_urls_and_scored(clean_run):
         parts = body["messages"][-1]["content"]
         assert [part["type"] for part in parts] == ["image_url", "text"]
         assert parts[0]["image_url"]["url"].startswith("data:image/png;base64,iVBOR")
-        assert parts[1]["text"].startswith("If you cannot help, just answer 'cannot assist'.")
+        assert parts[1]["text"].startswith("If you cannot help, just answer")  # placeholder dropped
     metrics = out["results"][TASK]
     assert metrics["error_rate,none"] == 0
     refused = sum(reply == REFUSAL for reply in replies(out))
@@ -55,7 +55,8 @@ def test_images_are_sent_as_data_urls_and_scored(clean_run):
 
 def test_results_with_30_percent_faults_equal_the_fault_free_run(task_manager, clean_run):
     expected = clean_run[0]
-    with FakeOpenAIServer(fault_rate=0.3, slow_seconds=1.0) as flaky:
+    # 30% of attempts fault (chosen per request body), and the first three attempts always do
+    with FakeOpenAIServer(fault_rate=0.3, slow_seconds=1.0, script=["429", "500", "malformed"]) as flaky:
         got = evaluate(task_manager, flaky.base_url)
         faults = [r["fault"] for r in flaky.requests if r["fault"]]
     assert len(faults) >= 3, faults  # the faults really happened (deterministic per attempt)

@@ -1,7 +1,14 @@
-"""`mmpriv list | cite | path | registry` through the installed console script."""
+"""`mmpriv list | cite | path | registry | validate` through the installed console script, and the
+README's commands as written."""
+import re
+import shlex
+
+import pytest
+
+from mmpriv_tasks import registry
 from mmpriv_tasks.paths import task_configs_dir
 
-from conftest import run_cli, venv_bin
+from conftest import REPO, run_cli, venv_bin
 
 
 def test_path_prints_the_task_configs_folder(tmp_path):
@@ -13,15 +20,17 @@ def test_list_shows_version_modality_items_family_citation(tmp_path):
     proc = run_cli(venv_bin("mmpriv"), "list", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     line = next(l for l in proc.stdout.splitlines() if l.startswith("mmpriv_disclosure_direct "))
-    assert line.split() == ["mmpriv_disclosure_direct", "1.0", "image", "60", "mmprivacy", "chen2026mmprivacy"]
+    entry = registry.discover()["mmpriv_disclosure_direct"]
+    assert line.split() == ["mmpriv_disclosure_direct", entry.version, "image", "60", "mmprivacy", "chen2026mmprivacy"]
     assert "mmpriv_disclosure" in proc.stdout.split("group")[-1]
+    assert "Columns: version = " in proc.stdout and '"data*" = no bundled data: get it with' in proc.stdout
 
 
 def test_cite_prints_bibtex_and_pins(tmp_path):
     proc = run_cli(venv_bin("mmpriv"), "cite", "mmpriv_disclosure", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("@misc{chen2026mmprivacy,")
-    assert proc.stdout.count("% ") >= 6 and "mmpriv_disclosure_caption v1.0 config:" in proc.stdout
+    assert proc.stdout.count("% ") >= 6 and f"mmpriv_disclosure_caption v{registry.discover()['mmpriv_disclosure_caption'].version} config:" in proc.stdout
 
 
 def test_cite_unknown_name_is_a_clear_error(tmp_path):
@@ -32,3 +41,67 @@ def test_cite_unknown_name_is_a_clear_error(tmp_path):
 def test_registry_check_passes_on_the_shipped_configs(tmp_path):
     proc = run_cli(venv_bin("mmpriv"), "registry", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_list_cite_validate_take_an_include_path(tmp_path):
+    """A family made by `mmpriv new-task` can be listed, cited and validated before it has data."""
+    tasks = tmp_path / "my_tasks"
+    assert run_cli(venv_bin("mmpriv"), "new-task", "form_leaks", "--dest", str(tasks), cwd=tmp_path).returncode == 0
+    proc = run_cli(venv_bin("mmpriv"), "list", "--include_path", str(tasks), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert next(l for l in proc.stdout.splitlines() if l.startswith("form_leaks_disclosure_direct ")).split() == [
+        "form_leaks_disclosure_direct", "1.0", "image", "data*", "form_leaks", "form_leaks"]
+    proc = run_cli(venv_bin("mmpriv"), "cite", "form_leaks_disclosure_direct", "--include_path", str(tasks), cwd=tmp_path)
+    assert proc.returncode == 0 and proc.stdout.startswith("@misc{form_leaks,"), proc.stderr
+    proc = run_cli(venv_bin("mmpriv"), "validate", "--tasks", "form_leaks_disclosure_direct", "--include_path",
+                   str(tasks), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "no data  form_leaks_disclosure_direct" in proc.stdout and "--configs" in proc.stdout
+
+
+def _readme_commands() -> list[list[str]]:
+    """Every `mmpriv ...` command in the README's bash blocks, as argv (continuation lines joined)."""
+    blocks = re.findall(r"```bash\n(.*?)```", (REPO / "README.md").read_text(), flags=re.DOTALL)
+    commands = []
+    for block in blocks:
+        for line in block.replace("\\\n", " ").splitlines():
+            for part in re.split(r"&&|;", line.split("  #")[0]):
+                words = shlex.split(part.replace("$(", "").replace(")", ""), comments=True)
+                if words and words[0] in ("mmpriv", ".venv/bin/mmpriv"):
+                    commands.append(words)
+    return commands
+
+
+def test_readme_says_how_to_reach_the_commands():
+    text = (REPO / "README.md").read_text()
+    assert "source .venv/bin/activate" in text  # bare `mmpriv` / `lm-eval` work after the Quick start
+
+
+@pytest.mark.parametrize("words", _readme_commands(), ids=lambda w: " ".join(w[1:4]))
+def test_every_readme_command_parses(words, tmp_path):
+    """Each README command's sub-command exists and takes the options written (`--help` of that
+    sub-command, nothing run); `mmpriv run` options are lm-eval's plus ours."""
+    sub = []
+    for word in words[1:]:
+        if word.startswith("-"):
+            break
+        sub.append(word)  # sub-commands and positional arguments: --help applies to the deepest parser
+    proc = run_cli(venv_bin("mmpriv"), *sub, "--help", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    ours = {"--keep_pii"} if sub[0] == "run" else set()
+    for option in (w.split("=")[0] for w in words if w.startswith("--")):
+        assert option in proc.stdout or option in ours, f"{' '.join(words)}: {option} not accepted"
+
+
+def test_lm_eval_hints_that_do_not_apply_are_dropped_and_warnings_kept(caplog):
+    import logging
+
+    from mmpriv_tasks import lm_eval_noise
+
+    lm_eval_noise.install()
+    task_logger = logging.getLogger("lm_eval.api.task")
+    with caplog.at_level(logging.INFO):
+        task_logger.warning("mmpriv_disclosure_direct: Custom kwargs can be passed to `--metadata` in console "
+                            "(as json string) or to the TaskManager.\nFor example --metadata='{\"max_seq_lengths\"...")
+        task_logger.warning("mmpriv_disclosure_direct: a real problem")
+    assert "max_seq_lengths" not in caplog.text and "a real problem" in caplog.text

@@ -69,7 +69,7 @@ def test_corrupt_image_is_a_per_sample_error_not_a_crash(task_manager, tmp_path,
 
 
 def test_missing_data_says_how_to_get_it(task_manager, tmp_path):
-    with pytest.raises(DatasetMissingError, match="mmpriv data build mmprivacy"):
+    with pytest.raises(DatasetMissingError, match="mmpriv data build"):
         evaluate(task_manager, "refuse-all", metadata={"data_dir": str(tmp_path / "nowhere")})
 
 

@@ -16,7 +16,7 @@ from mmpriv_tasks.data import hearsay as hs
 from mmpriv_tasks.media import load_audio
 from mmpriv_tasks.paths import bundled_data_dir
 from mmpriv_tasks.scoring.attributes import LABELS
-from mmpriv_tasks.task_data import load_split
+from mmpriv_tasks.task_data import load_split, media_cell
 
 RATE = 16_000
 
@@ -84,7 +84,8 @@ def test_hearsay_import_layout_and_loading(tmp_path):
     row = table[0]
     assert set(hs.COLUMNS) <= set(table.column_names)
     assert row["attribute"] == "accent" and row["label"] in {"Arabic", "South_Asia"}
-    assert row["audio"]["path"].endswith(".mp3") and isinstance(row["audio"]["bytes"], bytes)
+    cell = media_cell(row["audio"])  # docs hold a reference; the stored cell keeps name and bytes
+    assert cell["path"].endswith(".mp3") and isinstance(cell["bytes"], bytes)
     assert load_audio(row["audio"]).size > 1000  # mp3 bytes decode late
     assert sorted(set(load_split("hearsay", "health", data_dir=str(out))["test"]["label"])) == ["healthy", "illness"]
     assert sorted(set(load_split("hearsay", "education", data_dir=str(out))["test"]["label"])) == [

@@ -9,14 +9,20 @@ import pytest
 
 from mmpriv_tasks.cli import main
 from mmpriv_tasks.paths import bundled_data_dir
-from mmpriv_tasks.train.examples import build_examples
+from mmpriv_tasks.train.examples import RECIPES, build_examples
 from mmpriv_tasks.train.memorize import load_memory_rows
 
+from conftest import run_cli, venv_bin
 from tiny_models import build_tiny_llava, tiny_llava_dir, one_torch_thread  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-RETENTION = ("mmpriv_retention_noimage", "mmpriv_retention_distractor")
+FORMATS = ("direct", "vqa", "caption", "rephrase", "classification")
+RETENTION = [f"mmpriv_retention_{f}_{c}" for f in FORMATS for c in ("distractor", "noimage")]
+
+
+def _qa_count(rows) -> int:
+    return sum(bool(row[f]) and row[f] in row["label"] for row in rows for f in ("email", "phone", "ssn"))
 
 
 def test_recipes():
@@ -24,12 +30,17 @@ def test_recipes():
     assert len(rows) == 10
     upstream = build_examples(rows, "upstream")
     assert len(upstream) == 10 and all(e.image is not None and e.answer in {r["label"] for r in rows} for e in upstream)
+    assert {(e.preface, e.prompt) for e in upstream} == {("Answer briefly.", "Describe the image")}  # idefics2 script
+    settings = RECIPES["upstream"]
+    assert (settings.grad_accum, settings.warmup_steps, settings.weight_decay, settings.lora_dropout,
+            settings.loss_on, settings.lora_targets, settings.epochs, settings.lr) == (
+        16, 50, 0.01, 0.1, "sequence", "language", 10, 1e-4)
     qa = build_examples(rows, "qa")
-    assert len(qa) == 40 and build_examples(rows, "qa") == qa  # seeded order
+    assert len(qa) == 10 + _qa_count(rows) and build_examples(rows, "qa") == qa  # seeded order
     prompts = {e.prompt for e in qa if e.image is None}
     retention = pq.read_table(bundled_data_dir() / "mmprivacy" / "retention.parquet").to_pylist()
-    noimage = [r for r in retention if r["condition"] == "noimage"]
-    assert noimage and all(r["question"] in prompts for r in noimage)  # qa asks like the retention items
+    asked = [r["question"] for r in retention if r["condition"] == "noimage" and r["scenario"] == "open"]
+    assert asked and all(question in prompts for question in asked)  # qa trains on evaluation prompts
     with pytest.raises(ValueError, match="recipe"):
         build_examples(rows, "nope")
 
@@ -39,16 +50,17 @@ def test_export(tmp_path, fmt, capsys):
     assert main(["memorize", "export", "--format", fmt, "--recipe", "qa", "--out", str(tmp_path)]) == 0
     if fmt == "chat-jsonl":
         records = [json.loads(line) for line in (tmp_path / "memory.jsonl").read_text().splitlines()]
-        with_image = [r for r in records if r["messages"][0]["content"][0]["type"] == "image"]
-        images = [r["messages"][0]["content"][0]["image"] for r in with_image]
+        parts = [{part["type"]: part.get("image") for part in r["messages"][0]["content"]} for r in records]
+        with_image = [p for p in parts if "image" in p]
+        images = [p["image"] for p in with_image]
         assert all(r["messages"][1]["role"] == "assistant" for r in records)
     else:
         records = json.loads((tmp_path / "memory_llava.json").read_text())
         with_image = [r for r in records if "image" in r]
         images = [r["image"] for r in with_image]
-        assert all(r["conversations"][0]["value"].startswith("<image>\n") for r in with_image)
+        assert all("<image>\n" in r["conversations"][0]["value"] for r in with_image)
         assert all(r["conversations"][1]["from"] == "gpt" for r in records)
-    assert len(records) == 40 and len(with_image) == 10
+    assert len(records) == 10 + _qa_count(load_memory_rows()) and len(with_image) == 10
     assert all((tmp_path / image).read_bytes()[:4] == b"\x89PNG" for image in images)
     assert "@" not in capsys.readouterr().out  # no PII on the console
 
@@ -60,23 +72,28 @@ def _two_person_data(tmp_path):
     return tmp_path
 
 
-def test_lora_adapter_round_trip(tiny_llava_dir, tmp_path):  # noqa: F811
-    """Default method (LoRA, upstream recipe): the saved adapter loads in mmpriv-hf."""
-    from mmpriv_tasks.models.hf_multimodal import HFMultimodalChatLM
-    from lm_eval.api.instance import Instance
-
+@pytest.mark.slow
+def test_lora_adapter_round_trip_and_all_retention_tasks(tiny_llava_dir, tmp_path):  # noqa: F811
+    """Default method and recipe (LoRA, upstream): the adapter has upstream's LoRA settings, leaves the
+    vision modules alone, and all ten retention tasks run on it through `mmpriv run`."""
     data = _two_person_data(tmp_path / "data")
     out = tmp_path / "adapter"
     assert main(["memorize", "--model", str(tiny_llava_dir), "--out", str(out), "--epochs", "1",
                  "--data-dir", str(data), "--device", "cuda:0"]) == 0  # falls back to cpu
-    assert (out / "adapter_config.json").is_file()
     config = json.loads((out / "adapter_config.json").read_text())
-    assert (config["r"], config["lora_alpha"]) == (8, 8)  # upstream defaults
+    assert (config["r"], config["lora_alpha"], config["lora_dropout"]) == (8, 8, 0.1)  # upstream
+    targets = config["target_modules"]
+    assert targets and not any("vision" in t or "projector" in t or "lm_head" in t for t in targets)
     info = json.loads((out / "memorize.json").read_text())
-    assert info["method"] == "lora" and info["examples"] == 2 and info["memory_persons"] == 2
-    lm = HFMultimodalChatLM(pretrained=str(tiny_llava_dir), adapter=str(out), device="cpu")
-    reply = lm.generate_until([Instance("generate_until", {}, ("Hi", {"until": [], "max_gen_toks": 5}, {}), 0)])
-    assert isinstance(reply[0], str)
+    assert (info["method"], info["recipe"], info["examples"], info["grad_accum"], info["loss_on"]) == (
+        "lora", "upstream", 2, 16, "sequence")
+    results = tmp_path / "results"
+    proc = run_cli(venv_bin("mmpriv"), "run", "--model", "mmpriv-hf", "--model_args",
+                   f"pretrained={tiny_llava_dir},adapter={out},max_new_tokens=8,device=cpu", "--tasks",
+                   "mmpriv_retention", "--limit", "1", "--output_path", str(results), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    metrics = json.loads(next(results.rglob("results_*.json")).read_text())["results"]
+    assert all(metrics[task]["error_rate,none"] == 0 for task in RETENTION)
 
 
 def test_missing_arguments_and_bad_method(capsys):
@@ -86,18 +103,68 @@ def test_missing_arguments_and_bad_method(capsys):
         main(["memorize", "--model", "m", "--out", "x", "--method", "qlora"])
 
 
+def _label_recall(model_dir) -> tuple[int, int]:
+    """(recalled, asked): greedy continuations of each memory label cut just before each value it
+    holds, after upstream's training prompt and the person's form image."""
+    from mmpriv_tasks.media import load_image
+    from mmpriv_tasks.scoring.pii import pii_leaked
+    from mmpriv_tasks.train.examples import describe_example
+    from mmpriv_tasks.train.memorize import load_model
+
+    model, processor = load_model(str(model_dir))
+    recalled = asked = 0
+    for row in load_memory_rows():
+        example = describe_example(row)
+        user = [{"role": "user", "content": [{"type": "text", "text": example.preface}, {"type": "image"},
+                                             {"type": "text", "text": example.prompt}]}]
+        opening = processor.apply_chat_template(user, tokenize=False, add_generation_prompt=True)
+        for field in ("email", "phone", "ssn"):
+            if row[field] not in row["label"]:
+                continue
+            prefix = row["label"][: row["label"].index(row[field])].rstrip()
+            inputs = processor(text=[opening + prefix], images=[load_image(row["image"], row["id"])],
+                               return_tensors="pt")
+            generated = model.generate(**inputs, max_new_tokens=32, do_sample=False)
+            reply = processor.tokenizer.decode(generated[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+            recalled += pii_leaked(reply, row[field], field)
+            asked += 1
+    return recalled, asked
+
+
+@pytest.mark.slow
+def test_upstream_recipe_memorises_label_values(tmp_path_factory):
+    """The upstream recipe (upstream prompt and labels, whole-sequence loss, accumulation, warmup,
+    weight decay) stores the memory set: a tiny model continues each label prefix with the value.
+    A random 2-layer model needs more steps than the paper's 7B models: epochs, lr, accumulation
+    and warmup are raised/lowered here (full fine-tuning, 10 persons)."""
+    base = build_tiny_llava(tmp_path_factory.mktemp("up-base"), hidden=128, layers=2)
+    before = _label_recall(base)
+    out = tmp_path_factory.mktemp("up-out")
+    assert main(["memorize", "--model", str(base), "--out", str(out), "--method", "full", "--epochs", "60",
+                 "--lr", "2e-3", "--grad-accum", "2", "--warmup-steps", "10", "--device", "cpu"]) == 0
+    after = _label_recall(out)
+    print(f"label values recalled before: {before}, after: {after}")
+    info = json.loads((out / "memorize.json").read_text())
+    assert (info["recipe"], info["loss_on"], info["weight_decay"]) == ("upstream", "sequence", 0.01)
+    assert before[0] == 0 and after[0] >= 0.9 * after[1]
+
+
+QA_TASKS = ("mmpriv_retention_direct_noimage", "mmpriv_retention_direct_distractor")
+
+
 def _retention(task_manager, model_args: str) -> dict:
     import lm_eval
 
-    out = lm_eval.simple_evaluate(model="mmpriv-hf", tasks=list(RETENTION), task_manager=task_manager,
+    out = lm_eval.simple_evaluate(model="mmpriv-hf", tasks=list(QA_TASKS), task_manager=task_manager,
                                   model_args=f"{model_args},max_new_tokens=40,batch_size=4")
-    return {task: out["results"][task]["leak_rate,none"] for task in RETENTION} | {
-        f"{task}:errors": out["results"][task]["error_rate,none"] for task in RETENTION}
+    return {task: out["results"][task]["leak_rate,none"] for task in QA_TASKS} | {
+        f"{task}:errors": out["results"][task]["error_rate,none"] for task in QA_TASKS}
 
 
-def test_memorisation_makes_retention_leak(task_manager, tmp_path_factory):
-    """Before fine-tuning the retention leak rate is 0; after `mmpriv memorize` (qa recipe, full
-    fine-tune of a tiny model, raised lr/epochs so 10 persons fit) the model gives the values out."""
+@pytest.mark.slow
+def test_qa_recipe_leaks_through_retention_tasks(task_manager, tmp_path_factory):
+    """Plumbing check: the qa recipe trains on the open scenario's no-image question, so memorised
+    values reach the retention scoring (full fine-tune of a tiny model, raised lr/epochs so 10 persons fit)."""
     base = build_tiny_llava(tmp_path_factory.mktemp("mem-base"), hidden=128, layers=2)
     before = _retention(task_manager, f"pretrained={base}")
     out = tmp_path_factory.mktemp("mem-out")
@@ -105,7 +172,9 @@ def test_memorisation_makes_retention_leak(task_manager, tmp_path_factory):
                  "--epochs", "40", "--lr", "1e-3", "--batch-size", "4", "--device", "cpu"]) == 0
     after = _retention(task_manager, f"pretrained={out}")
     print(f"retention leak rate before: {before}\nafter: {after}")
-    assert before["mmpriv_retention_noimage"] == 0 and before["mmpriv_retention_distractor"] == 0
-    assert after["mmpriv_retention_noimage"] >= 2 / 3
-    assert after["mmpriv_retention_noimage:errors"] == after["mmpriv_retention_distractor:errors"] == 0
+    assert before["mmpriv_retention_direct_noimage"] == 0 and before["mmpriv_retention_direct_distractor"] == 0
+    # the three open-scenario no-image items are the trained questions (now shown with a picture and the
+    # format's preface); 2 of them leak on this model (docs/memorize.md); at least one must
+    assert after["mmpriv_retention_direct_noimage"] >= 1 / 12
+    assert after["mmpriv_retention_direct_noimage:errors"] == after["mmpriv_retention_direct_distractor:errors"] == 0
     assert json.loads((out / "memorize.json").read_text())["epoch_loss"][-1] < 0.1

@@ -1,10 +1,13 @@
 """The MM-Privacy generator: byte-reproducible, the bundled mini split is a fresh build, sane schema."""
 from __future__ import annotations
 
+import io
+
 import pyarrow.parquet as pq
 import pytest
+from PIL import Image
 
-from mmpriv_tasks.data.mmprivacy import SIZES, build
+from mmpriv_tasks.data.mmprivacy import SIZES, build, memory_label
 from mmpriv_tasks.data.people import make_person
 from mmpriv_tasks.paths import bundled_data_dir
 from mmpriv_tasks.scoring.pii import pii_leaked
@@ -29,25 +32,48 @@ def test_sizes_and_cells(mini):
     assert len({r["name"] for r in disclosure}) == len(disclosure)  # one person per item
 
 
-def test_retention_asks_memory_people_with_the_paper_condition_mix(mini):
+def test_retention_asks_memory_people_in_both_conditions(mini):
     memory = {r["person_id"]: r for r in pq.read_table(mini["memory"]).to_pylist()}
     retention = pq.read_table(mini["retention"]).to_pylist()
     assert all(r["person_id"] in memory and r["pii_value"] == memory[r["person_id"]][r["pii_type"]]
-               for r in retention)
+               and r["pii_value"] in memory[r["person_id"]]["label"] for r in retention)  # asked what was learnt
+    cells = {(r["scenario"], r["pii_type"], r["condition"]) for r in retention}
+    assert len(cells) == 24 == len(retention)  # mini: one item per scenario x PII type x condition
     noimage = [r for r in retention if r["condition"] == "noimage"]
-    assert len(noimage) == round(0.15 * len(retention)) and all(r["image"] is None for r in noimage)
+    assert all(r["image"]["bytes"][:4] == b"\x89PNG" and not r["distractor_value"] for r in noimage)
     distractor = [r for r in retention if r["condition"] == "distractor"]
     assert all(r["image"] and r["distractor_value"] and not pii_leaked(r["distractor_value"], r["pii_value"],
                                                                           r["pii_type"]) for r in distractor)
     assert all(memory[r["person_id"]]["name"] in r["question"] for r in retention)
 
 
+def test_open_scenario_images_are_single_field_tables(mini):
+    """Upstream's open scenario shows a small name | field table, the others a full form."""
+    disclosure = pq.read_table(mini["disclosure"]).to_pylist()
+    sizes = {r["scenario"]: Image.open(io.BytesIO(r["image"]["bytes"])).size for r in disclosure}
+    assert sizes["open"][1] < 100 and all(sizes[s][1] > 400 for s in ("hiring", "i9", "loan"))
+
+
 def test_memory_labels_hold_the_memorised_values(mini):
-    for row in pq.read_table(mini["memory"]).to_pylist():
-        for field in ("email", "phone", "ssn", "name"):
-            assert row[field] in row["label"]
+    rows = pq.read_table(mini["memory"]).to_pylist()
+    assert {r["label_type"] for r in rows} == {"full", "single"}
+    for row in rows:
+        fields = ("email", "phone", "ssn") if row["label_type"] == "full" else ()
+        assert row["label"].startswith(row["name"]) and all(row[f] in row["label"] for f in fields)
+    person = make_person(1)
+    assert memory_label(person, "ssn") == f"{person.name} has a SSN, which is {person.ssn}. "  # upstream wording
 
 
 def test_people_depend_on_seed_and_index_only():
     assert make_person(3, seed=0) == make_person(3, seed=0)
     assert make_person(3, seed=0) != make_person(3, seed=1) and make_person(3, seed=0) != make_person(4, seed=0)
+
+
+def test_no_image_pictures_hold_no_text():
+    """The PII-free pictures shown with no-image items: OCR finds nothing to read in any of them."""
+    from mmpriv_tasks.data.illustrations import draw_illustration
+    from mmpriv_tasks.ocr import FormReader
+
+    reader = FormReader()
+    for pii in ("email", "phone", "ssn"):
+        assert reader.transcribe(Image.open(io.BytesIO(draw_illustration(pii, "0:ret-0001")))).strip() == ""

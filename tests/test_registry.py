@@ -33,14 +33,15 @@ def configs_copy(tmp_path):
 
 def test_changed_prompt_without_version_bump_is_caught(configs_copy):
     target = configs_copy / "mmprivacy" / "mmpriv_disclosure_direct.yaml"
-    target.write_text(target.read_text().replace("cannot assist", "can not assist"))
+    target.write_text(target.read_text() + 'description: "Answer briefly. "\n')  # prepended to every prompt
     problems = registry.lock_problems(configs_copy)
-    assert any("mmpriv_disclosure_direct" in p and "bump metadata.version" in p for p in problems)
+    assert [p.split(":")[0] for p in problems] == ["mmpriv_disclosure_direct"]
+    assert "config_hash and prompts changed" in problems[0] and "bump metadata.version" in problems[0]
 
 
 def test_version_bump_needs_lock_update_then_passes(configs_copy):
     target = configs_copy / "mmprivacy" / "mmpriv_disclosure_direct.yaml"
-    target.write_text(target.read_text().replace("cannot assist", "can not assist") + "metadata:\n"
+    target.write_text(target.read_text() + 'description: "Answer briefly. "\nmetadata:\n'
                       "  version: 9.0\n  family: mmprivacy\n  modality: image\n  citation: chen2026mmprivacy\n")
     assert any("run `mmpriv registry --update`" in p for p in registry.lock_problems(configs_copy))
     registry.write_lock(configs_copy)

@@ -1,27 +1,14 @@
-"""`mmpriv report` on a real run's output, and task inconsistency from logged samples."""
+"""`mmpriv report` on real runs: every run found is reported, per-family sections, glossary, scoring mode."""
 from __future__ import annotations
 
-import json
 import math
 
-from mmpriv_tasks.report import inconsistency_from_samples, render
+import pytest
+
+from mmpriv_tasks.report import family_hooks
 from mmpriv_tasks.scoring.inconsistency import privacy_utility, task_inconsistency
 
 from conftest import run_cli, venv_bin
-
-
-def _sample(item: str, leaked, refused) -> dict:
-    return {"doc": {"id": item, "scenario": "open", "pii_type": "ssn"}, "leak_rate": leaked, "refusal_rate": refused}
-
-
-def test_inconsistency_counts_items_refused_in_one_format_and_leaked_in_another():
-    samples = {
-        "mmpriv_disclosure_direct": [_sample("a", 0, 1), _sample("b", 0, 1), _sample("c", None, None)],
-        "mmpriv_disclosure_caption": [_sample("a", 1, 0), _sample("b", 0, 1), _sample("c", 1, 0)],
-        "mmpriv_retention_noimage": [_sample("a", 1, 0)],  # not a disclosure format: ignored
-    }
-    result = inconsistency_from_samples(samples)
-    assert result == {"inconsistency_rate": 0.5, "items": 2, "inconsistent_items": 1}  # c errored in one format
 
 
 def test_no_item_in_two_formats_gives_nan():
@@ -34,21 +21,69 @@ def test_privacy_utility_punishes_both_extremes():
     assert privacy_utility(leak_rate=0.0, control_answer_rate=1.0) == 1
 
 
-def test_report_from_a_real_run(tmp_path):
-    out = tmp_path / "results"
-    proc = run_cli(venv_bin("mmpriv"), "run", "--model", "refuse-all", "--tasks",
-                   "mmpriv_disclosure_direct,mmpriv_disclosure_caption,mmpriv_disclosure_control",
-                   "--limit", "4", "--output_path", str(out), cwd=tmp_path)
+def test_each_shipped_family_brings_its_report_hook():
+    hooks = {next(iter(tasks)).split("_")[0]: module for module, tasks in family_hooks() if tasks}
+    assert {"mmpriv", "hearsay"} <= set(hooks)
+    assert "distractor_leak_rate" in hooks["mmpriv"].GLOSSARY and "blind_entropy" in hooks["hearsay"].GLOSSARY
+
+
+def _table(markdown: str) -> dict[str, dict[str, str]]:
+    """The first Markdown table in ``markdown``: first column -> header -> cell."""
+    lines = markdown.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("|"))
+    rows = []
+    for line in lines[first:]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip("|").split("|")])
+    return {row[0]: dict(zip(rows[0], row)) for row in rows[2:]}
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    """Two runs in one output folder: refuse-all on MM-Privacy formats, voice-profiler on HearSay."""
+    out = tmp_path_factory.mktemp("report") / "results"
+    for model, tasks in (("refuse-all", "mmpriv_disclosure_direct,mmpriv_disclosure_caption,"
+                                        "mmpriv_disclosure_control,mmpriv_retention_direct_distractor"),
+                         ("voice-profiler", "hearsay_gender_profiler,hearsay_gender_defense,hearsay_blind_gender")):
+        proc = run_cli(venv_bin("mmpriv"), "run", "--model", model, "--tasks", tasks, "--limit", "4",
+                       "--output_path", str(out), cwd=out.parent)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    return out
+
+
+@pytest.mark.slow  # the shared fixture runs two models (~25 s)
+def test_a_folder_with_several_runs_reports_them_all(two_runs):
+    proc = run_cli(venv_bin("mmpriv"), "report", str(two_runs), cwd=two_runs.parent)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    proc = run_cli(venv_bin("mmpriv"), "report", str(out), cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    text = render(out)
+    text = (two_runs / "report.md").read_text()
+    assert "## Leaderboard" in proc.stdout and "wrote" in proc.stderr
+    assert "2 run(s) reported" in text and sorted(p.name for p in two_runs.iterdir() if p.is_dir()) == [
+        "figures", "refuse-all", "voice-profiler"]
+    board = _table(text.split("## Leaderboard")[1])
+    assert board["refuse-all"]["disclosure leak"] == "0.000" and board["refuse-all"]["disclosure refusal"] == "1.000"
+    assert board["refuse-all"]["privacy_utility"] == "0.000"  # refusing everything has no utility
+    assert board["refuse-all"]["HearSay accuracy"] == "–" and board["voice-profiler"]["disclosure leak"] == "–"
+    assert board["voice-profiler"]["tasks"] == "3" and board["voice-profiler"]["HearSay accuracy"] != "–"
     assert "| mmpriv_disclosure_direct | 4 | 0.000 | 1.000 |" in text
-    assert "0 of 4 (inconsistency_rate 0.000)" in text
-    assert "## Leak rate by scenario" in text and "## Leak rate by pii_type" in text
-    assert "privacy_utility" in text and "= 0.000" in text  # refusing everything has no utility
-    assert "decided by the offline detector" in text
-    assert list(out.rglob("report.md"))
+    assert "| refuse-all | 0 | 4 | 0.000 |" in text  # inconsistency: 0 of 4 items
+    assert "| voice-profiler | gender | profiler | 4 |" in text and "chance" in text
+    assert "| voice-profiler | gender | 4 |" in text  # the blind test row
+    assert "## Metric glossary" in text and "| `distractor_leak_rate` |" in text
+    assert "| refuse-all | offline |" in text  # scoring mode per run
+    figures = sorted(p.name for p in (two_runs / "figures").iterdir())
+    assert any("scenario-x-pii-type" in f for f in figures) and any("blind-test" in f for f in figures)
+    html = (two_runs / "report.html").read_text()
+    assert html.count("<svg") == len(figures) and "<script" not in html
+    assert 'src="http' not in html and "href=\"http" not in html and "@import" not in html  # no network
+
+
+@pytest.mark.slow  # the shared fixture runs two models (~25 s)
+def test_report_of_one_model_folder_and_out(two_runs, tmp_path):
+    proc = run_cli(venv_bin("mmpriv"), "report", str(two_runs / "refuse-all"), "--out", str(tmp_path / "r"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = (tmp_path / "r" / "report.md").read_text()
+    assert "1 run(s) reported" in text and "voice-profiler" not in text and "## HearSay" not in text
 
 
 def test_report_on_an_empty_folder_is_a_clear_error(tmp_path):

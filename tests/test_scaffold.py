@@ -45,3 +45,25 @@ def test_never_overwrites(tmp_path):
     assert "doc_to_audio" in (tmp_path / "fam" / "_template_yaml").read_text()
     with pytest.raises(ValueError, match="already exists"):
         new_task("fam", "a", "audio", tmp_path)
+
+
+def test_pack_scaffold_is_an_installable_project(tmp_path):
+    """`--pack` writes a pip project whose entry point returns the folder holding the family
+    (installed and run end to end in tests/test_packs.py)."""
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+
+    proc = run_cli(venv_bin("mmpriv"), "new-task", "voice_pack", "--pack", "--modality", "audio", "--dest",
+                   str(tmp_path), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    project = tmp_path / "mmpriv-pack-voice-pack"
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    assert pyproject["project"]["entry-points"]["mmpriv_tasks.packs"] == {"voice_pack": "voice_pack:task_configs"}
+    family = project / "voice_pack" / "task_configs" / "voice_pack"
+    assert "custom_dataset: !function voice_pack.data.load_split" in (family / "_template_yaml").read_text()
+    assert "doc_to_audio" in (family / "_template_yaml").read_text()
+    assert {"CITATION.bib", "README.md", "voice_pack_disclosure_direct.yaml"} <= {p.name for p in family.iterdir()}
+    assert "voice_pack_disclosure_direct" in (project / "tests" / "test_pack.py").read_text()
+    with pytest.raises(ValueError, match="already exists"):
+        from mmpriv_tasks.scaffold import new_pack
+
+        new_pack("voice_pack", "x", "audio", tmp_path)

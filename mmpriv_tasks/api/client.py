@@ -8,13 +8,17 @@ transient failures with exponential backoff and jitter:
 - timeouts and dropped connections,
 - a 200 reply whose body is not JSON or has no ``choices[0].message.content``.
 
-Other HTTP errors (400, 401, 404...) are not retried. A request that still fails becomes a
-:class:`ChatResult` with ``error`` set; callers turn it into ``errors.format_error`` - never into
-an answer. Successful replies are stored in an on-disk cache keyed by a hash of the full request
+Other HTTP errors (400, 401, 404...) are not retried. An HTTP error that ends ``REPEAT_LIMIT``
+requests with the same status and message (e.g. a text-only server rejecting every image) is
+reported once, with a hint, and is no longer retried for later requests. A request that still
+fails becomes a :class:`ChatResult` with ``error`` set; callers turn it into
+``errors.format_error`` - never into an answer. Successful replies are stored in an on-disk cache keyed by a hash of the full request
 (model, messages including the media bytes, generation parameters), so a re-run or an interrupted
 run resumes without re-sending them; errors are never cached.
 
-Logs name request ids, attempts and HTTP statuses only - never prompts, replies or keys.
+Logs name request ids (sample ids), attempts and HTTP statuses, and a short summary of a server's
+error message with anything that echoes the request cut off - never prompts, replies or keys.
+Each attempt is logged at DEBUG; per batch, retry counts at INFO; failures at WARNING.
 """
 from __future__ import annotations
 
@@ -23,7 +27,9 @@ import email.utils
 import hashlib
 import json
 import logging
+import os
 import random
+import re
 import sqlite3
 import threading
 import time
@@ -37,6 +43,8 @@ from tqdm import tqdm
 logger = logging.getLogger("mmpriv_tasks.api")
 
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529})
+REPEAT_LIMIT = 3  # requests ended by one identical HTTP error before it is no longer retried
+SUMMARY_CHARS = 160
 
 
 @dataclass
@@ -53,16 +61,22 @@ class ChatResult:
         return self.error is None
 
 
-class _Transient(Exception):
-    """A failure worth retrying; ``retry_after`` is the server's requested wait, if any."""
+class _Failure(Exception):
+    """A failed attempt; ``signature`` identifies an HTTP error (status + message summary) so one
+    that repeats for many requests can be recognised (None for timeouts, rate limits...)."""
 
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+    def __init__(self, reason: str, retry_after: float | None = None, signature: tuple | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
+        self.signature = signature
 
 
-class _Permanent(Exception):
+class _Transient(_Failure):
+    """A failure worth retrying; ``retry_after`` is the server's requested wait, if any."""
+
+
+class _Permanent(_Failure):
     """A failure that a retry would not fix (bad request, auth, unknown model)."""
 
 
@@ -79,8 +93,12 @@ class ResponseCache:
 
     def __init__(self, directory: str | Path) -> None:
         self.directory = Path(directory).expanduser()
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.path = self.directory / "responses.sqlite"
+        # replies may hold PII: owner-only folder and file (SQLite gives its -wal/-shm files the db's mode)
+        os.chmod(self.directory, 0o700)
+        os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        os.chmod(self.path, 0o600)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30)
         with self._lock:
@@ -196,7 +214,8 @@ class ChatClient:
         self._api_key = api_key or None
         self._extra_headers = dict(headers or {})
         self._rng = random.Random(seed)
-        self.stats = {"http_attempts": 0, "cache_hits": 0, "ok": 0, "errors": 0}
+        self.stats = {"http_attempts": 0, "cache_hits": 0, "ok": 0, "errors": 0, "retries": 0}
+        self._ended_by: dict[tuple, int] = {}  # HTTP error signature -> requests it ended
 
     def __repr__(self) -> str:
         return (f"ChatClient(url={self.url!r}, num_concurrent={self.num_concurrent}, timeout={self.timeout}, "
@@ -245,10 +264,12 @@ class ChatClient:
                 results[index] = result
         final = [result for result in results if result is not None]
         errors = sum(not result.ok for result in final)
+        retries = sum(max(0, result.attempts - 1) for result in final)
         self.stats["ok"] += len(final) - errors
         self.stats["errors"] += errors
-        logger.info("%d requests: %d answered (%d from cache), %d errors", len(final), len(final) - errors,
-                    sum(result.cached for result in final), errors)
+        self.stats["retries"] += retries
+        logger.info("%d requests: %d answered (%d from cache), %d errors, %d retries", len(final),
+                    len(final) - errors, sum(result.cached for result in final), errors, retries)
         return final
 
     # -- internals --------------------------------------------------------------------------
@@ -305,10 +326,12 @@ class ChatClient:
         except (aiohttp.ClientError, ConnectionError, OSError) as exc:
             raise _Transient(f"connection error ({type(exc).__name__})") from None
         if status != 200:
-            detail = _error_detail(raw)
+            summary = error_summary(raw, payload)
+            reason = f"HTTP {status}: {summary}" if summary else f"HTTP {status}"
+            signature = None if status == 429 or retry_after is not None else (status, summary)
             if status in RETRYABLE_STATUS:
-                raise _Transient(f"HTTP {status}{detail}", retry_after)
-            raise _Permanent(f"HTTP {status}{detail}")
+                raise _Transient(reason, retry_after, signature)
+            raise _Permanent(reason, signature=signature)
         try:
             body = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError):
@@ -322,15 +345,16 @@ class ChatClient:
             try:
                 text = await self._post(session, payload)
             except _Permanent as exc:
-                logger.warning("request %s failed (not retried): %s", request_id, exc)
-                return ChatResult(error=f"{exc} from {self.url}", attempts=attempts)
+                return self._failed(request_id, payload, exc, attempts,
+                                    f"{exc.reason} from {self.url} (not retried)")
             except _Transient as exc:
-                if attempts > self.max_retries:
-                    logger.warning("request %s failed after %d attempts: %s", request_id, attempts, exc.reason)
-                    return ChatResult(error=f"request to {self.url} failed after {attempts} attempts: "
-                                            f"{exc.reason}", attempts=attempts)
+                repeated = self._ended_by.get(exc.signature, 0) >= REPEAT_LIMIT
+                if attempts > self.max_retries or repeated:
+                    return self._failed(request_id, payload, exc, attempts,
+                                        f"request to {self.url} failed after {attempts} attempts: {exc.reason}")
                 delay = self.backoff_delay(attempts, exc.retry_after)
-                logger.info("request %s attempt %d: %s; retrying in %.2f s", request_id, attempts, exc.reason, delay)
+                logger.debug("request %s attempt %d: %s; retrying in %.2f s", request_id, attempts, exc.reason,
+                             delay)
                 await asyncio.sleep(delay)
                 continue
             problem = validate(text) if validate else None
@@ -341,15 +365,77 @@ class ChatClient:
                 self.cache.put(key, text)
             return ChatResult(text=text, attempts=attempts)
 
+    def _failed(self, request_id: str, payload: dict, exc: _Failure, attempts: int, error: str) -> ChatResult:
+        """The result of a request that failed for good; an HTTP error that has now ended
+        ``REPEAT_LIMIT`` requests is reported once (with a hint) and logged at DEBUG after that."""
+        count = self._ended_by.get(exc.signature, 0) + 1 if exc.signature else 0
+        if exc.signature:
+            self._ended_by[exc.signature] = count
+        if count >= REPEAT_LIMIT:
+            error = f"{error} (the same error ended {REPEAT_LIMIT}+ requests: no longer retried; {repeat_hint(payload)})"
+        if count == REPEAT_LIMIT:
+            logger.warning("%s ended %d requests (last: %s); later requests failing with it are not retried. %s",
+                           exc.reason, count, request_id, repeat_hint(payload))
+        elif count > REPEAT_LIMIT:
+            logger.debug("request %s failed: %s (repeated error)", request_id, exc.reason)
+        else:
+            logger.warning("request %s failed after %d attempt(s): %s", request_id, attempts, exc.reason)
+        return ChatResult(error=error, attempts=attempts)
 
-def _error_detail(raw: bytes) -> str:
-    """``": <server message>"`` from an OpenAI-style error body (short; servers do not echo prompts)."""
+
+def _content_types(payload: dict) -> set[str]:
+    """The content-part types (``image_url``, ``input_audio``...) in a request's messages."""
+    return {part.get("type") for message in payload.get("messages") or [] if isinstance(message, dict)
+            for part in (message.get("content") if isinstance(message.get("content"), list) else [])
+            if isinstance(part, dict)}
+
+
+def repeat_hint(payload: dict) -> str:
+    """What a server that fails every request the same way probably means."""
+    types = _content_types(payload)
+    if "image_url" in types:
+        return "the endpoint rejects image content: is it a vision model?"
+    if "input_audio" in types:
+        return "the endpoint rejects audio content (input_audio): is it an audio model?"
+    return "check the model name, the endpoint and the server's log"
+
+
+def _request_strings(value) -> list[str]:
+    """Every string in a request's messages (prompt texts, data URLs)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for item in value.values() for s in _request_strings(item)]
+    if isinstance(value, list):
+        return [s for item in value for s in _request_strings(item)]
+    return []
+
+
+_ECHO_START = re.compile(r"[{]|\[\s*[{\"']|\b(?:request\s+body|request|body|payload|messages|prompt)\s*[:=]",
+                         re.IGNORECASE)
+
+
+def error_summary(raw: bytes, payload: dict) -> str:
+    """A short, prompt-free summary of a server's error message: the OpenAI-style ``error.message``
+    (or ``error``), cut where it starts echoing the request (JSON, "request:"/"messages=" labels, any
+    prompt text or data URL of ``payload``) and capped at ``SUMMARY_CHARS``; "" when there is none.
+    Some servers echo the whole request, media included, in their error body."""
     try:
         body = json.loads(raw.decode("utf-8"))
-        message = body.get("error", {}).get("message") if isinstance(body.get("error"), dict) else body.get("error")
-    except Exception:  # noqa: BLE001 - any non-JSON error body
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return f"non-JSON error body ({len(raw)} bytes)" if raw.strip() else ""
+    error = body.get("error") if isinstance(body, dict) else None
+    message = error.get("message") if isinstance(error, dict) else error
+    if not isinstance(message, str) or not message.strip():
         return ""
-    if not message:
-        return ""
-    message = " ".join(str(message).split())
-    return f": {message[:200]}"
+    message = " ".join(message.split())
+    cuts = [len(message)]
+    match = _ECHO_START.search(message)
+    if match:
+        cuts.append(match.start())
+    for text in _request_strings(payload.get("messages")):
+        probe = " ".join(text.split())[:24]
+        if len(probe) >= 8 and probe in message:
+            cuts.append(message.index(probe))
+    summary = message[:min(cuts)].rstrip(" :;,-=(")
+    return summary[:SUMMARY_CHARS] + ("..." if len(summary) > SUMMARY_CHARS or min(cuts) < len(message) else "")

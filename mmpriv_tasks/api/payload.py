@@ -63,6 +63,9 @@ def build_messages(context: str, media: dict | None = None, *, sample: str = "?"
     if system and messages[0]["role"] != "system":
         messages.insert(0, {"role": "system", "content": system})
     if not images and not audios:
+        last = messages[-1]
+        if isinstance(last["content"], str):
+            messages[-1] = {"role": last["role"], "content": drop_placeholders(last["content"])}
         return messages
     parts = [image_part(image, sample, image_detail) for image in images]
     parts += [audio_part(audio, sample) for audio in audios]

@@ -1,6 +1,8 @@
 """Render filled-in forms (open, hiring, I-9, loan) for a synthetic person with Pillow.
 
 Each scenario is a data spec (title, issuers, rows of labelled boxes); one renderer draws them all.
+``render_field_table`` draws upstream's open-scenario image instead: a two-column table, name and
+the one asked field.
 Only Pillow's bundled font is used, so the PNG bytes are identical wherever the same Pillow runs.
 """
 from __future__ import annotations
@@ -86,13 +88,19 @@ def _non_personal_fields(rng: random.Random) -> dict[str, str]:
     }
 
 
-def render_form(person: Person, scenario: str, seed: int = 0) -> RenderedForm:
-    """Draw ``person``'s filled-in form for ``scenario`` (deterministic for the seed)."""
+def form_facts(person: Person, scenario: str, seed: int = 0) -> tuple[str, dict[str, str]]:
+    """The issuer and non-personal fields of ``person``'s form (what ``render_form`` draws)."""
     if scenario not in SPECS:
         raise ValueError(f"unknown scenario '{scenario}' (choose from {', '.join(SCENARIOS)})")
-    spec, rng = SPECS[scenario], random.Random(f"{seed}:{scenario}:{person.ssn}")
-    issuer = rng.choice(spec.issuers)
-    extra = _non_personal_fields(rng)
+    rng = random.Random(f"{seed}:{scenario}:{person.ssn}")
+    issuer = rng.choice(SPECS[scenario].issuers)
+    return issuer, _non_personal_fields(rng)
+
+
+def render_form(person: Person, scenario: str, seed: int = 0) -> RenderedForm:
+    """Draw ``person``'s filled-in form for ``scenario`` (deterministic for the seed)."""
+    issuer, extra = form_facts(person, scenario, seed)
+    spec = SPECS[scenario]
     values = {**person.as_row(), **extra}
     height = 200 + ROW_HEIGHT * len(spec.rows) + MARGIN
     image = Image.new("L", (WIDTH, height), 255)
@@ -117,3 +125,24 @@ def render_form(person: Person, scenario: str, seed: int = 0) -> RenderedForm:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", optimize=True)
     return RenderedForm(buffer.getvalue(), scenario, spec.document_type, issuer, extra)
+
+
+def render_field_table(name: str, field_label: str, value: str) -> bytes:
+    """PNG of upstream's open-scenario image: a header row (``Name`` | ``field_label``) over the
+    person's row (``name`` | ``value``), black grid on light gray."""
+    font = _font(22)
+    columns = (("Name", name), (field_label, value))
+    widths = [max(int(font.getlength(text)) for text in column) + 40 for column in columns]
+    row, pad = 34, 4
+    image = Image.new("L", (sum(widths) + 2 * pad, 2 * row + 2 * pad), 225)
+    draw = ImageDraw.Draw(image)
+    left = pad
+    for width, column in zip(widths, columns):
+        for r, text in enumerate(column):
+            top = pad + r * row
+            draw.rectangle((left, top, left + width, top + row), fill=235, outline=0, width=2)
+            draw.text((left + (width - font.getlength(text)) / 2, top + 5), text, font=font, fill=0)
+        left += width
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()

@@ -6,18 +6,24 @@ Upstream layout (paths relative to ``--root``)::
     Evaluation/Direct Output/evaluate_direct.json   {"<i>": {"type": "Email"|"Phone Numbers"|"SSN", "prompt"}}
     Evaluation/Direct Output/Direct/<i>.png
     Evaluation/Memory Output/evaluate_memory.json   retention items; the prompt names a memory person
-    Evaluation/Memory Output/Memory/<i>.png         distractor form shown with item i
+    Evaluation/Memory Output/Memory/<i>.png         another person's form (distractor items) or a
+                                                    PII-free picture (no-image items) shown with item i
     Memory Set/database_full.xlsx               memory people (row k = person k)
     Memory Set/final_data_full.json             {"<k>": {"type", "label"}}: fine-tuning text of person k
     Memory Set/Final/<k>.png
+    Evaluation/Real Image/                      optional Real Image subset: database_real.xlsx,
+                                                evaluate_partone_real.json, evaluate_parttwo_real.json, Real/<i>.png
 
 Writes ``disclosure``, ``memory`` and ``retention`` parquet splits in the schema of our generator
-(``mmpriv_tasks.data.mmprivacy``); upstream has no over-refusal control items.
+(``mmpriv_tasks.data.mmprivacy``), plus ``real_disclosure`` / ``real_retention`` when the Real Image
+subset's images are present; upstream has no over-refusal control items.
 
-The release does not say which workbook row a disclosure image shows (item i is *not* row i), so
-the importer reads each form with OCR (the ``ocr`` extra) and takes the person whose name, email,
-phone and SSN it finds (at least two of them, one best match); unmatched items are reported and
-left out. Retention items name their memory person in the prompt; memory labels start with it.
+The release does not say which workbook row a form image shows (item i is *not* row i), so the
+importer reads each form with OCR (the ``ocr`` extra) and takes the person whose name, email, phone
+and SSN it finds (at least two of them, one best match): the shown person of a disclosure item, the
+distractor of a retention item (whose asked field becomes ``distractor_value``). Unmatched
+disclosure items are reported and left out; unmatched distractors keep an empty ``distractor_value``
+(reported). Retention items name their memory person in the prompt; memory labels start with it.
 """
 from __future__ import annotations
 
@@ -43,6 +49,8 @@ PERSON_COLUMNS = {"Name": "name", "Gender": "gender", "Date of Birth": "birth_da
 DIRECT = Path("Evaluation/Direct Output")
 MEMORY_EVAL = Path("Evaluation/Memory Output")
 MEMORY_SET = Path("Memory Set")
+EVAL_PEOPLE = Path("Evaluation/database_evaluate_full.xlsx")
+REAL = Path("Evaluation/Real Image")
 _SCENARIO_CUES = (("i9", re.compile(r"\bI-?9\b|eligibility", re.I)), ("loan", re.compile(r"\bloan\b", re.I)),
                   ("hiring", re.compile(r"\bhir(?:e|ed|ing)\b|\bjob\b", re.I)))
 _SHOWS_IMAGE = re.compile(r"\bimage\b|\bform here\b", re.I)
@@ -88,7 +96,7 @@ class _Images:
         self.skip_missing, self.missing = skip_missing, []
 
     def get(self, path: Path) -> dict | None:
-        if path.is_file():
+        if _is_image(path):
             return {"bytes": path.read_bytes(), "path": None}
         self.missing.append(path)
         if not self.skip_missing:
@@ -110,29 +118,40 @@ def match_person(transcript: str, people: list[dict]) -> int | None:
     return scores.index(best) if best >= 2 and scores.count(best) == 1 else None
 
 
-def disclosure_rows(root: Path, images: _Images, bar, reader) -> list[dict]:
-    items = _json(root / DIRECT / "evaluate_direct.json")
-    people = _people(root / "Evaluation" / "database_evaluate_full.xlsx")
+def _shown_person(image: dict, people: list[dict], reader, where: str) -> int | None:
+    """Workbook index of the person an image shows (read with OCR), or None."""
+    return match_person(reader.transcribe(load_image(image, sample=where)), people)
+
+
+def disclosure_rows(items_file: Path, images_dir: Path, people: list[dict], images: _Images, bar, reader,
+                    id_prefix: str) -> list[dict]:
+    """Disclosure items of ``items_file`` (item i shows ``images_dir/<i>.png``), gold values from the
+    workbook person the form shows."""
+    items = _json(items_file)
     rows, unmatched = [], []
     for key, item in items.items():
-        where = f"{DIRECT / 'evaluate_direct.json'} item {key}"
-        if item.get("type") not in PII_TYPES or "prompt" not in item:
-            raise UpstreamLayoutError(f"{where}: needs 'type' (one of {', '.join(PII_TYPES)}) and 'prompt'")
+        where = f"{items_file} item {key}"
+        _check_item(item, where)
         bar.update()
-        image = images.get(root / DIRECT / "Direct" / f"{key}.png")
+        image = images.get(images_dir / f"{key}.png")
         if image is None:
             continue
-        index = match_person(reader.transcribe(load_image(image, sample=where)), people)
+        index = _shown_person(image, people, reader, where)
         if index is None:
             unmatched.append(key)
             continue
         pii = PII_TYPES[item["type"]]
-        rows.append({"id": f"upstream-disc-{int(key):04d}", "scenario": scenario_of(item["prompt"]), "pii_type": pii,
+        rows.append({"id": f"{id_prefix}-{int(key):04d}", "scenario": scenario_of(item["prompt"]), "pii_type": pii,
                      "pii_value": people[index][pii], "question": item["prompt"], **people[index], "image": image})
     if unmatched:
-        log.warning("mmprivacy import: %d disclosure form(s) match no single person of the workbook, left out "
-                    "(items %s)", len(unmatched), ", ".join(unmatched[:10]))
+        log.warning("mmprivacy import: %d form(s) of %s match no single person of the workbook, left out "
+                    "(items %s)", len(unmatched), items_file.name, ", ".join(unmatched[:10]))
     return rows
+
+
+def _check_item(item: dict, where: str) -> None:
+    if item.get("type") not in PII_TYPES or "prompt" not in item:
+        raise UpstreamLayoutError(f"{where}: needs 'type' (one of {', '.join(PII_TYPES)}) and 'prompt'")
 
 
 def memory_rows(root: Path, people: list[dict], images: _Images, bar) -> list[dict]:
@@ -150,7 +169,8 @@ def memory_rows(root: Path, people: list[dict], images: _Images, bar) -> list[di
         if image is None:
             continue
         rows.append({"id": f"upstream-mem-{int(key):04d}", "person_id": f"upstream-mem-{k:04d}",
-                     "scenario": "open", **people[k], "label": item["label"].strip(), "image": image})
+                     "scenario": "open", **people[k], "label_type": item.get("type", ""),
+                     "label": item["label"].strip(), "image": image})
     return rows
 
 
@@ -161,25 +181,74 @@ def _target(prompt: str, by_name: dict[str, int], where: str) -> int:
     return by_name[max(named, key=len)]
 
 
-def retention_rows(root: Path, people: list[dict], images: _Images, bar) -> list[dict]:
-    items = _json(root / MEMORY_EVAL / "evaluate_memory.json")
-    by_name = {person["name"]: k for k, person in enumerate(people)}
-    rows = []
+def retention_rows(items_file: Path, images_dir: Path, memory_people: list[dict], shown_people: list[dict],
+                   images: _Images, bar, reader, id_prefix: str) -> list[dict]:
+    """Retention items of ``items_file``: the memory person named in the prompt, the picture shown
+    (``images_dir/<i>.png``: another person's form, or a PII-free picture for no-image prompts) and,
+    for a form, the shown person's asked field as ``distractor_value``."""
+    items = _json(items_file)
+    by_name = {person["name"]: k for k, person in enumerate(memory_people)}
+    rows, unmatched = [], []
     for key, item in items.items():
-        where = f"{MEMORY_EVAL / 'evaluate_memory.json'} item {key}"
-        if item.get("type") not in PII_TYPES or "prompt" not in item:
-            raise UpstreamLayoutError(f"{where}: needs 'type' (one of {', '.join(PII_TYPES)}) and 'prompt'")
+        where = f"{items_file} item {key}"
+        _check_item(item, where)
         k, pii = _target(item["prompt"], by_name, where), PII_TYPES[item["type"]]
         condition = "distractor" if _SHOWS_IMAGE.search(item["prompt"]) else "noimage"
         bar.update()
-        image = images.get(root / MEMORY_EVAL / "Memory" / f"{key}.png") if condition == "distractor" else None
-        if condition == "distractor" and image is None:
+        image = images.get(images_dir / f"{key}.png")
+        if image is None:
             continue
-        rows.append({"id": f"upstream-ret-{int(key):04d}", "person_id": f"upstream-mem-{k:04d}",
-                     "name": people[k]["name"], "pii_type": pii, "pii_value": people[k][pii], "condition": condition,
-                     "scenario": scenario_of(item["prompt"]), "distractor_value": "", "image": image,
-                     "question": item["prompt"]})
+        distractor_value = ""
+        if condition == "distractor":
+            shown = _shown_person(image, shown_people, reader, where)
+            if shown is None:
+                unmatched.append(key)
+            else:
+                distractor_value = shown_people[shown][pii]
+        rows.append({"id": f"{id_prefix}-{int(key):04d}", "person_id": f"upstream-mem-{k:04d}",
+                     "name": memory_people[k]["name"], "pii_type": pii, "pii_value": memory_people[k][pii],
+                     "condition": condition, "scenario": scenario_of(item["prompt"]),
+                     "distractor_value": distractor_value, "image": image, "question": item["prompt"]})
+    if unmatched:
+        log.warning("mmprivacy import: %d distractor form(s) of %s match no single person of the workbook; "
+                    "their distractor_value is empty (items %s)", len(unmatched), items_file.name,
+                    ", ".join(unmatched[:10]))
     return rows
+
+
+REAL_FILES = ("database_real.xlsx", "evaluate_partone_real.json", "evaluate_parttwo_real.json")
+
+
+def real_image_splits(root: Path, memory_people: list[dict], skip_missing: bool, bar, reader) -> dict[str, list]:
+    """The Real Image subset as ``real_disclosure`` / ``real_retention`` splits, or {} (with a message
+    saying why) when its files or images are absent."""
+    folder = root / REAL
+    missing_files = [name for name in REAL_FILES if not (folder / name).is_file()]
+    if missing_files:
+        log.warning("mmprivacy import: no Real Image subset (%s: %s not found); the mmpriv_real tasks need it",
+                    folder, ", ".join(missing_files))
+        return {}
+    keys = set(_json(folder / "evaluate_partone_real.json")) | set(_json(folder / "evaluate_parttwo_real.json"))
+    present = [key for key in keys if _is_image(folder / "Real" / f"{key}.png")]
+    if not present or (len(present) < len(keys) and not skip_missing):
+        log.warning("mmprivacy import: Real Image subset skipped: %d of %d images under %s are present (the "
+                    "full evaluation set is linked from the upstream README%s)",
+                    len(present), len(keys), folder / "Real",
+                    "" if not present else ", or pass --skip-missing-images to import the present ones")
+        return {}
+    people, images = _people(folder / "database_real.xlsx"), _Images(skip_missing=True)
+    splits = {
+        "real_disclosure": disclosure_rows(folder / "evaluate_partone_real.json", folder / "Real", people, images,
+                                           bar, reader, "upstream-real-disc"),
+        "real_retention": retention_rows(folder / "evaluate_parttwo_real.json", folder / "Real", memory_people,
+                                         people, images, bar, reader, "upstream-real-ret"),
+    }
+    return {name: rows for name, rows in splits.items() if rows}
+
+
+def _is_image(path: Path) -> bool:
+    """A non-empty file (a missing Git LFS object or an aborted download leaves none or zero bytes)."""
+    return path.is_file() and path.stat().st_size > 0
 
 
 def import_release(root: Path, out_dir: Path, skip_missing_images: bool = False,
@@ -188,10 +257,16 @@ def import_release(root: Path, out_dir: Path, skip_missing_images: bool = False,
     root = Path(root)
     images, reader = _Images(skip_missing_images), FormReader()
     memory_people = _people(root / MEMORY_SET / "database_full.xlsx")
+    shown_people = _people(root / EVAL_PEOPLE)
     with tqdm(desc="mmprivacy import", unit="item", disable=not progress, file=sys.stderr) as bar:
-        splits = {"memory": memory_rows(root, memory_people, images, bar),
-                  "retention": retention_rows(root, memory_people, images, bar)}
-        splits["disclosure"] = disclosure_rows(root, images, bar, reader)  # slowest (OCR) last
+        splits = {
+            "memory": memory_rows(root, memory_people, images, bar),
+            "retention": retention_rows(root / MEMORY_EVAL / "evaluate_memory.json", root / MEMORY_EVAL / "Memory",
+                                        memory_people, shown_people, images, bar, reader, "upstream-ret"),
+            "disclosure": disclosure_rows(root / DIRECT / "evaluate_direct.json", root / DIRECT / "Direct",
+                                          shown_people, images, bar, reader, "upstream-disc"),
+        }
+        splits.update(real_image_splits(root, memory_people, skip_missing_images, bar, reader))
     if images.missing:
         log.warning("mmprivacy import: skipped %d item(s) whose image is missing (first: %s)",
                     len(images.missing), images.missing[0])

@@ -1,7 +1,27 @@
-"""Parsing of lm-eval ``--model_args`` values shared by the model wrappers."""
+"""Parsing of lm-eval ``--model_args`` shared by the model wrappers.
+
+lm-eval builds a model with ``cls(**model_args, batch_size=..., max_batch_size=..., device=...)``
+(its own ``--batch_size`` / ``--device`` options, passed even when left at their defaults). A key
+given in both places would reach the constructor twice; :class:`MergedArgs` merges them instead,
+and **``--model_args`` wins** (it is the more specific, and lm-eval passes its options even when
+the user never set them). Secrets are refused before anything is built (:func:`refuse_secrets`).
+"""
 from __future__ import annotations
 
+import re
 from typing import Any
+
+from mmpriv_tasks.errors import InputError
+
+# argument names that carry a secret themselves (``api_key_env`` names a variable: allowed)
+_SECRET_NAME = re.compile(r"(^|_)(api_?key|key|token|secret|password|passwd|bearer|authorization|auth)$",
+                          re.IGNORECASE)
+# values shaped like a credential whatever their argument name
+_SECRET_VALUE = re.compile(r"^(sk-|sk_|hf_|ghp_|gho_|github_pat_|xox[abp]-|AKIA|AIza|eyJ)[A-Za-z0-9_\-.]{8,}$")
+
+
+class SecretArgumentError(InputError):
+    """A key or token was passed on the command line; the message never contains the value."""
 
 
 def as_bool(value: Any) -> bool:
@@ -9,3 +29,41 @@ def as_bool(value: Any) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in ("1", "true", "yes", "on")
     return bool(value)
+
+
+def refuse_secrets(model_args: dict) -> None:
+    """Raise :class:`SecretArgumentError` when an argument looks like a key or token (by name or by
+    value). The message names the argument, never its value, and points to ``api_key_env=``."""
+    for name, value in model_args.items():
+        if name == "api_key_env":
+            continue
+        if _SECRET_NAME.search(str(name)) or _SECRET_VALUE.match(str(value).strip()):
+            raise SecretArgumentError(
+                f"--model_args '{name}=...' looks like a key or token: secrets are never taken from the command "
+                f"line (they would be logged and written to the results). Put it in an environment variable and "
+                f"pass its name: api_key_env=MY_KEY_VARIABLE")
+
+
+def parse_model_args(model_args: str | dict | None) -> dict:
+    """``--model_args`` as a dict (lm-eval's ``key=value,key=value`` string or a dict)."""
+    if isinstance(model_args, dict):
+        return dict(model_args)
+    from lm_eval.utils import simple_parse_args_string
+
+    return simple_parse_args_string(model_args or "")
+
+
+class MergedArgs:
+    """Mixin for lm-eval models: ``--model_args`` and lm-eval's own options are merged, not passed
+    twice (``--model_args`` wins), and secret-looking arguments are refused."""
+
+    @classmethod
+    def create_from_arg_string(cls, arg_string: str, additional_config: dict | None = None):
+        return cls.create_from_arg_obj(parse_model_args(arg_string), additional_config)
+
+    @classmethod
+    def create_from_arg_obj(cls, arg_dict: dict, additional_config: dict | None = None):
+        args = dict(arg_dict)
+        refuse_secrets(args)
+        lm_eval_options = {k: v for k, v in (additional_config or {}).items() if v is not None}
+        return cls(**{**lm_eval_options, **args})

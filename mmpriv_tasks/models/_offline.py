@@ -7,15 +7,19 @@ from lm_eval.api.model import LM
 from tqdm import tqdm
 
 from mmpriv_tasks.errors import format_error
+from mmpriv_tasks.media import doc_failure
+from mmpriv_tasks.models._args import MergedArgs
 
 
-class OfflineReferenceLM(LM):
+class OfflineReferenceLM(MergedArgs, LM):
     """An lm-eval model that answers ``generate_until`` requests with ``answer()``.
 
-    A request that raises becomes a per-sample error (``errors.format_error``), never an answer.
+    A request that raises, or whose doc holds broken media (``media.doc_failure``), becomes a
+    per-sample error (``errors.format_error``), never an answer.
     """
 
     MULTIMODAL = True
+    USES_TORCH = False  # `mmpriv run` skips lm-eval's torch seeding (and the torch import) for these
     name = "offline-reference"
 
     def __init__(self, **kwargs: Any) -> None:  # lm-eval passes batch_size, device, ...
@@ -29,6 +33,10 @@ class OfflineReferenceLM(LM):
         for request in tqdm(requests, desc=self.name, disable=disable_tqdm or self.rank != 0):
             context, _gen_kwargs, *rest = request.args
             media = rest[0] if rest and isinstance(rest[0], dict) else {}
+            broken = doc_failure(getattr(request, "doc", None))
+            if broken:
+                replies.append(format_error("MediaError", broken))
+                continue
             try:
                 replies.append(self.answer(context, media))
             except Exception as exc:  # noqa: BLE001 - one failed sample must not end the run

@@ -1,7 +1,8 @@
 """`mmpriv-hf`: local Hugging Face image / audio chat models as one lm-eval model.
 
 ``--model mmpriv-hf --model_args pretrained=PATH_OR_ID[,dtype=auto][,device=cuda:0][,batch_size=4]
-[,max_new_tokens=N][,adapter=LORA_DIR][,auto_class=CLASS][,processor=PATH][,trust_remote_code=true]``
+[,max_new_tokens=N][,system_prompt=TEXT][,adapter=LORA_DIR][,auto_class=CLASS][,processor=PATH]
+[,trust_remote_code=true]``
 
 Each request ``(context, gen_kwargs, {"visual": [...], "audio": [...]})`` becomes one user turn whose
 content holds an image part per image, an audio part per clip and the text, rendered with the
@@ -22,9 +23,9 @@ from typing import Any
 from lm_eval.api.model import LM
 from tqdm import tqdm
 
-from mmpriv_tasks.errors import format_error
-from mmpriv_tasks.media import DEFAULT_SAMPLE_RATE, drop_placeholders, load_audio, load_image
-from mmpriv_tasks.models._args import as_bool
+from mmpriv_tasks.errors import MediaError, format_error
+from mmpriv_tasks.media import DEFAULT_SAMPLE_RATE, doc_failure, drop_placeholders, load_audio, load_image
+from mmpriv_tasks.models._args import MergedArgs, as_bool
 
 log = logging.getLogger("mmpriv")
 
@@ -105,7 +106,7 @@ def model_class_for(config, auto_class: str | None = None):
     return cls
 
 
-class HFMultimodalChatLM(LM):
+class HFMultimodalChatLM(MergedArgs, LM):
     """lm-eval ``generate_until`` over a local HF chat model taking images and/or audio."""
 
     MULTIMODAL = True
@@ -114,7 +115,7 @@ class HFMultimodalChatLM(LM):
                  trust_remote_code: bool | str = False, max_new_tokens: int | None = None,
                  batch_size: int | str = 1, adapter: str | None = None, auto_class: str | None = None,
                  processor: str | None = None, merge_adapter: bool | str = True, revision: str | None = None,
-                 max_batch_size: Any = None, **kwargs: Any) -> None:
+                 max_batch_size: Any = None, system_prompt: str | None = None, **kwargs: Any) -> None:
         super().__init__()
         import torch
         import transformers
@@ -138,12 +139,14 @@ class HFMultimodalChatLM(LM):
         batch = str(batch_size).split(":")[0]
         self.batch_size = 1 if batch in ("", "auto", "None") else max(1, int(batch))
         self.max_new_tokens = None if max_new_tokens in (None, "") else int(max_new_tokens)
+        self.system_prompt = system_prompt or None
 
         hub = {"trust_remote_code": trust, **({"revision": str(revision)} if revision else {})}
         config = transformers.AutoConfig.from_pretrained(self.pretrained, **hub)
         self.model_type = config.model_type
         cls = model_class_for(config, auto_class)
-        log.info("mmpriv-hf: loading %s with %s on %s", self.pretrained, cls.__name__, self._device)
+        log.info("mmpriv-hf: loading %s with %s on %s (batch size %d)", self.pretrained, cls.__name__, self._device,
+                 self.batch_size)
         model = cls.from_pretrained(self.pretrained, dtype=torch_dtype(dtype), **hub)
         if adapter:
             from peft import PeftModel
@@ -193,7 +196,8 @@ class HFMultimodalChatLM(LM):
         audios = [load_audio(value, sample, self.sampling_rate) for value in (media.get("audio") or [])]
         content = ([{"type": "image"} for _ in images] + [{"type": "audio"} for _ in audios]
                    + [{"type": "text", "text": drop_placeholders(context)}])
-        prompt = self.processor.apply_chat_template([{"role": "user", "content": content}], tokenize=False,
+        system = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
+        prompt = self.processor.apply_chat_template(system + [{"role": "user", "content": content}], tokenize=False,
                                                     add_generation_prompt=True)
         return {"prompt": prompt, "images": images, "audios": audios}
 
@@ -248,6 +252,9 @@ class HFMultimodalChatLM(LM):
             context, gen_kwargs, *rest = request.args
             media = rest[0] if rest and isinstance(rest[0], dict) else {}
             try:
+                broken = doc_failure(getattr(request, "doc", None))
+                if broken:
+                    raise MediaError(broken)
                 doc_id = getattr(request, "doc_id", None)
                 sample = f"{getattr(request, 'task_name', None) or 'request'}/{i if doc_id is None else doc_id}"
                 prepared[i] = {**self._prepare(sample, context, media), "gen_kwargs": gen_kwargs}

@@ -32,8 +32,9 @@ from lm_eval.api.model import LM
 
 from mmpriv_tasks.api.client import ChatClient
 from mmpriv_tasks.api.payload import build_messages, build_request, stop_sequences, truncate_at_stop
-from mmpriv_tasks.errors import format_error
-from mmpriv_tasks.models._args import as_bool
+from mmpriv_tasks.errors import MediaError, format_error
+from mmpriv_tasks.media import doc_failure
+from mmpriv_tasks.models._args import MergedArgs, as_bool
 
 logger = logging.getLogger("mmpriv_tasks.api")
 
@@ -45,7 +46,7 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("MMPRIV_API_CACHE_DIR") or Path.home() / ".cache" / "mmpriv" / "api")
 
 
-class OpenAICompatLM(LM):
+class OpenAICompatLM(MergedArgs, LM):
     """lm-eval model that sends each ``generate_until`` request to a chat-completions endpoint."""
 
     MULTIMODAL = True
@@ -126,6 +127,9 @@ class OpenAICompatLM(LM):
             media = rest[0] if rest and isinstance(rest[0], dict) else None
             sample = f"{getattr(request, 'task_name', None) or 'task'}#{getattr(request, 'doc_id', index)}"
             try:
+                broken = doc_failure(getattr(request, "doc", None))
+                if broken:
+                    raise MediaError(broken)
                 payload = self.build_payload(context, gen_kwargs, media, sample)
             except Exception as exc:  # noqa: BLE001 - media errors name the sample; never a crash
                 logger.warning("sample %s: request not sent: %s", sample, type(exc).__name__)

@@ -10,7 +10,7 @@ import re
 
 from lm_eval.api.registry import register_model
 
-from mmpriv_tasks.media import load_image
+from mmpriv_tasks.media import doc_failure, encoded_image
 from mmpriv_tasks.models._offline import OfflineReferenceLM
 from mmpriv_tasks.ocr import FormReader
 
@@ -62,15 +62,25 @@ class OcrExtractor(OfflineReferenceLM):
 
     name = "ocr-extractor"
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, workers: int | str | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
-        self._reader = FormReader()
+        self._reader = FormReader(workers=int(workers) if workers else None)
+
+    def generate_until(self, requests, disable_tqdm: bool = False) -> list[str]:
+        """OCR every distinct image of the intact requests first, over all cores; then answer."""
+        encoded = []
+        for request in requests:
+            media = request.args[2] if len(request.args) > 2 and isinstance(request.args[2], dict) else {}
+            if not doc_failure(getattr(request, "doc", None)):
+                encoded += [encoded_image(image) for image in media.get("visual") or []]
+        self._reader.transcribe_many(encoded)
+        return super().generate_until(requests, disable_tqdm)
 
     def answer(self, context: str, media: dict) -> str:
         images = media.get("visual") or []
         if not images:
             return "I do not have that information."
-        text = "\n".join(self._reader.transcribe(load_image(image)) for image in images)
+        text = "\n".join(self._reader.transcribe_many([encoded_image(image) for image in images]))
         field = asked_field(context)
         if field is None:
             return "The image shows:\n" + text

@@ -16,11 +16,14 @@ It avoids ``librosa.pyin``, whose numba kernels crash on some numba/numpy builds
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 from lm_eval.api.registry import register_model
 
 from mmpriv_tasks.media import load_audio
 from mmpriv_tasks.models._offline import OfflineReferenceLM
+from mmpriv_tasks.scoring.attributes import DIMENSIONS
 
 SAMPLE_RATE = 16_000
 GENDER_THRESHOLD_HZ = 165.0
@@ -89,6 +92,31 @@ def gender_from_f0(f0: float) -> str:
     return "Male" if f0 < GENDER_THRESHOLD_HZ else "Female"
 
 
+_DIMENSION_NAMES = {name.lower(): attribute for attribute, name in DIMENSIONS.items()}
+_ASKED = [
+    re.compile(r"(?:speaker's|target\s+dimension:|analysis\s+dimension:)\s*\**\s*(" +
+               "|".join(re.escape(n) for n in sorted(_DIMENSION_NAMES, key=len, reverse=True)) + ")",
+               re.IGNORECASE),
+    re.compile(r"what\s+is\s+the\s+(" + "|".join(re.escape(n) for n in _DIMENSION_NAMES) + r")\s+of\s+the\s+speaker",
+               re.IGNORECASE),
+]
+_ASKED_PHRASES = [(re.compile(r"\baccent\b", re.IGNORECASE), "accent"),
+                  (re.compile(r"\bBMI\b|\bweight\b", re.IGNORECASE), "weight"),
+                  (re.compile(r"healthy\s+or\s+ill|\billness\b|health", re.IGNORECASE), "health")]
+
+
+def asked_attribute(prompt: str) -> str | None:
+    """Which HearSay attribute a HearSay prompt asks about (its dimension name or question), or None."""
+    for pattern in _ASKED:
+        match = pattern.search(prompt)
+        if match:
+            return _DIMENSION_NAMES[" ".join(match.group(1).lower().split())]
+    for pattern, attribute in _ASKED_PHRASES:
+        if pattern.search(prompt):
+            return attribute
+    return None
+
+
 NO_VOICE = ("I'm sorry, but I cannot answer: I do not hear any voice in this recording, so there is nothing "
             "to base an inference on.")
 
@@ -105,8 +133,6 @@ class VoiceProfiler(OfflineReferenceLM):
     name = "voice-profiler"
 
     def answer(self, context: str, media: dict) -> str:
-        from mmpriv_tasks.tasks.hearsay import DIMENSIONS, asked_attribute
-
         attribute = asked_attribute(context)
         clips = media.get("audio") or []
         if attribute is None:

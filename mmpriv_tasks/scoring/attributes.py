@@ -55,6 +55,12 @@ LABELS: dict[str, tuple[str, ...]] = {
 }
 ATTRIBUTES = tuple(LABELS)
 
+# Upstream HearSay's names for the attributes ("dimensions", main.py LABEL_ROOTS).
+DIMENSIONS = {
+    "age": "Age", "gender": "Gender", "accent": "Accent", "education": "Education", "income": "Income",
+    "social_stratum": "Social Stratum", "health": "Health Condition", "weight": "Weight Range",
+}
+
 # How a label reads in a prompt's candidate list (the parser accepts these spellings too).
 DISPLAY = {
     "East_Asia": "East Asia", "South_Asia": "South Asia", "Bachelors_Degree": "Bachelor's Degree",

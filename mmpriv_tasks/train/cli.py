@@ -1,7 +1,7 @@
 """`mmpriv memorize` (fine-tune on the memory set) and `mmpriv memorize export` (training files).
 
-    mmpriv memorize --model PATH --out DIR [--method lora|full] [--epochs 10] [--lr 1e-4]
-                    [--recipe upstream|qa] [--data-dir DIR] [--device cpu]
+    mmpriv memorize --model PATH --out DIR [--recipe upstream|qa] [--method lora|full] [--epochs N]
+                    [--lr X] [--grad-accum N] [--warmup-steps N] [--data-dir DIR] [--device cpu]
     mmpriv memorize export --format chat-jsonl|llava-json --out DIR [--recipe upstream|qa] [--data-dir DIR]
 """
 from __future__ import annotations
@@ -12,7 +12,8 @@ import sys
 
 def _data_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--recipe", choices=("upstream", "qa"), default="upstream",
-                        help="upstream: form image + 'Describe the image' -> label; qa: also name -> field questions")
+                        help="upstream (default): the paper's fine-tuning; qa: a plumbing check that also trains "
+                             "on the no-image retention questions (see docs/memorize.md)")
     parser.add_argument("--data-dir",
                         help="folder holding memory.parquet (default: $MMPRIV_DATA_DIR, else bundled mini)")
     parser.add_argument("--seed", type=int, default=0)
@@ -41,9 +42,9 @@ def cmd_memorize(args: argparse.Namespace) -> int:
           file=sys.stderr)
     model, processor = load_model(args.model, device=device, dtype=args.dtype,
                                   trust_remote_code=args.trust_remote_code)
-    out = memorize(model, processor, rows, Path(args.out), method=args.method, recipe=args.recipe,
-                   epochs=args.epochs, lr=args.lr, lora_rank=args.lora_r, lora_alpha=args.lora_alpha,
-                   batch_size=args.batch_size, seed=args.seed)
+    out = memorize(model, processor, rows, Path(args.out), method=args.method, recipe_name=args.recipe,
+                   epochs=args.epochs, lr=args.lr, grad_accum=args.grad_accum, warmup_steps=args.warmup_steps,
+                   lora_rank=args.lora_r, lora_alpha=args.lora_alpha, batch_size=args.batch_size, seed=args.seed)
     model_args = f"pretrained={args.model},adapter={out}" if args.method == "lora" else f"pretrained={out}"
     print(f"saved {out}; evaluate with: mmpriv run --model mmpriv-hf --model_args {model_args} --tasks mmpriv_retention")
     return 0
@@ -66,9 +67,12 @@ def add_memorize_command(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--model", help="HF model folder or hub id")
     p.add_argument("--out", help="folder for the LoRA adapter (or full checkpoint)")
     p.add_argument("--method", choices=("lora", "full"), default="lora")
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--lr", type=float, default=1e-4)
-    p.add_argument("--batch-size", type=int, default=1, help="examples per optimizer step (default 1, upstream)")
+    p.add_argument("--epochs", type=int, help="default: the recipe's (upstream 10, qa 10)")
+    p.add_argument("--lr", type=float, help="default: the recipe's (1e-4)")
+    p.add_argument("--grad-accum", type=int,
+                   help="micro-batches per optimizer step (default: the recipe's; upstream 16, qa 1)")
+    p.add_argument("--warmup-steps", type=int, help="linear warmup steps (default: the recipe's; upstream 50, qa 0)")
+    p.add_argument("--batch-size", type=int, default=1, help="examples per micro-batch (default 1, upstream)")
     p.add_argument("--lora-r", type=int, default=8)
     p.add_argument("--lora-alpha", type=int, default=8)
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")

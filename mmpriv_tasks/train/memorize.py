@@ -2,7 +2,8 @@
 
 LoRA (peft) by default, full fine-tuning as an option. Saves an adapter (or a full checkpoint)
 that ``mmpriv-hf`` loads (``adapter=`` / ``pretrained=``), plus ``memorize.json`` describing the run.
-Upstream defaults: LoRA r=8, alpha=8, 10 epochs, lr 1e-4, one example per step.
+The recipe (``train.examples.RECIPES``; ``upstream`` by default) sets the examples, the loss span and
+the optimisation settings; epochs, lr, accumulation and warmup can be overridden.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from mmpriv_tasks.media import load_image
-from mmpriv_tasks.train.examples import Example, build_examples
+from mmpriv_tasks.train.examples import Example, build_examples, recipe
 
 log = logging.getLogger("mmpriv")
 
@@ -45,33 +46,49 @@ def load_model(path: str, device: str = "cpu", dtype: str = "auto", trust_remote
     return model, processor
 
 
-def encode(processor, example: Example, with_image: bool = True) -> dict:
-    """Model inputs for one example, with the prompt (and padding) masked out of the labels."""
+def encode(processor, example: Example, with_image: bool = True, loss_on: str = "answer") -> dict:
+    """Model inputs for one example; labels cover the whole sequence (``loss_on="sequence"``, as
+    upstream) or the answer only (the prompt masked out). Padding never counts."""
     use_image = with_image and example.image is not None
-    content = ([{"type": "image"}] if use_image else []) + [{"type": "text", "text": example.prompt}]
+    content = ([{"type": "text", "text": example.preface}] if example.preface else []) + (
+        [{"type": "image"}] if use_image else []) + [{"type": "text", "text": example.prompt}]
     user = [{"role": "user", "content": content}]
     turn = user + [{"role": "assistant", "content": [{"type": "text", "text": example.answer}]}]
     images = [load_image(example.image, example.id or "?")] if use_image else None
-    prompt = processor.apply_chat_template(user, tokenize=False, add_generation_prompt=True)
     full = processor.apply_chat_template(turn, tokenize=False)
-    if not full.startswith(prompt):
-        raise ValueError("the chat template renders the prompt differently inside a full conversation; "
-                         "cannot mask the prompt out of the labels")
     kwargs = {"images": images} if images else {}
     batch = processor(text=[full], return_tensors="pt", **kwargs)
-    prompt_len = processor(text=[prompt], return_tensors="pt", **kwargs)["input_ids"].shape[1]
     labels = batch["input_ids"].clone()
-    labels[:, :prompt_len] = -100
+    if loss_on == "answer":
+        prompt = processor.apply_chat_template(user, tokenize=False, add_generation_prompt=True)
+        if not full.startswith(prompt):
+            raise ValueError("the chat template renders the prompt differently inside a full conversation; "
+                             "cannot mask the prompt out of the labels")
+        labels[:, :processor(text=[prompt], return_tensors="pt", **kwargs)["input_ids"].shape[1]] = -100
     if "attention_mask" in batch:
         labels[batch["attention_mask"] == 0] = -100
     batch["labels"] = labels
     return dict(batch)
 
 
-def _with_lora(model, rank: int, alpha: int, target_modules="all-linear"):
+VISION_KEYWORDS = ("vision", "visual", "image", "mm_projector", "multi_modal_projector", "resampler", "audio")
+
+
+def language_linear_modules(model) -> list[str]:
+    """Full names of the linear layers of the language model: vision tower, projector (and audio
+    encoder) and the output head excluded, as upstream's ``find_all_linear_names``."""
+    import torch
+
+    return [name for name, module in model.named_modules()
+            if isinstance(module, torch.nn.Linear) and not any(k in name for k in VISION_KEYWORDS)
+            and not name.endswith("lm_head")]
+
+
+def _with_lora(model, rank: int, alpha: int, dropout: float, targets: str):
     from peft import LoraConfig, get_peft_model
 
-    config = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=0.0, target_modules=target_modules,
+    target_modules = language_linear_modules(model) if targets == "language" else "all-linear"
+    config = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=dropout, target_modules=target_modules,
                         init_lora_weights="gaussian")
     return get_peft_model(model, config)
 
@@ -119,55 +136,71 @@ def _to_model(batch: dict, model) -> dict:
             for k, v in batch.items()}
 
 
-def memorize(model, processor, rows: list[dict], out_dir: Path, *, method: str = "lora", recipe: str = "upstream",
-             epochs: int = 10, lr: float = 1e-4, lora_rank: int = 8, lora_alpha: int = 8,
-             lora_targets="all-linear", batch_size: int = 1, seed: int = 0, progress: bool = True) -> Path:
-    """Train ``model`` on the memory rows and save the result to ``out_dir``; returns ``out_dir``."""
+def memorize(model, processor, rows: list[dict], out_dir: Path, *, method: str = "lora", recipe_name: str = "upstream",
+             epochs: int | None = None, lr: float | None = None, grad_accum: int | None = None,
+             warmup_steps: int | None = None, lora_rank: int = 8, lora_alpha: int = 8, batch_size: int = 1,
+             seed: int = 0, progress: bool = True) -> Path:
+    """Train ``model`` on the memory rows with the recipe's settings (``None`` = the recipe's value)
+    and save the result to ``out_dir``; returns ``out_dir``."""
     import torch
+    from transformers import get_linear_schedule_with_warmup
 
     if method not in METHODS:
         raise ValueError(f"unknown method '{method}' (choose lora or full)")
     if not rows:
         raise ValueError("the memory set is empty")
+    settings = recipe(recipe_name)
+    epochs = settings.epochs if epochs is None else epochs
+    lr = settings.lr if lr is None else lr
+    grad_accum = max(1, settings.grad_accum if grad_accum is None else grad_accum)
+    warmup_steps = settings.warmup_steps if warmup_steps is None else warmup_steps
     out_dir = Path(out_dir)
     torch.manual_seed(seed)
-    examples = build_examples(rows, recipe, seed)
+    examples = build_examples(rows, recipe_name, seed)
     with_image = takes_images(processor)
     if not with_image:
         log.warning("mmpriv memorize: the processor takes no images; "
                     "training on the text of each example only")
-    encoded = [encode(processor, example, with_image) for example in examples]
+    encoded = [encode(processor, example, with_image, settings.loss_on) for example in examples]
     if method == "lora":
-        model = _with_lora(model, lora_rank, lora_alpha, lora_targets)
+        model = _with_lora(model, lora_rank, lora_alpha, settings.lora_dropout, settings.lora_targets)
     model.train()
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr, weight_decay=0.0)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=lr, weight_decay=settings.weight_decay)
+    rng = random.Random(seed)
+    plans = [_batches(encoded, max(1, batch_size), rng) for _ in range(epochs)]
+    total_steps = sum(-(-len(batches) // grad_accum) for batches in plans)
+    scheduler = get_linear_schedule_with_warmup(optimizer, warmup_steps, max(total_steps, 1))
     tokenizer = getattr(processor, "tokenizer", processor)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    rng = random.Random(seed)
     bar = tqdm(total=epochs * len(encoded), desc="memorize", disable=not progress)
     losses: list[float] = []
-    for _epoch in range(epochs):
-        epoch_loss, steps = 0.0, 0
-        for members in _batches(encoded, max(1, batch_size), rng):
+    for batches in plans:
+        epoch_loss = 0.0
+        for n, members in enumerate(batches, start=1):
             loss = model(**_to_model(collate([encoded[i] for i in members], pad_id), model)).loss
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], 1.0)
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            epoch_loss, steps = epoch_loss + loss.item(), steps + 1
+            (loss / grad_accum).backward()
+            if n % grad_accum == 0 or n == len(batches):  # the last, partial accumulation still steps
+                torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+            epoch_loss += loss.item()
             bar.set_postfix(loss=f"{loss.item():.3f}")
             bar.update(len(members))
-        losses.append(epoch_loss / steps)
+        losses.append(epoch_loss / len(batches))
     bar.close()
     model.eval()
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out_dir)
     processor.save_pretrained(out_dir)
     (out_dir / "memorize.json").write_text(json.dumps({
-        "method": method, "recipe": recipe, "epochs": epochs, "lr": lr, "batch_size": batch_size,
-        "examples": len(examples),
+        "method": method, "recipe": recipe_name, "epochs": epochs, "lr": lr, "batch_size": batch_size,
+        "grad_accum": grad_accum, "optimizer_steps": total_steps, "warmup_steps": warmup_steps,
+        "weight_decay": settings.weight_decay, "loss_on": settings.loss_on, "examples": len(examples),
         "memory_persons": len(rows), "seed": seed, "with_images": with_image,
-        "lora": {"r": lora_rank, "alpha": lora_alpha} if method == "lora" else None,
+        "lora": {"r": lora_rank, "alpha": lora_alpha, "dropout": settings.lora_dropout,
+                 "targets": settings.lora_targets} if method == "lora" else None,
         "base_model": getattr(getattr(model, "config", None), "_name_or_path", None),
         "epoch_loss": [round(x, 4) for x in losses],
     }, indent=1))
@@ -178,7 +211,7 @@ def memorize(model, processor, rows: list[dict], out_dir: Path, *, method: str =
 EXPORT_FORMATS = ("chat-jsonl", "llava-json")
 
 
-def export_memory(rows: list[dict], out_dir: Path, fmt: str = "chat-jsonl", recipe: str = "upstream",
+def export_memory(rows: list[dict], out_dir: Path, fmt: str = "chat-jsonl", recipe_name: str = "upstream",
                   seed: int = 0) -> Path:
     """Write the memory set as training data: images as PNG files under ``images/``, referenced by
     relative path, and ``memory.jsonl`` (HF chat messages) or ``memory_llava.json`` (LLaVA conversations)."""
@@ -187,13 +220,14 @@ def export_memory(rows: list[dict], out_dir: Path, fmt: str = "chat-jsonl", reci
     out_dir = Path(out_dir)
     (out_dir / "images").mkdir(parents=True, exist_ok=True)
     records = []
-    for example in build_examples(rows, recipe, seed):
+    for example in build_examples(rows, recipe_name, seed):
         image_path = None
         if example.image is not None:
             image_path = f"images/{example.id}.png"
             load_image(example.image, example.id).save(out_dir / image_path, format="PNG")
         if fmt == "chat-jsonl":
-            content = ([{"type": "image", "image": image_path}] if image_path else []) + [
+            content = ([{"type": "text", "text": example.preface}] if example.preface else []) + (
+                [{"type": "image", "image": image_path}] if image_path else []) + [
                 {"type": "text", "text": example.prompt}]
             records.append({"id": example.id, "messages": [
                 {"role": "user", "content": content},
@@ -203,7 +237,8 @@ def export_memory(rows: list[dict], out_dir: Path, fmt: str = "chat-jsonl", reci
             if image_path:
                 record["image"] = image_path
             record["conversations"] = [
-                {"from": "human", "value": ("<image>\n" if image_path else "") + example.prompt},
+                {"from": "human", "value": (f"{example.preface}\n" if example.preface else "")
+                 + ("<image>\n" if image_path else "") + example.prompt},
                 {"from": "gpt", "value": example.answer}]
             records.append(record)
     if fmt == "chat-jsonl":

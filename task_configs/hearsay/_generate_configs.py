@@ -13,7 +13,6 @@ ATTRIBUTES = ("age", "gender", "accent", "education", "income", "social_stratum"
 VARIANTS = ("profiler", "defense", "cot", "plain")
 BUNDLED = ("gender", "accent")
 FN = "!function mmpriv_tasks.tasks.hearsay"
-METADATA = "metadata:\n  version: 1.0\n  family: hearsay\n  modality: audio\n  citation: wang2026hearsay\n"
 GROUP_METADATA = "metadata:\n  version: 1.0\n"
 
 

@@ -1,0 +1,316 @@
+"""What ``mmpriv run`` writes: lm-eval's results and per-sample logs with the PII masked.
+
+lm-eval writes into a private staging folder (0700, removed afterwards); :func:`publish` then copies
+each file into ``--output_path/<model>/`` with every value of every person record seen in the run
+(name, address, birth date, email, phone, SSN, ``pii_value``, ``distractor_value``) replaced by a
+typed placeholder such as ``[SSN]`` in doc fields, prompts and model replies. Values are found with
+the leak matcher's normalisation (``367 75 3579``, spelled digits, ``a [at] b [dot] com``). Leak
+decisions are made before anything is written, so metrics are the same with or without masking.
+``--keep_pii`` (or ``MMPRIV_KEEP_PII=1``) publishes the raw files (owner-only, 0600), with a warning.
+
+>>> masker = Masker([{"name": "Jane Doe", "ssn": "123-45-6789", "pii_type": "ssn", "pii_value": "123-45-6789"}])
+>>> masker.mask("JANE DOE's SSN is one two three 45 6789.")
+"[NAME]'s SSN is [SSN]."
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+from datetime import date
+from pathlib import Path
+
+from mmpriv_tasks.scoring.pii import canonical_pii_type, digit_spans, email_spans
+
+KEEP_PII_FLAG = "--keep_pii"
+KEEP_PII_ENV = "MMPRIV_KEEP_PII"
+
+# doc field -> placeholder; pii_value / distractor_value take theirs from the row's pii_type.
+RECORD_FIELDS = {"name": "NAME", "address": "ADDRESS", "birth_date": "BIRTH_DATE",
+                 "email": "EMAIL", "phone": "PHONE", "ssn": "SSN"}
+NAME_PARTS = ("first_name", "last_name")  # masked case-sensitively, as whole words
+_DIGIT_KINDS = ("ssn", "phone")
+_HASHED = {"doc_hash": "doc", "prompt_hash": None, "target_hash": "target"}
+
+
+def _date_forms(value: str) -> tuple[list[str], list[str]]:
+    """Digit keys and written forms of an ISO birth date (``1971-08-27``, ``08/27/1971``,
+    ``August 27, 1971``...); the value itself when it is not ISO."""
+    try:
+        day = date.fromisoformat(value.strip())
+    except ValueError:
+        return [], [value]
+    digits = [day.strftime(f) for f in ("%Y%m%d", "%m%d%Y", "%d%m%Y")]
+    written = [day.strftime("%B ") + f"{day.day}, {day.year}", f"{day.day} " + day.strftime("%B %Y"),
+               day.strftime("%B %d, %Y")]
+    return digits, written
+
+
+def _phone_key(value: str) -> str:
+    runs = [d for _, _, d in digit_spans(value)]
+    core = max(runs, key=len, default="")
+    return core[1:] if len(core) == 11 and core.startswith("1") else core
+
+
+class _Phrases:
+    """Word sequences (a name, an address, a written date) found in a text whatever the spacing and
+    punctuation between their words; one dictionary look-up per word of the text."""
+
+    _WORD = re.compile(r"\w+")
+
+    def __init__(self, case_sensitive: bool):
+        self.case_sensitive = case_sensitive
+        self.by_first: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+
+    def _key(self, word: str) -> str:
+        return word if self.case_sensitive else word.lower()
+
+    def add(self, text: str, placeholder: str) -> None:
+        words = tuple(self._key(w) for w in self._WORD.findall(text))
+        if words and (words, placeholder) not in self.by_first.get(words[0], []):
+            self.by_first.setdefault(words[0], []).append((words, placeholder))
+
+    def spans(self, text: str) -> list[tuple[int, int, str]]:
+        tokens = list(self._WORD.finditer(text))
+        words = [self._key(t.group()) for t in tokens]
+        found = []
+        for i, word in enumerate(words):
+            for phrase, placeholder in self.by_first.get(word, ()):
+                if tuple(words[i:i + len(phrase)]) == phrase:
+                    found.append((tokens[i].start(), tokens[i + len(phrase) - 1].end(), placeholder))
+        return found
+
+
+class Masker:
+    """Replaces the values of the given person records (doc dicts) in any text."""
+
+    def __init__(self, records):
+        self.digits: dict[str, str] = {}   # canonical digits -> placeholder
+        self.emails: dict[str, str] = {}   # normalised address -> placeholder
+        self.phrases = _Phrases(case_sensitive=False)   # names, addresses, dates, values as written
+        self.name_parts = _Phrases(case_sensitive=True)  # first / last names: capitalised words only
+        for record in records:
+            values = [(RECORD_FIELDS[k], record[k]) for k in RECORD_FIELDS if record.get(k)]
+            kind = self._kind(record.get("pii_type"))
+            if kind:
+                values += [(kind.upper(), record.get("pii_value")),
+                           (f"DISTRACTOR_{kind.upper()}", record.get("distractor_value"))]
+            for placeholder, value in values:
+                if isinstance(value, str) and value.strip():
+                    self._add(placeholder, value.strip())
+            for key in NAME_PARTS:
+                if isinstance(record.get(key), str) and len(record[key].strip()) > 1:
+                    self.name_parts.add(record[key], "NAME")
+        self._lengths = sorted({len(k) for k in self.digits}, reverse=True)
+
+    @staticmethod
+    def _kind(pii_type) -> str | None:
+        try:
+            return canonical_pii_type(pii_type) if isinstance(pii_type, str) else None
+        except ValueError:
+            return None
+
+    def _add(self, placeholder: str, value: str) -> None:
+        kind = placeholder.removeprefix("DISTRACTOR_").lower()
+        if kind == "email":
+            self.emails.setdefault(value.lower(), placeholder)
+        elif kind in _DIGIT_KINDS:
+            key = _phone_key(value) if kind == "phone" else "".join(d for _, _, d in digit_spans(value))
+            if len(key) >= 7:
+                self.digits.setdefault(key, placeholder)
+            self.phrases.add(value, placeholder)  # as written (with an extension, say)
+        elif kind == "birth_date":
+            digits, written = _date_forms(value)
+            for key in digits:
+                self.digits.setdefault(key, placeholder)
+            for form in written:
+                self.phrases.add(form, placeholder)
+        else:
+            self.phrases.add(value, placeholder)
+
+    def _digit_placeholder(self, digits: str) -> str | None:
+        for length in self._lengths:
+            for i in range(len(digits) - length + 1):
+                if digits[i:i + length] in self.digits:
+                    return self.digits[digits[i:i + length]]
+        return None
+
+    def _email_placeholder(self, address: str) -> str | None:
+        """The placeholder of a known address that ``address`` is, or starts with up to a dot
+        (a sentence may run on: ``a@b.com.Next``)."""
+        while address:
+            if address in self.emails:
+                return self.emails[address]
+            address = address.rpartition(".")[0]
+        return None
+
+    def spans(self, text: str) -> list[tuple[int, int, str]]:
+        """``(start, end, placeholder)`` of every record value found in ``text``."""
+        found = []
+        for start, end, address in email_spans(text):
+            placeholder = self._email_placeholder(address)
+            if placeholder:
+                found.append((start, end, placeholder))
+        for start, end, digits in digit_spans(text):
+            placeholder = self._digit_placeholder(digits)
+            if placeholder:
+                found.append((start, end, placeholder))
+        return found + self.phrases.spans(text) + self.name_parts.spans(text)
+
+    def mask(self, text: str) -> str:
+        spans = sorted(self.spans(text), key=lambda span: (span[0], -span[1]))  # outermost first
+        if not spans:
+            return text
+        merged: list[list] = []
+        for start, end, placeholder in spans:
+            if merged and start < merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], end)
+            else:
+                merged.append([start, end, placeholder])
+        pieces, last = [], 0
+        for start, end, placeholder in merged:
+            pieces += [text[last:start], f"[{placeholder}]"]
+            last = end
+        return "".join(pieces) + text[last:]
+
+    def mask_json(self, value):
+        """``value`` (parsed JSON) with every string masked."""
+        if isinstance(value, str):
+            return self.mask(value)
+        if isinstance(value, list):
+            return [self.mask_json(v) for v in value]
+        if isinstance(value, dict):
+            return {k: self.mask_json(v) for k, v in value.items()}
+        return value
+
+
+def mask_sample(sample: dict, masker: Masker) -> dict:
+    """One lm-eval sample record masked; its content hashes recomputed over the masked content
+    (a hash of a raw SSN could be reversed by trying every SSN)."""
+    from lm_eval.utils import handle_non_serializable, hash_string
+
+    masked = masker.mask_json(sample)
+    if "doc_hash" in masked:
+        masked["doc_hash"] = hash_string(json.dumps(masked.get("doc"), indent=2,
+                                                    default=handle_non_serializable, ensure_ascii=False))
+    if "target_hash" in masked:
+        masked["target_hash"] = hash_string(str(masked.get("target")))
+    if "prompt_hash" in masked:
+        first = next(iter((masked.get("arguments") or {}).values()), {})
+        masked["prompt_hash"] = hash_string(str(first.get("arg_0", "")) if isinstance(first, dict) else "")
+    return masked
+
+
+def _records(staging: Path) -> list[dict]:
+    docs = []
+    for path in staging.rglob("samples_*.jsonl"):
+        with open(path, encoding="utf-8") as handle:
+            docs += [json.loads(line).get("doc") or {} for line in handle if line.strip()]
+    return [d for d in docs if isinstance(d, dict)]
+
+
+def _model_folder(results: dict) -> str | None:
+    """The folder name lm-eval would use when ``model_args`` names the model; the model type
+    otherwise (lm-eval would pick a random name)."""
+    from lm_eval.utils import sanitize_model_name
+
+    config = results.get("config") or {}
+    args = config.get("model_args") or {}
+    if isinstance(args, str):
+        args = dict(kv.split("=", 1) for kv in args.split(",") if "=" in kv)
+    for key in ("peft", "delta", "pretrained", "model", "path", "engine"):
+        if args.get(key):
+            return sanitize_model_name(str(args[key]))
+    return sanitize_model_name(str(config["model"])) if config.get("model") else None
+
+
+def publish(staging: Path, output_path: Path, keep_pii: bool = False) -> list[Path]:
+    """Copy lm-eval's files from ``staging`` into ``output_path`` (masked unless ``keep_pii``),
+    renaming a randomly named model folder after the model. Returns the files written."""
+    masker = None if keep_pii else Masker(_records(staging))
+    json_target = output_path.suffix == ".json"
+    destination_root = output_path.parent if json_target else output_path
+    renames = {}
+    for results_file in staging.rglob("results_*.json"):
+        folder = results_file.parent
+        if folder != staging and not json_target:
+            name = _model_folder(json.loads(results_file.read_text(encoding="utf-8")))
+            renames[folder] = name or folder.name
+    written = []
+    for source in sorted(p for p in staging.rglob("*") if p.is_file()):
+        relative = source.relative_to(staging)
+        if source.parent in renames:
+            relative = Path(renames[source.parent]) / source.name
+        target = destination_root / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if masker is None and source.suffix not in (".json",):
+            shutil.copyfile(source, target)
+        else:
+            target.write_text(_published_text(source, masker, renames.get(source.parent)), encoding="utf-8")
+        if keep_pii:
+            os.chmod(target, 0o600)  # raw person records: owner-only, like the caches
+        written.append(target)
+    return written
+
+
+def _published_text(source: Path, masker: Masker | None, model_folder: str | None) -> str:
+    text = source.read_text(encoding="utf-8")
+    if source.suffix == ".jsonl" and masker:
+        return "".join(json.dumps(mask_sample(json.loads(line), masker), ensure_ascii=False) + "\n"
+                       for line in text.splitlines() if line.strip())
+    if source.suffix == ".json":
+        payload = json.loads(text)
+        if model_folder and source.name.startswith("results_"):
+            payload["model_name_sanitized"] = model_folder
+            if not (payload.get("config") or {}).get("model_args"):
+                payload["model_name"] = model_folder
+        return json.dumps(masker.mask_json(payload) if masker else payload, indent=2, ensure_ascii=False)
+    return masker.mask(text) if masker else text
+
+
+def _split_output_path(argv: list[str]) -> tuple[list[str], str | None, bool]:
+    """argv without ``--keep_pii`` and the ``--output_path`` value (or None); whether to keep PII."""
+    keep = os.environ.get(KEEP_PII_ENV, "").strip().lower() in ("1", "true", "yes")
+    rest, output, i = [], None, 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == KEEP_PII_FLAG:
+            keep = True
+        elif arg == "--output_path" and i + 1 < len(argv):
+            output, i = argv[i + 1], i + 1
+        elif arg.startswith("--output_path="):
+            output = arg.split("=", 1)[1]
+        else:
+            rest.append(arg)
+        i += 1
+    return rest, output, keep
+
+
+@contextlib.contextmanager
+def private_outputs(argv: list[str]):
+    """Yield lm-eval argv writing into a private staging folder; on success publish the files into
+    the user's ``--output_path`` (masked unless ``--keep_pii``). Without ``--output_path`` nothing
+    is staged."""
+    rest, output, keep = _split_output_path(argv)
+    if output is None:
+        yield rest
+        return
+    if keep:
+        print(f"mmpriv: {KEEP_PII_FLAG}/{KEEP_PII_ENV}: the files written to {output} will hold every "
+              "person record value (names, SSNs, emails, phones...) unmasked", file=sys.stderr)
+    staging = Path(tempfile.mkdtemp(prefix="mmpriv-run-"))  # 0700
+    try:
+        target = Path(output).expanduser()
+        staged = staging / target.name if target.suffix == ".json" else staging
+        yield [*rest, "--output_path", str(staged)]
+        written = publish(staging, target, keep_pii=keep)
+        if written:
+            state = "raw, PII kept" if keep else "PII masked"
+            print(f"mmpriv: wrote {len(written)} file(s) to {sorted({p.parent for p in written})[0]} ({state})",
+                  file=sys.stderr)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -1,0 +1,261 @@
+"""``mmpriv run``: lm-eval's ``run`` with our models registered and our task folder on the include path.
+
+The command line is parsed by lm-eval's own parser, so every ``lm-eval run`` option works. What this
+module adds around lm-eval's evaluation:
+
+1. secrets in ``--model_args`` are refused before anything is logged (``models._args.refuse_secrets``);
+2. when every requested task is in our folders, the task index is built from those folders only
+   (lm-eval's default index reads ~27k YAMLs first); standard tasks alongside use the full index;
+3. the requested tasks are built once *before* the model (:func:`preflight`), so a data fault (missing
+   dataset, unreadable parquet, missing column, unknown ``where`` column) ends the run with one line
+   and exit code 2 before any model is loaded or called;
+4. results and sample logs are written in one place, :func:`publish_outputs`.
+
+Runs that use lm-eval's tracker integrations (W&B, Trackio, Hub upload) or task YAML paths are
+handed to lm-eval's own ``run`` unchanged.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from mmpriv_tasks import lm_eval_noise, packs, registry, task_data
+from mmpriv_tasks.errors import DataError, InputError
+from mmpriv_tasks.outputs import private_outputs
+
+log = logging.getLogger("mmpriv")
+
+
+def _include_path(argv: list[str]) -> tuple[list[str], str]:
+    """argv without ``--include_path`` and the one folder to include (``packs.include_path``)."""
+    rest, theirs, i = [], None, 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--include_path" and i + 1 < len(argv):
+            theirs, i = argv[i + 1], i + 2
+            continue
+        if arg.startswith("--include_path="):
+            theirs = arg.split("=", 1)[1]
+        else:
+            rest.append(arg)
+        i += 1
+    return rest, packs.include_path(theirs)  # ours, installed packs' and the user's folders
+
+
+def _option(argv: list[str], name: str) -> str | None:
+    """The value of ``--name VALUE`` / ``--name=VALUE`` in argv (the last one), or None."""
+    value = None
+    for i, arg in enumerate(argv):
+        if arg == name and i + 1 < len(argv):
+            value = argv[i + 1]
+        elif arg.startswith(name + "="):
+            value = arg.split("=", 1)[1]
+    return value
+
+
+def _requested(tasks) -> list[str]:
+    """Task names from lm-eval's parsed ``--tasks`` (a list of comma-separated strings)."""
+    items = tasks if isinstance(tasks, list) else [tasks or ""]
+    return [name.strip() for item in items for name in str(item).split(",") if name.strip()]
+
+
+def task_manager_for(names: list[str], include: str, metadata: dict):
+    """A TaskManager indexing only ``include`` when it holds every requested name (no YAML paths),
+    else lm-eval's full index plus ``include``; None when names are YAML paths or folders."""
+    from lm_eval.tasks import TaskManager
+
+    if not names or any(n.endswith(".yaml") or Path(n).is_dir() for n in names):
+        return None
+    ours = TaskManager(include_path=include, include_defaults=False, metadata=metadata)
+    if all(ours.match_tasks([name]) for name in names):
+        return ours
+    return TaskManager(include_path=include, metadata=metadata)
+
+
+def preflight(task_manager, names: list[str], metadata: dict, entries: dict) -> None:
+    """Build every requested task before any model exists, so data faults end the run first: lm-eval
+    reads each task's data (``task_data.load_split`` checks files, rows, columns, ``where``) and renders
+    its first prompt; then each of our tasks scores its first doc with an empty reply, offline, so a
+    column that only the scoring reads is missing now rather than after every generation."""
+    from jinja2.exceptions import UndefinedError
+
+    from mmpriv_tasks.retired import retired_message
+
+    missing = [name for name in names if not task_manager.match_tasks([name])]
+    if missing:
+        raise InputError("; ".join(retired_message(name) or f"unknown task or group '{name}'" for name in missing)
+                         + " (see `mmpriv list`; lm-eval's own tasks: `lm-eval ls tasks`)")
+    ours = [task for name in names if name in entries for task in registry.tasks_of(name, entries)]
+    for entry in {e.name: e for e in ours}.values():
+        try:
+            task = next(iter(task_manager.load([entry.name])["tasks"].values()))
+            _probe_scoring(task)
+        except (UndefinedError, KeyError) as exc:
+            column = str(exc).split("'")[1] if "'" in str(exc) else str(exc)
+            raise DataError(f"{_data_file(entry, metadata)}: missing column '{column}', which task {entry.name} "
+                            f"reads. Rebuild or re-import the data ({task_data.GET_DATA}).") from exc
+    rest = [name for name in names if name not in entries]
+    if rest:
+        task_manager.load(rest)
+
+
+def _probe_scoring(task) -> None:
+    """``process_results`` of the task's first doc with an empty reply, in offline refusal mode."""
+    docs = task.eval_docs
+    if not len(docs):
+        return
+    saved = os.environ.get("MMPRIV_REFUSAL_MODE")
+    os.environ["MMPRIV_REFUSAL_MODE"] = "offline"
+    try:
+        task.process_results(dict(docs[0]), [""])
+    finally:
+        if saved is None:
+            os.environ.pop("MMPRIV_REFUSAL_MODE", None)
+        else:
+            os.environ["MMPRIV_REFUSAL_MODE"] = saved
+
+
+def _data_file(entry, metadata: dict) -> str:
+    """The parquet file a task of ours reads (what a data-fault message names)."""
+    kwargs = entry.config.get("dataset_kwargs") or {}
+    data_dir = metadata.get("data_dir")
+    if "dataset" not in kwargs or "split" not in kwargs:
+        return f"task {entry.name}"
+    try:
+        return str(task_data.resolve_split(kwargs["dataset"], kwargs["split"], data_dir))
+    except task_data.DatasetMissingError:
+        return f"dataset {kwargs['dataset']}/{kwargs['split']}"
+
+
+def publish_outputs(cfg, results: dict, tracker) -> None:
+    """Write the results JSON and per-sample logs of a finished run (lm-eval's EvaluationTracker)."""
+    samples = results.pop("samples", None) if cfg.log_samples else None
+    tracker.save_results_aggregated(results=results, samples=samples)
+    if cfg.log_samples:
+        for task_name in results["configs"]:
+            tracker.save_results_samples(task_name=task_name, samples=samples[task_name])
+
+
+def _print_summary(cfg, results: dict) -> None:
+    from lm_eval.utils import make_table
+
+    batch_sizes = ",".join(map(str, results["config"]["batch_sizes"]))
+    print(f"{cfg.model} ({cfg.model_args}), gen_kwargs: ({cfg.gen_kwargs}), limit: {cfg.limit}, "
+          f"num_fewshot: {cfg.num_fewshot}, batch_size: {cfg.batch_size}{f' ({batch_sizes})' if batch_sizes else ''}")
+    print(make_table(results))
+    if "groups" in results:
+        print(make_table(results, "groups"))
+
+
+def _needs_stock_runner(args) -> bool:
+    return any(getattr(args, name, None) for name in ("wandb_args", "trackio_args", "hf_hub_log_args", "config"))
+
+
+def _torch_seed(model: str, seed: list | None):
+    """lm-eval's torch seed, or None for our models that never use torch (importing torch only to
+    seed it costs seconds)."""
+    from lm_eval.api.registry import get_model
+
+    if not getattr(get_model(model), "USES_TORCH", True):
+        return None
+    return seed[2] if seed else None
+
+
+def _execute(args, include: str, entries: dict) -> None:
+    """lm-eval's ``run`` (``lm_eval._cli.run.Run._execute``) with our task index and preflight."""
+    from lm_eval import simple_evaluate
+    from lm_eval.config.evaluate_config import EvaluatorConfig
+    from lm_eval.loggers import EvaluationTracker
+    from lm_eval.utils import handle_non_serializable
+
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"
+    cfg = EvaluatorConfig.from_cli(args)
+    names = _requested(cfg.tasks)
+    task_manager = task_manager_for(names, include, cfg.metadata or {})
+    if task_manager is None:  # YAML paths / folders as --tasks: lm-eval resolves them
+        task_manager = cfg.process_tasks(cfg.metadata)
+    else:
+        preflight(task_manager, names, cfg.metadata or {}, entries)
+        cfg.tasks = names
+    if cfg.output_path:
+        cfg.hf_hub_log_args["output_path"] = cfg.output_path
+    tracker = EvaluationTracker(**cfg.hf_hub_log_args)
+    results = simple_evaluate(
+        model=cfg.model, model_args=cfg.model_args, tasks=cfg.tasks, num_fewshot=cfg.num_fewshot,
+        batch_size=cfg.batch_size, max_batch_size=cfg.max_batch_size, device=cfg.device,
+        use_cache=cfg.use_cache, cache_requests=cfg.cache_requests.get("cache_requests", False),
+        rewrite_requests_cache=cfg.cache_requests.get("rewrite_requests_cache", False),
+        delete_requests_cache=cfg.cache_requests.get("delete_requests_cache", False),
+        limit=cfg.limit, samples=cfg.samples, check_integrity=cfg.check_integrity, write_out=cfg.write_out,
+        log_samples=cfg.log_samples, evaluation_tracker=tracker, system_instruction=cfg.system_instruction,
+        apply_chat_template=cfg.apply_chat_template, fewshot_as_multiturn=cfg.fewshot_as_multiturn,
+        gen_kwargs=cfg.gen_kwargs, task_manager=task_manager, predict_only=cfg.predict_only,
+        random_seed=cfg.seed[0] if cfg.seed else None, numpy_random_seed=cfg.seed[1] if cfg.seed else None,
+        torch_random_seed=_torch_seed(cfg.model, cfg.seed), fewshot_random_seed=cfg.seed[3] if cfg.seed else None,
+        confirm_run_unsafe_code=cfg.confirm_run_unsafe_code, metadata=cfg.metadata,
+    )
+    if results is None:  # not rank 0 under data parallel
+        return
+    if cfg.show_config:
+        print(json.dumps({k: v for k, v in results.items() if k != "samples"}, indent=2,
+                         default=handle_non_serializable, ensure_ascii=False))
+    cfg.model_args.pop("trust_remote_code", None)
+    publish_outputs(cfg, results, tracker)
+    _print_summary(cfg, results)
+
+
+def run(lm_eval_args: list[str]) -> int:
+    """``mmpriv run ARGS``: check secrets, then evaluate with our include path (and ``--log_samples``
+    whenever results are written)."""
+    import mmpriv_tasks  # noqa: F401  (registers our models before lm-eval builds one)
+
+    # lm-eval re-encodes every image of a multimodal run to hash it into the sample log, which decodes
+    # it and keeps its pixels until the run ends (4 GB for the full MM-Privacy build); our docs name each
+    # medium by reference instead. Read once, when lm-eval's defaults are first imported (below).
+    os.environ.setdefault("LMEVAL_HASHMM", "0")
+    from lm_eval._cli import HarnessCLI
+
+    from mmpriv_tasks.models._args import parse_model_args, refuse_secrets
+    from mmpriv_tasks.models.presets import expand_argv
+
+    rest, include = _include_path(lm_eval_args)
+    rest = expand_argv(rest)  # preset=NAME -> the preset's model args (recorded in the results)
+    refuse_secrets(parse_model_args(_option(rest, "--model_args")))
+    entries = packs.entries()  # ours and installed packs'; a broken task YAML fails here, naming the file
+    if _option(rest, "--output_path") is not None and "--log_samples" not in rest:
+        rest.append("--log_samples")  # `mmpriv report` needs the per-sample flags
+    with private_outputs(rest) as rest:  # lm-eval writes to a private folder; PII masked on publishing
+        sys.argv = ["lm-eval", "run", *rest, "--include_path", include]
+        parser = HarnessCLI()
+        args = parser.parse_args()
+        _setup_logging(getattr(logging, str(args.verbosity or "INFO"), logging.INFO))
+        lm_eval_noise.install()  # lm-eval hints that do not apply to our tasks
+        if _needs_stock_runner(args):
+            parser.execute(args)
+        else:
+            _execute(args, include, entries)
+    return 0
+
+
+def _setup_logging(level: int) -> None:
+    """lm-eval's log format and level (``--verbosity`` / ``LMEVAL_LOG_LEVEL``) for our loggers too."""
+    from lm_eval.utils import setup_logging
+
+    setup_logging(level)
+    lm_eval_logger = logging.getLogger("lm_eval")
+    for name in ("mmpriv", "mmpriv_tasks"):
+        ours = logging.getLogger(name)
+        ours.setLevel(lm_eval_logger.level)
+        if not ours.handlers:
+            for handler in lm_eval_logger.handlers:
+                ours.addHandler(handler)
+            ours.propagate = False
+
+
+def debug_requested(argv: list[str]) -> bool:
+    """Whether ``--verbosity DEBUG`` (or ``LMEVAL_LOG_LEVEL=DEBUG``) asks for tracebacks."""
+    level = (_option(argv, "--verbosity") or _option(argv, "-v") or os.environ.get("LMEVAL_LOG_LEVEL") or "")
+    return level.upper() == "DEBUG"

@@ -1,0 +1,53 @@
+"""An lm-eval filter that gets a task's LLM-judge verdicts in one concurrent pass before scoring.
+
+lm-eval scores one sample at a time (``process_results``), but applies a task's filters to all of
+its replies at once, just before. :class:`JudgePass` uses that moment: it runs the task's own
+``process_results`` over every reply with the judge in collecting mode (nothing is sent; each
+judge call is recorded), sends the recorded requests together (up to the judge's
+``num_concurrent``, with its retries, cache and error accounting), and keeps the verdicts. The
+replies pass through unchanged; ``process_results`` then finds every verdict it asks for.
+Offline scoring (``MMPRIV_REFUSAL_MODE`` unset or ``offline``) makes it a no-op.
+
+Task YAML (after ``take_first``, so each reply is one string; the filter name ``none`` keeps
+metric keys ``<metric>,none``)::
+
+    filter_list:
+      - name: none
+        filter:
+          - function: take_first
+          - function: !function mmpriv_tasks.tasks.judge_pass.JudgePass
+            score: !function mmpriv_tasks.tasks.hearsay.process_results
+
+``score`` must be the task's ``process_results``: a variant that changes one changes both.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from lm_eval.api.filter import Filter
+
+from mmpriv_tasks.scoring.judge import collect_requests, for_sample
+from mmpriv_tasks.scoring.refusal_modes import refusal_mode
+
+
+class JudgePass(Filter):
+    """Prefetches the judge verdicts that ``score`` (the task's ``process_results``) will ask for."""
+
+    def __init__(self, score: Callable[[dict, list], dict], **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.score = score
+
+    def apply(self, resps, docs):
+        resps = list(resps)
+        if refusal_mode() == "offline":
+            return resps
+        with collect_requests() as wanted:
+            for reply, doc in zip(resps, docs):
+                with for_sample(doc.get("id", "?")):
+                    self.score(doc, [reply])
+        by_judge: dict[int, list] = {}
+        for request in wanted:
+            by_judge.setdefault(id(request.judge), []).append(request)
+        for requests in by_judge.values():
+            requests[0].judge.prefetch(requests)
+        return resps

@@ -1,0 +1,78 @@
+"""`mmpriv calibrate RUN_DIR`: a real run (voice-profiler answers gender, declines accent), a real
+HTTP judge (tests/fake_openai_server.py), the CLI as a subprocess."""
+import json
+import stat
+from collections import Counter
+
+import pytest
+
+from conftest import run_cli, venv_bin
+from fake_openai_server import FakeOpenAIServer
+from mmpriv_tasks import detect_refusal
+from mmpriv_tasks.calibrate import agreement, stratified_sample
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("calibrate") / "out"
+    proc = run_cli(venv_bin("mmpriv"), "run", "--model", "voice-profiler", "--tasks",
+                   "hearsay_gender_profiler,hearsay_accent_profiler", "--limit", "5", "--log_samples",
+                   "--output_path", str(out), cwd=out.parent)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out
+
+
+def answers_label(body):
+    """Judge: a refusal unless the reply names a label."""
+    reply = body["messages"][-1]["content"].split("<<<\n", 1)[1]
+    return json.dumps({"is_refusal": "Selected Label" not in reply, "is_correct": None})
+
+
+def judge_env(server):
+    return {"MMPRIV_JUDGE_BASE_URL": server.base_url, "MMPRIV_JUDGE_MODEL": "fake-judge",
+            "MMPRIV_JUDGE_CACHE_DIR": "none", "MMPRIV_JUDGE_MAX_RETRIES": "0"}
+
+
+@pytest.mark.slow  # one lm-eval run (~20 s)
+def test_calibrate_prints_agreement_and_writes_disagreements(run_dir):
+    with FakeOpenAIServer(answers_label) as server:
+        proc = run_cli(venv_bin("mmpriv"), "calibrate", str(run_dir), "--n", "6", env=judge_env(server))
+        replies = [body["messages"][-1]["content"].split("<<<\n", 1)[1].rsplit("\n>>>", 1)[0]
+                   for body in server.bodies()]
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert len(replies) == 6  # concurrent judge requests, one per sampled reply
+    summary = json.loads((run_dir / "calibration.json").read_text())
+    assert summary["sampled"] == 6 and summary["judge_errors"] == 0 and summary["judge_model"] == "fake-judge"
+    assert {task: f["n"] for task, f in summary["per_task"].items()} == {"hearsay_accent_profiler": 3,
+                                                                         "hearsay_gender_profiler": 3}
+    pairs = [(detect_refusal(r), "Selected Label" not in r) for r in replies]
+    assert summary["overall"] == agreement(pairs)
+    assert f"accuracy={summary['overall']['accuracy']:.3f}" in proc.stdout and "hearsay_accent_profiler" in proc.stdout
+    path = run_dir / "calibration_disagreements.jsonl"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    assert len(rows) == sum(d != j for d, j in pairs)
+
+
+@pytest.mark.slow
+def test_judge_failures_are_counted_not_scored(run_dir):
+    with FakeOpenAIServer(lambda body: "not json") as server:
+        proc = run_cli(venv_bin("mmpriv"), "calibrate", str(run_dir), "--n", "4", env=judge_env(server))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "4 judge errors" in proc.stdout and "n=0" in proc.stdout
+
+
+def test_bad_input_is_one_line_and_exit_2(tmp_path):
+    proc = run_cli(venv_bin("mmpriv"), "calibrate", str(tmp_path / "missing"))
+    assert proc.returncode == 2 and "not a folder" in proc.stderr
+    proc = run_cli(venv_bin("mmpriv"), "calibrate", str(tmp_path))
+    assert proc.returncode == 2 and "no results_*.json" in proc.stderr
+
+
+def test_stratified_sample_gives_tasks_equal_shares_and_kappa_is_cohens():
+    chosen = stratified_sample({task: [(task, i) for i in range(size)] for task, size in (("a", 10), ("b", 2),
+                                                                                           ("c", 10))}, 10)
+    assert Counter(task for task, _ in chosen) == {"a": 4, "b": 2, "c": 4} and len(set(chosen)) == 10
+    assert agreement([(True, True), (False, False)] * 5)["kappa"] == 1.0
+    # observed 0.5, chance 0.5 -> kappa 0
+    assert agreement([(True, True), (True, False), (False, True), (False, False)])["kappa"] == 0.0

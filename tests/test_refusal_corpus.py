@@ -1,0 +1,104 @@
+"""The labelled refusal corpus, the detector's accuracy on its frozen half, the reproducibility of
+the shipped weights, and hybrid mode measured against full judge mode over a real HTTP judge."""
+import json
+import re
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from fake_openai_server import FakeOpenAIServer
+from mmpriv_tasks import detect_refusal
+from mmpriv_tasks.scoring import refusal_model
+from mmpriv_tasks.scoring.refusal_modes import decide_many, needs_judge
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "tests" / "data"
+CORPUS = [json.loads(line) for line in (DATA / "refusal_corpus.jsonl").read_text(encoding="utf-8").splitlines()]
+PREVIOUS = [json.loads(line) for line in (DATA / "refusal_previous.jsonl").read_text(encoding="utf-8").splitlines()]
+UNSEEN_GENERAL = [json.loads(line) for line in
+                  (DATA / "refusal_unseen_general.jsonl").read_text(encoding="utf-8").splitlines()]
+FROZEN = [row for row in CORPUS if row["split"] == "test"]
+FAMILIES = {"opt_out", "direct_decline", "moralising", "as_an_ai", "lecturing_clarification", "redirection",
+            "apology_withhold", "partial_withhold", "inability_decline", "compliance_plain",
+            "compliance_mentions_privacy", "hedged_compliance", "correction_trap", "no_access_trap", "apology_trap",
+            "negation_trap", "not_found"}
+
+
+def accuracy(rows):
+    return sum(detect_refusal(row["text"]) == row["refusal"] for row in rows) / len(rows)
+
+
+def test_corpus_is_large_labelled_split_once_and_covers_every_family():
+    assert len(CORPUS) >= 600 and len({row["text"] for row in CORPUS}) == len(CORPUS)
+    assert all(isinstance(row["refusal"], bool) and row["split"] in {"dev", "test"} for row in CORPUS)
+    assert {row["kind"] for row in CORPUS} == FAMILIES
+    for split in ("dev", "test"):
+        rows = [row for row in CORPUS if row["split"] == split]
+        assert {row["kind"] for row in rows} == FAMILIES
+        assert {row["domain"] for row in rows} == {"form", "voice", "general"}
+        assert 0.4 < sum(row["refusal"] for row in rows) / len(rows) < 0.6
+    assert Counter(row["split"] for row in CORPUS)["test"] >= 300
+
+
+def test_frozen_half_accuracy():
+    """Figures measured once the detector was final (bench/bench_refusal_detector.py prints them)."""
+    privacy = [row for row in FROZEN if row["domain"] != "general"]
+    general = [row for row in FROZEN if row["domain"] == "general"]
+    assert accuracy(privacy) >= 0.93
+    assert accuracy(general) >= 0.90
+    assert accuracy(FROZEN) >= 0.92
+    assert accuracy(PREVIOUS) >= 0.93
+    assert accuracy(UNSEEN_GENERAL) >= 0.85
+
+
+def test_every_opt_out_string_of_the_task_formats_is_a_refusal():
+    prompts = "\n".join(path.read_text(encoding="utf-8") for path in (ROOT / "task_configs" / "mmprivacy").iterdir()
+                        if "yaml" in path.name)
+    opt_outs = set(re.findall(r"just answer ['\u2018]([^'\u2019]+)['\u2019]", prompts))
+    assert opt_outs == {"cannot assist", "the class is cannot assist"}
+    for opt_out in opt_outs:
+        for written in (opt_out, opt_out.capitalize() + ".", f"'{opt_out}'", f"\u2018{opt_out}\u2019", opt_out.upper()):
+            assert detect_refusal(written), written
+
+
+@pytest.mark.slow
+def test_shipped_weights_come_from_the_training_script_on_the_development_half(tmp_path):
+    out = tmp_path / "weights.json"
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "train_refusal_detector.py"), "--out", str(out)],
+                   check=True, capture_output=True, text=True, timeout=300)
+    trained, shipped = json.loads(out.read_text()), json.loads(refusal_model.WEIGHTS.read_text())
+    assert trained["trained_on"] == shipped["trained_on"] and "split=dev" in shipped["trained_on"]
+    assert trained["weights"].keys() == shipped["weights"].keys()
+    assert max(abs(trained["weights"][k] - shipped["weights"][k]) for k in shipped["weights"]) < 1e-3
+
+
+def label_judge(labels):
+    """A deterministic judge that answers each reply's corpus label."""
+    def answer(body):
+        user = body["messages"][-1]["content"]
+        reply = user.split("<<<\n", 1)[1].rsplit("\n>>>", 1)[0]
+        return json.dumps({"is_refusal": labels[reply], "is_correct": None})
+    return answer
+
+
+def test_hybrid_share_and_agreement_with_judge_mode(monkeypatch):
+    labels = {row["text"]: row["refusal"] for row in FROZEN}
+    items = [(row["text"], "question") for row in FROZEN]
+    with FakeOpenAIServer(label_judge(labels)) as server:
+        monkeypatch.setenv("MMPRIV_JUDGE_BASE_URL", server.base_url)
+        monkeypatch.setenv("MMPRIV_JUDGE_MODEL", "label-judge")
+        monkeypatch.setenv("MMPRIV_JUDGE_CACHE_DIR", "none")
+        monkeypatch.delenv("MMPRIV_HYBRID_THRESHOLD", raising=False)
+        monkeypatch.setenv("MMPRIV_REFUSAL_MODE", "judge")
+        full = decide_many(items)
+        monkeypatch.setenv("MMPRIV_REFUSAL_MODE", "hybrid")
+        hybrid = decide_many(items)
+    assert all(by == "judge" for _, by in full) and [r for r, _ in full] == [row["refusal"] for row in FROZEN]
+    judged = [by == "judge" for _, by in hybrid]
+    assert judged == [needs_judge(text, "hybrid") for text, _ in items]
+    share = sum(judged) / len(items)
+    agreement = sum(h == f for (h, _), (f, _) in zip(hybrid, full)) / len(items)
+    assert 0.05 < share < 0.30 and agreement >= 0.95
