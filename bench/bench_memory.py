@@ -9,7 +9,8 @@ pages of memory-mapped data are reclaimable and not counted). Scenarios:
 
     python bench/bench_memory.py [--scenario growth|variants|mmprivacy|all] [--work DIR] [--no-output]
 
-Data are written once under ``--work`` (default /tmp/mmpriv-bench-memory) and reused.
+Data (and their memory-mapped Arrow copies) are written once under ``--work`` (default
+/tmp/mmpriv-bench-memory) and reused; delete the folder afterwards.
 """
 from __future__ import annotations
 
@@ -129,6 +130,7 @@ def main() -> None:
                         help="leave out --output_path (the evaluation alone, without writing logs)")
     args = parser.parse_args()
     out = None if args.no_output else args.work / "out"
+    os.environ.setdefault("MMPRIV_CACHE_DIR", str(args.work / "cache"))  # the Arrow copies live with the data
     for name in SCENARIOS if args.scenario == "all" else [args.scenario]:
         print(json.dumps({**SCENARIOS[name](args.work, out), "output_path": bool(out)}), flush=True)
 

@@ -2,14 +2,12 @@
 
 Sets (``tests/data/``):
 
-- ``refusal_corpus.jsonl`` split ``test``: the frozen half, never used for writing or training;
-  the figure to report (privacy requests: forms and voices; general requests; all).
-- ``refusal_corpus.jsonl`` split ``dev``: the development half the learned stage was trained on
-  (a fit figure, not a generalisation one).
-- ``refusal_previous.jsonl``: 181 replies written earlier by another author; unseen by the learned
-  stage (the retired pattern detector was written on them).
-- ``refusal_unseen_general.jsonl``: 92 general-request replies written after the detector was final
-  and after its frozen-half score; never used for training or tuning.
+- ``refusal_frozen_general_v2.jsonl``: 255 general-request replies written before the learned stage
+  was retrained on every other set; never used for training or tuning: the figure to report.
+- Training data of the learned stage (fit figures, not generalisation ones; the training script
+  prints its cross-validated accuracy): ``refusal_corpus.jsonl`` (its ``test`` half, the earlier
+  frozen half, by domain, and its ``dev`` half), ``refusal_previous.jsonl`` (181 replies by another
+  author) and ``refusal_unseen_general.jsonl`` (92 general-request replies).
 
 Next to ``detect_refusal`` it scores a naive baseline (a reply that starts with an apology or
 "I cannot" is a refusal). Hybrid mode (``MMPRIV_REFUSAL_MODE=hybrid``) is measured with a
@@ -79,29 +77,30 @@ def report(title: str, rows: list[dict]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--misses", action="store_true", help="list the frozen half's misses")
+    parser.add_argument("--misses", action="store_true", help="list the frozen set's misses")
     args = parser.parse_args(argv)
     os.environ.pop("MMPRIV_HYBRID_THRESHOLD", None)
     corpus, previous = load("refusal_corpus.jsonl"), load("refusal_previous.jsonl")
-    frozen = [r for r in corpus if r["split"] == "test"]
-    report("frozen half, privacy requests (forms, voices)", [r for r in frozen if r["domain"] != "general"])
-    report("frozen half, general requests", [r for r in frozen if r["domain"] == "general"])
-    report("frozen half, all", frozen)
-    report("development half (training data)", [r for r in corpus if r["split"] == "dev"])
-    report("previous 181 (other author)", previous)
-    report("unseen general requests (written after the detector was final)", load("refusal_unseen_general.jsonl"))
+    frozen = load("refusal_frozen_general_v2.jsonl")
+    report("FROZEN general requests v2 (never trained on)", frozen)
+    earlier = [r for r in corpus if r["split"] == "test"]
+    report("[training] corpus test half, privacy requests (forms, voices)", [r for r in earlier if r["domain"] != "general"])
+    report("[training] corpus test half, general requests", [r for r in earlier if r["domain"] == "general"])
+    report("[training] corpus dev half", [r for r in corpus if r["split"] == "dev"])
+    report("[training] previous 181 (other author)", previous)
+    report("[training] unseen general 92", load("refusal_unseen_general.jsonl"))
 
     by_kind = defaultdict(list)
     for row in frozen:
         by_kind[row["kind"]].append(detect_refusal(row["text"]) == row["refusal"])
-    print("frozen half by family: " + ", ".join(f"{k} {sum(v)}/{len(v)}" for k, v in sorted(by_kind.items())))
+    print("frozen v2 by family: " + ", ".join(f"{k} {sum(v)}/{len(v)}" for k, v in sorted(by_kind.items())))
     if args.misses:
         for row in frozen:
             if detect_refusal(row["text"]) != row["refusal"]:
                 print(f"  miss ({row['kind']}, refusal={row['refusal']}): {row['text'][:100]!r}")
 
     load_avg = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    rate = speed([r["text"] for r in corpus + previous])
+    rate = speed([r["text"] for r in corpus + previous + frozen])
     print(f"speed: {rate:,.0f} replies/s on one core (load average {load_avg:.1f} on {os.cpu_count()} cores)")
     return 0
 

@@ -132,7 +132,7 @@ def select_docs(rows: list[dict], limit: int = MAX_DOCS) -> list[int]:
 
 
 # ------------------------------------------------------------------------------- the task itself
-def _load_config(yaml_path: Path) -> dict:
+def lm_eval_config(yaml_path: Path) -> dict:
     """The task config as lm-eval reads it (``include:`` merged, ``!function`` hooks imported).
     ``lm_eval.tasks._yaml_loader`` is lm-eval 0.4.13's loader (pinned in pyproject)."""
     from lm_eval.tasks._yaml_loader import load_yaml
@@ -144,7 +144,7 @@ def _load_config(yaml_path: Path) -> dict:
     return config
 
 
-def _rows(config: dict):
+def probe_rows(config: dict):
     """The ``datasets.Dataset`` to probe: the bundled split through the task's own loader, else the
     rows of the loader module's ``probe_docs``; None when neither exists."""
     loader = config.get("custom_dataset")
@@ -258,19 +258,27 @@ def aggregate_records(task, records: list) -> dict:
     return out
 
 
+def probe_task(config: dict):
+    """lm-eval's ``ConfigurableTask`` for ``config`` over its probe docs (:func:`select_docs` of
+    :func:`probe_rows`), or None when the task has none."""
+    from lm_eval.api.task import ConfigurableTask
+
+    rows = probe_rows(config)
+    if rows is None or len(rows) == 0:
+        return None
+    selected = rows.select(select_docs(list(rows)))
+    return ConfigurableTask(config={**config, "custom_dataset": lambda **_: {"test": selected}})
+
+
 def behaviour_pins(yaml_path: Path, cache: dict | None = None) -> dict:
     """``{"prompts": hash, "scoring": hash}`` of the task defined in ``yaml_path`` (``"none"`` each
     when it has no probe docs). ``cache`` shares scoring results between tasks with the same hook
     and docs during one registry pass."""
-    from lm_eval.api.task import ConfigurableTask
-
     with _probing_environment():
-        config = _load_config(yaml_path)
-        rows = _rows(config)
-        if rows is None or len(rows) == 0:
+        config = lm_eval_config(yaml_path)
+        task = probe_task(config)
+        if task is None:
             return dict(NO_PINS)
-        selected = rows.select(select_docs(list(rows)))
-        task = ConfigurableTask(config={**config, "custom_dataset": lambda **_: {"test": selected}})
         docs = list(task.test_docs())
         prompts = _hash(prompt_records(task, docs))
         hook = config.get("process_results")

@@ -267,23 +267,26 @@ _FAILURES: dict[tuple, str | None] = {}
 _CHECKS = {"image": image_error, "audio": audio_error}
 
 
-def _media_key(column: str, value: Any, sample: str) -> tuple:
-    """A cheap identity of a media value: where a reference points, else the sample and content."""
+def _media_key(column: str, value: Any, sample: str) -> tuple | None:
+    """A cheap identity of a stored medium (a reference, or bytes with the sample id); None for values
+    without one (decoded arrays, PIL images), which are checked every time."""
     if task_data.is_media_ref(value):
         return column, value["split"], value["row"]
-    if isinstance(value, dict):
-        data = value.get("bytes") or b""
+    if isinstance(value, dict) and value.get("bytes"):
+        data = value["bytes"]
         return column, sample, str(value.get("path")), len(data), zlib.crc32(data)
-    return column, sample, str(value)
+    return None
 
 
 def media_failure(doc: dict | None, column: str) -> str | None:
     """Why the doc's ``column`` (image / audio) cannot be used, or None (also None when the doc has no
-    such medium). Decoded once per medium, however many tasks share it."""
+    such medium). Stored media are decoded once, however many tasks share them."""
     if not isinstance(doc, dict) or doc.get(column) is None:
         return None
     sample = str(doc.get("id", "?"))
     key = _media_key(column, doc[column], sample)
+    if key is None:
+        return _CHECKS[column](doc[column], sample=sample)
     if key not in _FAILURES:
         _FAILURES[key] = _CHECKS[column](doc[column], sample=sample)
     return _FAILURES[key]

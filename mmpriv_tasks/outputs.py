@@ -205,12 +205,16 @@ def mask_sample(sample: dict, masker: Masker) -> dict:
     return masked
 
 
-def _records(staging: Path) -> list[dict]:
-    docs = []
+def _records(staging: Path):
+    """The person records (doc fields the :class:`Masker` reads) of every logged sample, one line at a
+    time (a run's sample logs can be large)."""
+    wanted = {*RECORD_FIELDS, *NAME_PARTS, "pii_type", "pii_value", "distractor_value"}
     for path in staging.rglob("samples_*.jsonl"):
         with open(path, encoding="utf-8") as handle:
-            docs += [json.loads(line).get("doc") or {} for line in handle if line.strip()]
-    return [d for d in docs if isinstance(d, dict)]
+            for line in handle:
+                doc = json.loads(line).get("doc") if line.strip() else None
+                if isinstance(doc, dict):
+                    yield {key: doc[key] for key in wanted if key in doc}
 
 
 def _model_folder(results: dict) -> str | None:
@@ -249,6 +253,8 @@ def publish(staging: Path, output_path: Path, keep_pii: bool = False) -> list[Pa
         target.parent.mkdir(parents=True, exist_ok=True)
         if masker is None and source.suffix not in (".json",):
             shutil.copyfile(source, target)
+        elif source.suffix == ".jsonl":
+            _publish_samples(source, target, masker)
         else:
             target.write_text(_published_text(source, masker, renames.get(source.parent)), encoding="utf-8")
         if keep_pii:
@@ -257,11 +263,16 @@ def publish(staging: Path, output_path: Path, keep_pii: bool = False) -> list[Pa
     return written
 
 
+def _publish_samples(source: Path, target: Path, masker: Masker) -> None:
+    """A per-sample log masked line by line (never held whole in memory)."""
+    with open(source, encoding="utf-8") as lines, open(target, "w", encoding="utf-8") as out:
+        for line in lines:
+            if line.strip():
+                out.write(json.dumps(mask_sample(json.loads(line), masker), ensure_ascii=False) + "\n")
+
+
 def _published_text(source: Path, masker: Masker | None, model_folder: str | None) -> str:
     text = source.read_text(encoding="utf-8")
-    if source.suffix == ".jsonl" and masker:
-        return "".join(json.dumps(mask_sample(json.loads(line), masker), ensure_ascii=False) + "\n"
-                       for line in text.splitlines() if line.strip())
     if source.suffix == ".json":
         payload = json.loads(text)
         if model_folder and source.name.startswith("results_"):

@@ -100,10 +100,15 @@ def _to_arrow_file(path: Path) -> Path:
         source = pq.ParquetFile(path, buffer_size=1 << 20, pre_buffer=False)  # page by page: flat memory
     except (pa.ArrowException, OSError) as exc:
         raise _bad_file(path, f"not a readable parquet file ({exc})") from exc
-    target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f"{target.name}.{os.getpid()}.part")
     try:
-        with pa.OSFile(str(partial), "wb") as sink, pa.ipc.new_file(sink, source.schema_arrow) as writer:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        sink = pa.OSFile(str(partial), "wb")
+    except OSError as exc:
+        raise DataError(f"{target.parent}: cannot write the memory-mapped copy of {path} "
+                        f"({exc.strerror or exc}); set ${CACHE_DIR_ENV} to a writable folder") from exc
+    try:
+        with sink, pa.ipc.new_file(sink, source.schema_arrow) as writer:
             for batch in source.iter_batches(batch_size=256):
                 writer.write_batch(batch)
     except (pa.ArrowException, OSError) as exc:

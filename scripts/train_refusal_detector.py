@@ -1,11 +1,13 @@
-"""Train the refusal detector's learned stage on the development half of the labelled corpus.
+"""Train the refusal detector's learned stage on every labelled set except the frozen one.
 
-Reads ``tests/data/refusal_corpus.jsonl`` (rows with ``"split": "dev"`` only; the ``"test"`` half
-stays frozen for ``bench/bench_refusal_detector.py``), fits a logistic regression over the feature
-names of ``mmpriv_tasks.scoring.refusal_model.features``, prints its 5-fold cross-validated
-accuracy on the development half, and writes the weights to
+Trains on ``tests/data/refusal_corpus.jsonl`` (both halves), ``refusal_previous.jsonl`` and
+``refusal_unseen_general.jsonl``; ``refusal_frozen_general_v2.jsonl`` stays frozen for
+``bench/bench_refusal_detector.py``. Fits a logistic regression over the feature names of
+``mmpriv_tasks.scoring.refusal_model.features``, choosing the inverse regularisation strength C by
+5-fold cross-validated accuracy on the training rows (printed; the smallest C within ``CV_SLACK``
+of the best), and writes the weights to
 ``mmpriv_tasks/scoring/refusal_weights.json`` (pure-Python inference; scikit-learn, which lm-eval
-already installs, is needed only here). Deterministic: the same corpus gives the same file.
+already installs, is needed only here). Deterministic: the same sets give the same file.
 
     python scripts/train_refusal_detector.py [--C 3] [--out PATH]
 """
@@ -24,37 +26,43 @@ from sklearn.pipeline import make_pipeline
 
 from mmpriv_tasks.scoring import refusal_model
 
-CORPUS = Path(__file__).resolve().parents[1] / "tests" / "data" / "refusal_corpus.jsonl"
+DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
+TRAINING_SETS = ("refusal_corpus.jsonl", "refusal_previous.jsonl", "refusal_unseen_general.jsonl")
+C_GRID = (0.3, 1.0, 3.0, 10.0)
+CV_SLACK = 0.005  # the strongest regularisation whose CV accuracy is within this of the best wins
 MIN_WEIGHT = 0.01  # smaller weights are dropped from the shipped file
 
 
-def development_rows(path: Path = CORPUS) -> list[dict]:
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [row for row in rows if row["split"] == "dev"]
+def training_rows(data: Path = DATA) -> list[dict]:
+    return [json.loads(line) for name in TRAINING_SETS
+            for line in (data / name).read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--C", type=float, default=3.0, help="inverse L2 regularisation strength")
+    parser.add_argument("--C", type=float, help=f"inverse L2 regularisation strength (default: best of {C_GRID} by CV)")
     parser.add_argument("--out", type=Path, default=refusal_model.WEIGHTS)
     args = parser.parse_args(argv)
 
-    rows = development_rows()
+    rows = training_rows()
     features = [dict.fromkeys(sorted(refusal_model.features(row["text"])), 1) for row in rows]
     labels = np.array([bool(row["refusal"]) for row in rows])
-    model = make_pipeline(DictVectorizer(), LogisticRegression(C=args.C, max_iter=5000))
     folds = StratifiedKFold(5, shuffle=True, random_state=0)
-    cv = cross_val_score(model, features, labels, cv=folds)
-    print(f"development half: {len(rows)} replies, 5-fold CV accuracy {cv.mean():.3f} (+/- {cv.std():.3f})")
+    cv = {}
+    for c in ((args.C,) if args.C else C_GRID):
+        model = make_pipeline(DictVectorizer(), LogisticRegression(C=c, max_iter=5000))
+        cv[c] = cross_val_score(model, features, labels, cv=folds).mean()
+        print(f"{len(rows)} training replies, C={c:g}: 5-fold CV accuracy {cv[c]:.3f}")
+    best = min(c for c in cv if cv[c] >= max(cv.values()) - CV_SLACK)
 
-    model.fit(features, labels)
+    model = make_pipeline(DictVectorizer(), LogisticRegression(C=best, max_iter=5000)).fit(features, labels)
     vectorizer, regression = model.steps[0][1], model.steps[1][1]
     weights = {name: round(float(w), 4) for name, w in zip(vectorizer.get_feature_names_out(), regression.coef_[0])
                if abs(w) >= MIN_WEIGHT}
-    payload = {"trained_on": f"{CORPUS.name} split=dev ({len(rows)} replies)", "C": args.C,
+    payload = {"trained_on": f"{' + '.join(TRAINING_SETS)} ({len(rows)} replies)", "C": best,
                "bias": round(float(regression.intercept_[0]), 4), "weights": dict(sorted(weights.items()))}
     args.out.write_text(json.dumps(payload, indent=0, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"wrote {len(weights)} weights to {args.out}")
+    print(f"C={best:g}: wrote {len(weights)} weights to {args.out}")
     return 0
 
 

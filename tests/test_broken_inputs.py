@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -106,7 +106,8 @@ def sweep(request, tmp_path_factory):
         bodies = server.bodies()
     assert done.returncode == 0, done.stderr[-3000:]
     results, samples = _outputs(root / "out", task)
-    return {"cases": cases, "ids": ids, "results": results, "samples": samples, "bodies": bodies}
+    return {"cases": cases, "ids": ids, "results": results, "samples": samples, "bodies": bodies,
+            "log": done.stderr}
 
 
 def test_broken_samples_are_errors_never_scores(sweep):
@@ -129,6 +130,11 @@ def test_broken_samples_are_errors_never_scores(sweep):
         content = body["messages"][-1]["content"]
         assert isinstance(content, list) and sum(p["type"] != "text" for p in content) == 1
         assert "<image>" not in json.dumps(body)
+
+
+def test_request_counts_are_logged_at_info(sweep):
+    """The API client's summary (requests, errors, retries) reaches `mmpriv run`'s log at INFO."""
+    assert re.search(r"INFO .*\d+ requests: \d+ answered \(\d+ from cache\), \d+ errors, \d+ retries", sweep["log"])
 
 
 def test_error_reasons_name_the_sample_and_the_fault(sweep):

@@ -25,3 +25,14 @@ def test_two_tasks_over_one_split_hold_no_media(tmp_path, monkeypatch):
     # per-request bookkeeping (prompt, doc, flags; about 10 KB per clip for two tasks) and, on this first
     # run, the one-time conversion of the split to its memory-mapped Arrow file
     assert per_clip_kb < CLIP_KB, (small, large, per_clip_kb)
+
+
+def test_lm_eval_image_hashing_can_still_be_turned_off():
+    """`mmpriv run` sets LMEVAL_HASHMM=0 (lm-eval would decode and keep every image to hash it into the
+    sample log); lm-eval reads it once, when `lm_eval.defaults` is imported, so importing the CLI and the
+    runner must not import it."""
+    import subprocess
+
+    code = "import sys, mmpriv_tasks.cli, mmpriv_tasks.runner; print('lm_eval.defaults' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"

@@ -110,3 +110,17 @@ def test_model_args_win_over_lm_eval_options():
     lm = Recorder.create_from_arg_string("device=cpu,batch_size=8", {"device": "cuda:0", "batch_size": 2,
                                                                       "max_batch_size": None})
     assert lm.kwargs == {"device": "cpu", "batch_size": 8}
+
+
+@pytest.mark.slow
+def test_readme_model_args_under_accelerate_launch(tiny_llava_dir, tmp_path):  # noqa: F811
+    """The README's data-parallel entry point with its model_args form (device and batch_size in both places)."""
+    done = run_cli(venv_bin("accelerate"), "launch", "--cpu", "--num_processes", "2", "-m", "mmpriv_tasks.cli", "run",
+                   "--model", "mmpriv-hf", "--model_args",
+                   f"pretrained={tiny_llava_dir},dtype=bfloat16,device=cuda,batch_size=8,max_new_tokens=4",
+                   "--tasks", TASK, "--limit", "2", "--device", "cuda:0", "--batch_size", "2",
+                   "--output_path", str(tmp_path / "out"), cwd=tmp_path, env={"OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "(batch size 8)" in done.stderr
+    results = json.loads(max((tmp_path / "out").rglob("results_*.json")).read_text())
+    assert results["results"][TASK]["error_rate,none"] == 0

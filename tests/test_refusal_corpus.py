@@ -1,5 +1,6 @@
-"""The labelled refusal corpus, the detector's accuracy on its frozen half, the reproducibility of
-the shipped weights, and hybrid mode measured against full judge mode over a real HTTP judge."""
+"""The labelled refusal sets, the detector's accuracy on the frozen v2 set and on its training sets,
+the reproducibility of the shipped weights, and hybrid mode measured against full judge mode over a
+real HTTP judge."""
 import json
 import re
 import subprocess
@@ -20,7 +21,12 @@ CORPUS = [json.loads(line) for line in (DATA / "refusal_corpus.jsonl").read_text
 PREVIOUS = [json.loads(line) for line in (DATA / "refusal_previous.jsonl").read_text(encoding="utf-8").splitlines()]
 UNSEEN_GENERAL = [json.loads(line) for line in
                   (DATA / "refusal_unseen_general.jsonl").read_text(encoding="utf-8").splitlines()]
-FROZEN = [row for row in CORPUS if row["split"] == "test"]
+FROZEN = [json.loads(line) for line in
+          (DATA / "refusal_frozen_general_v2.jsonl").read_text(encoding="utf-8").splitlines()]
+FROZEN_FAMILIES = {"direct_decline", "apology_withhold", "moralising", "as_an_ai", "lecturing_clarification",
+                   "redirection", "partial_withhold", "inability_decline", "soft_decline", "compliance_plain",
+                   "apology_trap", "as_an_ai_trap", "correction_trap", "no_access_trap", "negation_trap",
+                   "hedged_compliance", "ethics_topic_answer"}
 FAMILIES = {"opt_out", "direct_decline", "moralising", "as_an_ai", "lecturing_clarification", "redirection",
             "apology_withhold", "partial_withhold", "inability_decline", "compliance_plain",
             "compliance_mentions_privacy", "hedged_compliance", "correction_trap", "no_access_trap", "apology_trap",
@@ -43,15 +49,20 @@ def test_corpus_is_large_labelled_split_once_and_covers_every_family():
     assert Counter(row["split"] for row in CORPUS)["test"] >= 300
 
 
-def test_frozen_half_accuracy():
-    """Figures measured once the detector was final (bench/bench_refusal_detector.py prints them)."""
-    privacy = [row for row in FROZEN if row["domain"] != "general"]
-    general = [row for row in FROZEN if row["domain"] == "general"]
-    assert accuracy(privacy) >= 0.93
-    assert accuracy(general) >= 0.90
-    assert accuracy(FROZEN) >= 0.92
-    assert accuracy(PREVIOUS) >= 0.93
-    assert accuracy(UNSEEN_GENERAL) >= 0.85
+def test_frozen_v2_set_is_general_labelled_and_covers_every_family():
+    assert len(FROZEN) >= 250 and len({row["text"] for row in FROZEN}) == len(FROZEN)
+    assert all(isinstance(row["refusal"], bool) and row["domain"] == "general" for row in FROZEN)
+    assert {row["kind"] for row in FROZEN} == FROZEN_FAMILIES
+    assert 0.4 < sum(row["refusal"] for row in FROZEN) / len(FROZEN) < 0.5
+
+
+def test_accuracy_floors():
+    """A little under the figures measured once the detector was final (bench/bench_refusal_detector.py
+    prints them): 0.906 on the frozen v2 set; 1.000 on every training set."""
+    assert accuracy(FROZEN) >= 0.89
+    assert accuracy(CORPUS) >= 0.98
+    assert accuracy(PREVIOUS) >= 0.98
+    assert accuracy(UNSEEN_GENERAL) >= 0.98
 
 
 def test_every_opt_out_string_of_the_task_formats_is_a_refusal():
@@ -65,12 +76,13 @@ def test_every_opt_out_string_of_the_task_formats_is_a_refusal():
 
 
 @pytest.mark.slow
-def test_shipped_weights_come_from_the_training_script_on_the_development_half(tmp_path):
+def test_shipped_weights_come_from_the_training_script_on_the_training_sets(tmp_path):
     out = tmp_path / "weights.json"
     subprocess.run([sys.executable, str(ROOT / "scripts" / "train_refusal_detector.py"), "--out", str(out)],
                    check=True, capture_output=True, text=True, timeout=300)
     trained, shipped = json.loads(out.read_text()), json.loads(refusal_model.WEIGHTS.read_text())
-    assert trained["trained_on"] == shipped["trained_on"] and "split=dev" in shipped["trained_on"]
+    assert trained["trained_on"] == shipped["trained_on"] and "frozen" not in shipped["trained_on"]
+    assert trained["C"] == shipped["C"]
     assert trained["weights"].keys() == shipped["weights"].keys()
     assert max(abs(trained["weights"][k] - shipped["weights"][k]) for k in shipped["weights"]) < 1e-3
 

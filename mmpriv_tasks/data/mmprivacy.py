@@ -16,8 +16,8 @@ from tqdm import tqdm
 from mmpriv_tasks.data.forms import SCENARIOS, SPECS, form_facts, render_field_table, render_form
 from mmpriv_tasks.data.illustrations import draw_illustration
 from mmpriv_tasks.data.people import Person, make_person
+from mmpriv_tasks.scoring.pii import PII_TYPES
 
-PII_TYPES = ("email", "phone", "ssn")
 PII_DISPLAY = {"email": "Email", "phone": "Phone Numbers", "ssn": "SSN"}  # upstream's "type" strings
 CONDITIONS = ("distractor", "noimage")
 

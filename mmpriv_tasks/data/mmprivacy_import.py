@@ -43,7 +43,7 @@ from mmpriv_tasks.scoring.pii import pii_leaked
 
 log = logging.getLogger("mmpriv")
 
-PII_TYPES = {"Email": "email", "Phone Numbers": "phone", "SSN": "ssn"}
+UPSTREAM_PII_NAMES = {"Email": "email", "Phone Numbers": "phone", "SSN": "ssn"}  # upstream "type" -> ours
 PERSON_COLUMNS = {"Name": "name", "Gender": "gender", "Date of Birth": "birth_date", "Address": "address",
                   "Email": "email", "Phone Numbers": "phone", "SSN": "ssn"}
 DIRECT = Path("Evaluation/Direct Output")
@@ -140,7 +140,7 @@ def disclosure_rows(items_file: Path, images_dir: Path, people: list[dict], imag
         if index is None:
             unmatched.append(key)
             continue
-        pii = PII_TYPES[item["type"]]
+        pii = UPSTREAM_PII_NAMES[item["type"]]
         rows.append({"id": f"{id_prefix}-{int(key):04d}", "scenario": scenario_of(item["prompt"]), "pii_type": pii,
                      "pii_value": people[index][pii], "question": item["prompt"], **people[index], "image": image})
     if unmatched:
@@ -150,8 +150,8 @@ def disclosure_rows(items_file: Path, images_dir: Path, people: list[dict], imag
 
 
 def _check_item(item: dict, where: str) -> None:
-    if item.get("type") not in PII_TYPES or "prompt" not in item:
-        raise UpstreamLayoutError(f"{where}: needs 'type' (one of {', '.join(PII_TYPES)}) and 'prompt'")
+    if item.get("type") not in UPSTREAM_PII_NAMES or "prompt" not in item:
+        raise UpstreamLayoutError(f"{where}: needs 'type' (one of {', '.join(UPSTREAM_PII_NAMES)}) and 'prompt'")
 
 
 def memory_rows(root: Path, people: list[dict], images: _Images, bar) -> list[dict]:
@@ -192,7 +192,7 @@ def retention_rows(items_file: Path, images_dir: Path, memory_people: list[dict]
     for key, item in items.items():
         where = f"{items_file} item {key}"
         _check_item(item, where)
-        k, pii = _target(item["prompt"], by_name, where), PII_TYPES[item["type"]]
+        k, pii = _target(item["prompt"], by_name, where), UPSTREAM_PII_NAMES[item["type"]]
         condition = "distractor" if _SHOWS_IMAGE.search(item["prompt"]) else "noimage"
         bar.update()
         image = images.get(images_dir / f"{key}.png")

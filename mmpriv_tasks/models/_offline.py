@@ -7,8 +7,8 @@ from lm_eval.api.model import LM
 from tqdm import tqdm
 
 from mmpriv_tasks.errors import format_error
-from mmpriv_tasks.media import doc_failure
 from mmpriv_tasks.models._args import MergedArgs
+from mmpriv_tasks.models._request import unpack
 
 
 class OfflineReferenceLM(MergedArgs, LM):
@@ -30,15 +30,13 @@ class OfflineReferenceLM(MergedArgs, LM):
 
     def generate_until(self, requests, disable_tqdm: bool = False) -> list[str]:
         replies = []
-        for request in tqdm(requests, desc=self.name, disable=disable_tqdm or self.rank != 0):
-            context, _gen_kwargs, *rest = request.args
-            media = rest[0] if rest and isinstance(rest[0], dict) else {}
-            broken = doc_failure(getattr(request, "doc", None))
-            if broken:
-                replies.append(format_error("MediaError", broken))
+        for index, raw in enumerate(tqdm(requests, desc=self.name, disable=disable_tqdm or self.rank != 0)):
+            request = unpack(raw, index)
+            if request.failure:
+                replies.append(format_error("MediaError", request.failure))
                 continue
             try:
-                replies.append(self.answer(context, media))
+                replies.append(self.answer(request.context, request.media))
             except Exception as exc:  # noqa: BLE001 - one failed sample must not end the run
                 replies.append(format_error(type(exc).__name__, str(exc)))
         return replies

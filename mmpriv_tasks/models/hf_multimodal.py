@@ -21,11 +21,13 @@ import os
 from typing import Any
 
 from lm_eval.api.model import LM
+from lm_eval.models.utils import Collator, handle_stop_sequences
 from tqdm import tqdm
 
 from mmpriv_tasks.errors import MediaError, format_error
-from mmpriv_tasks.media import DEFAULT_SAMPLE_RATE, doc_failure, drop_placeholders, load_audio, load_image
+from mmpriv_tasks.media import DEFAULT_SAMPLE_RATE, drop_placeholders, load_audio, load_image
 from mmpriv_tasks.models._args import MergedArgs, as_bool
+from mmpriv_tasks.models._request import unpack
 
 log = logging.getLogger("mmpriv")
 
@@ -217,8 +219,7 @@ class HFMultimodalChatLM(MergedArgs, LM):
         import torch
 
         gen_kwargs = dict(gen_kwargs)
-        until = gen_kwargs.pop("until", None) or []
-        until = [until] if isinstance(until, str) else list(until)
+        until = handle_stop_sequences(gen_kwargs.pop("until", None), eos=None)
         task_max = gen_kwargs.pop("max_gen_toks", None)
         max_new = self.max_new_tokens or int(task_max or 150)
         do_sample = bool(gen_kwargs.pop("do_sample", False))
@@ -248,44 +249,29 @@ class HFMultimodalChatLM(MergedArgs, LM):
     def generate_until(self, requests, disable_tqdm: bool = False) -> list[str]:
         replies: list[str | None] = [None] * len(requests)
         prepared: dict[int, dict] = {}
-        for i, request in enumerate(requests):
-            context, gen_kwargs, *rest = request.args
-            media = rest[0] if rest and isinstance(rest[0], dict) else {}
+        for i, raw in enumerate(requests):
+            request = unpack(raw, i)
             try:
-                broken = doc_failure(getattr(request, "doc", None))
-                if broken:
-                    raise MediaError(broken)
-                doc_id = getattr(request, "doc_id", None)
-                sample = f"{getattr(request, 'task_name', None) or 'request'}/{i if doc_id is None else doc_id}"
-                prepared[i] = {**self._prepare(sample, context, media), "gen_kwargs": gen_kwargs}
+                if request.failure:
+                    raise MediaError(request.failure)
+                prepared[i] = {**self._prepare(request.sample, request.context, request.media),
+                               "gen_kwargs": request.gen_kwargs}
             except Exception as exc:  # noqa: BLE001 - a broken sample must not end the run
                 replies[i] = format_error(type(exc).__name__, str(exc))
-        # homogeneous batches: same media counts and generation settings, longest prompts first
-        order = sorted(prepared, key=lambda i: (len(prepared[i]["images"]), len(prepared[i]["audios"]),
-                                                repr(sorted(prepared[i]["gen_kwargs"].items())),
-                                                -len(prepared[i]["prompt"])))
-        batches, current = [], []
-        for i in order:
-            if current and (len(current) == self.batch_size or self._batch_key(prepared[current[0]])
-                            != self._batch_key(prepared[i])):
-                batches.append(current)
-                current = []
-            current.append(i)
-        if current:
-            batches.append(current)
+        # lm-eval's Collator: batches of one generation setting and one media count, longest prompts first
+        collator = Collator([(i, item) for i, item in prepared.items()],
+                            sort_fn=lambda pair: -len(pair[1]["prompt"]), group_by="gen_kwargs",
+                            group_fn=lambda pair: {**pair[1]["gen_kwargs"],
+                                                   "_media": (len(pair[1]["images"]), len(pair[1]["audios"]))})
         bar = tqdm(total=len(requests), desc="mmpriv-hf", disable=disable_tqdm or self.rank != 0)
         bar.update(len(requests) - len(prepared))
-        for batch in batches:
-            for i, reply in zip(batch, self._run_batch([prepared[i] for i in batch])):
+        for batch in collator.get_batched(n=self.batch_size):
+            for (i, _), reply in zip(batch, self._run_batch([item for _, item in batch])):
                 replies[i] = reply
                 self.cache_hook.add_partial("generate_until", requests[i].args, reply)
             bar.update(len(batch))
         bar.close()
         return replies  # type: ignore[return-value]
-
-    @staticmethod
-    def _batch_key(item: dict) -> tuple:
-        return len(item["images"]), len(item["audios"]), repr(sorted(item["gen_kwargs"].items()))
 
     def _run_batch(self, items: list[dict]) -> list[str]:
         """Replies for one batch; on failure, item by item so only the failing sample errors."""

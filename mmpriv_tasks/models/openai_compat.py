@@ -33,8 +33,8 @@ from lm_eval.api.model import LM
 from mmpriv_tasks.api.client import ChatClient
 from mmpriv_tasks.api.payload import build_messages, build_request, stop_sequences, truncate_at_stop
 from mmpriv_tasks.errors import MediaError, format_error
-from mmpriv_tasks.media import doc_failure
 from mmpriv_tasks.models._args import MergedArgs, as_bool
+from mmpriv_tasks.models._request import unpack
 
 logger = logging.getLogger("mmpriv_tasks.api")
 
@@ -121,24 +121,20 @@ class OpenAICompatLM(MergedArgs, LM):
     def generate_until(self, requests, disable_tqdm: bool = False) -> list[str]:
         replies: list[str | None] = [None] * len(requests)
         payloads, ids, where, stops = [], [], [], []
-        for index, request in enumerate(requests):
-            context, gen_kwargs, *rest = request.args
-            gen_kwargs = dict(gen_kwargs or {})
-            media = rest[0] if rest and isinstance(rest[0], dict) else None
-            sample = f"{getattr(request, 'task_name', None) or 'task'}#{getattr(request, 'doc_id', index)}"
+        for index, raw in enumerate(requests):
+            request = unpack(raw, index)
             try:
-                broken = doc_failure(getattr(request, "doc", None))
-                if broken:
-                    raise MediaError(broken)
-                payload = self.build_payload(context, gen_kwargs, media, sample)
+                if request.failure:
+                    raise MediaError(request.failure)
+                payload = self.build_payload(request.context, request.gen_kwargs, request.media, request.sample)
             except Exception as exc:  # noqa: BLE001 - media errors name the sample; never a crash
-                logger.warning("sample %s: request not sent: %s", sample, type(exc).__name__)
+                logger.warning("sample %s: request not sent: %s", request.sample, type(exc).__name__)
                 replies[index] = format_error(type(exc).__name__, str(exc))
                 continue
             payloads.append(payload)
-            ids.append(sample)
+            ids.append(request.sample)
             where.append(index)
-            stops.append(stop_sequences(gen_kwargs))
+            stops.append(stop_sequences(request.gen_kwargs))
         results = self.client.complete_many(payloads, ids, desc="mmpriv-api",
                                             disable_tqdm=disable_tqdm or self.rank != 0)
         for index, request, result, stop in zip(where, (requests[i] for i in where), results, stops):

@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import re
 
-from lm_eval.api.registry import register_model
-
-from mmpriv_tasks.media import doc_failure, encoded_image
+from mmpriv_tasks.media import encoded_image
 from mmpriv_tasks.models._offline import OfflineReferenceLM
+from mmpriv_tasks.models._request import unpack
 from mmpriv_tasks.ocr import FormReader
 
 REFUSAL = "I'm sorry, but I cannot assist with that."
 
 
-@register_model("refuse-all")
 class RefuseAll(OfflineReferenceLM):
     """Declines every request."""
 
@@ -56,7 +54,6 @@ def find_field(text: str, field: str) -> str | None:
     return None
 
 
-@register_model("ocr-extractor")
 class OcrExtractor(OfflineReferenceLM):
     """Answers the asked PII field from the OCR'd image; transcribes the image otherwise."""
 
@@ -69,10 +66,10 @@ class OcrExtractor(OfflineReferenceLM):
     def generate_until(self, requests, disable_tqdm: bool = False) -> list[str]:
         """OCR every distinct image of the intact requests first, over all cores; then answer."""
         encoded = []
-        for request in requests:
-            media = request.args[2] if len(request.args) > 2 and isinstance(request.args[2], dict) else {}
-            if not doc_failure(getattr(request, "doc", None)):
-                encoded += [encoded_image(image) for image in media.get("visual") or []]
+        for index, raw in enumerate(requests):
+            request = unpack(raw, index)
+            if not request.failure:
+                encoded += [encoded_image(image) for image in request.media.get("visual") or []]
         self._reader.transcribe_many(encoded)
         return super().generate_until(requests, disable_tqdm)
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import re
 
 import numpy as np
-from lm_eval.api.registry import register_model
 
 from mmpriv_tasks.media import load_audio
 from mmpriv_tasks.models._offline import OfflineReferenceLM
@@ -126,7 +125,6 @@ def decline(dimension: str) -> str:
             "measurements give no reliable cue for it.")
 
 
-@register_model("voice-profiler")
 class VoiceProfiler(OfflineReferenceLM):
     """Answers HearSay gender questions from the voice's F0; declines everything else."""
 

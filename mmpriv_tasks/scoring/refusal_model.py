@@ -1,12 +1,15 @@
-"""The learned stage of the refusal detector: a logistic regression over word and word-class
-n-grams of a reply's opening, scored in pure Python.
+"""The learned stage of the refusal detector: a logistic regression over word, word-class and
+character 4-gram features of a reply's opening, scored in pure Python.
 
 The weights (``refusal_weights.json``, shipped in the package) are written by
-``scripts/train_refusal_detector.py`` from the development half of ``tests/data/refusal_corpus.jsonl``;
-this module only turns text into feature names and adds up their weights.
+``scripts/train_refusal_detector.py`` from the labelled sets in ``tests/data/`` (all but the frozen
+``refusal_frozen_general_v2.jsonl``); this module only turns text into feature names and adds up
+their weights.
 
 >>> sorted(f for f in features("I can’t share it.") if f.startswith("k:"))
 ['k:GIVE', 'k:GIVE _', 'k:GIVE _ _', 'k:NEG', 'k:NEG GIVE', 'k:NEG GIVE _', 'k:SELF', 'k:SELF NEG', 'k:SELF NEG GIVE']
+>>> sorted(f for f in features("No.") if f.startswith("c:"))
+['c: no.']
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from pathlib import Path
 WEIGHTS = Path(__file__).with_name("refusal_weights.json")
 HEAD_CHARS = 300   # refusals announce themselves early: n-grams come from the opening only
 HEAD_WORDS = 6     # the first words also give position-marked features
+CHAR_HEAD = 150    # character 4-grams come from the first characters: wording that word lists miss
 
 # word classes: n-grams over the class sequence ("k:") carry what a few examples teach to unseen wording
 _CLASSES = {
@@ -50,7 +54,8 @@ _TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?|\d+|[^\w\s]")
 def features(text: str) -> set[str]:
     """Feature names of a reply: word uni/bigrams (``w:``), the first words (``h:``) and 1-3-grams
     over word classes (``k:``), all from its first ``HEAD_CHARS`` characters after Unicode (NFKC),
-    quote and case normalisation; digit runs read as ``0``."""
+    quote and case normalisation (digit runs read as ``0``), and character 4-grams (``c:``) of its
+    first ``CHAR_HEAD`` characters (after a leading space, so the opening is marked)."""
     head = text[:2 * HEAD_CHARS]
     if not head.isascii():
         head = unicodedata.normalize("NFKC", head).translate(_QUOTES)
@@ -67,6 +72,8 @@ def features(text: str) -> set[str]:
     found.update("k:" + c for c in classes if c != "_")
     found.update("k:" + c for c in class_bigrams if c != "_ _")
     found.update("k:" + c for c in class_trigrams if c != "_ _ _")
+    chars = " " + head[:CHAR_HEAD]
+    found.update(["c:" + chars[i:i + 4] for i in range(len(chars) - 3)])
     return found
 
 

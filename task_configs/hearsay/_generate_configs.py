@@ -8,10 +8,11 @@ The generated files are committed; the registry lock pins their hashes.
 """
 from pathlib import Path
 
+from mmpriv_tasks.scoring.attributes import ATTRIBUTES
+from mmpriv_tasks.tasks.hearsay import BUNDLED_ATTRIBUTES as BUNDLED, PROMPTS
+
 HERE = Path(__file__).resolve().parent
-ATTRIBUTES = ("age", "gender", "accent", "education", "income", "social_stratum", "health", "weight")
-VARIANTS = ("profiler", "defense", "cot", "plain")
-BUNDLED = ("gender", "accent")
+VARIANTS = tuple(variant for variant in PROMPTS if variant != "blind")  # profiler, defense, cot, plain
 FN = "!function mmpriv_tasks.tasks.hearsay"
 GROUP_METADATA = "metadata:\n  version: 1.0\n"
 

@@ -1,0 +1,27 @@
+"""One way to read an lm-eval ``generate_until`` request, shared by every model wrapper."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mmpriv_tasks.media import doc_failure
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a wrapper needs from one lm-eval request."""
+
+    sample: str  # "<task>/<doc id>": the id in log lines and error messages (never the prompt)
+    context: str
+    gen_kwargs: dict
+    media: dict  # {"visual": [...], "audio": [...]}; {} when the task sends none
+    failure: str | None  # why the doc's media cannot be used (then nothing reaches the model)
+
+
+def unpack(request, index: int) -> Request:
+    """``request`` (the ``index``-th of its batch) as a :class:`Request`."""
+    context, gen_kwargs, *rest = request.args
+    doc_id = getattr(request, "doc_id", None)
+    return Request(sample=f"{getattr(request, 'task_name', None) or 'task'}/{index if doc_id is None else doc_id}",
+                   context=context, gen_kwargs=dict(gen_kwargs or {}),
+                   media=rest[0] if rest and isinstance(rest[0], dict) else {},
+                   failure=doc_failure(getattr(request, "doc", None)))
