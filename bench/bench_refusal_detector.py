@@ -2,12 +2,14 @@
 
 Sets (``tests/data/``):
 
-- ``refusal_frozen_general_v2.jsonl``: 255 general-request replies written before the learned stage
+- ``refusal_frozen_general_v3.jsonl``: 255 general-request replies written before the learned stage
   was retrained on every other set; never used for training or tuning: the figure to report.
-- Training data of the learned stage (fit figures, not generalisation ones; the training script
-  prints its cross-validated accuracy): ``refusal_corpus.jsonl`` (its ``test`` half, the earlier
-  frozen half, by domain, and its ``dev`` half), ``refusal_previous.jsonl`` (181 replies by another
-  author) and ``refusal_unseen_general.jsonl`` (92 general-request replies).
+- Training data of the learned stage, marked ``[training]`` (fit figures, not generalisation ones;
+  the training script prints its cross-validated accuracy): ``refusal_corpus.jsonl`` (its ``test``
+  half, the first frozen half, by domain, and its ``dev`` half), ``refusal_previous.jsonl`` (181
+  replies by another author), ``refusal_unseen_general.jsonl`` (92 general-request replies),
+  ``refusal_frozen_general_v2.jsonl`` (255, the previous detector's frozen set) and
+  ``refusal_train_extra.jsonl`` (202 replies written for the v2 set's error families).
 
 Next to ``detect_refusal`` it scores a naive baseline (a reply that starts with an apology or
 "I cannot" is a refusal). Hybrid mode (``MMPRIV_REFUSAL_MODE=hybrid``) is measured with a
@@ -81,19 +83,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.pop("MMPRIV_HYBRID_THRESHOLD", None)
     corpus, previous = load("refusal_corpus.jsonl"), load("refusal_previous.jsonl")
-    frozen = load("refusal_frozen_general_v2.jsonl")
-    report("FROZEN general requests v2 (never trained on)", frozen)
+    frozen = load("refusal_frozen_general_v3.jsonl")
+    report("FROZEN general requests v3 (never trained on)", frozen)
     earlier = [r for r in corpus if r["split"] == "test"]
     report("[training] corpus test half, privacy requests (forms, voices)", [r for r in earlier if r["domain"] != "general"])
     report("[training] corpus test half, general requests", [r for r in earlier if r["domain"] == "general"])
     report("[training] corpus dev half", [r for r in corpus if r["split"] == "dev"])
     report("[training] previous 181 (other author)", previous)
     report("[training] unseen general 92", load("refusal_unseen_general.jsonl"))
+    report("[training] general requests v2 (frozen for the previous detector)", load("refusal_frozen_general_v2.jsonl"))
+    report("[training] extra general 202 (v2 error families)", load("refusal_train_extra.jsonl"))
 
     by_kind = defaultdict(list)
     for row in frozen:
         by_kind[row["kind"]].append(detect_refusal(row["text"]) == row["refusal"])
-    print("frozen v2 by family: " + ", ".join(f"{k} {sum(v)}/{len(v)}" for k, v in sorted(by_kind.items())))
+    print("frozen v3 by family: " + ", ".join(f"{k} {sum(v)}/{len(v)}" for k, v in sorted(by_kind.items())))
     if args.misses:
         for row in frozen:
             if detect_refusal(row["text"]) != row["refusal"]:

@@ -1,7 +1,8 @@
 """Train the refusal detector's learned stage on every labelled set except the frozen one.
 
-Trains on ``tests/data/refusal_corpus.jsonl`` (both halves), ``refusal_previous.jsonl`` and
-``refusal_unseen_general.jsonl``; ``refusal_frozen_general_v2.jsonl`` stays frozen for
+Trains on ``tests/data/refusal_corpus.jsonl`` (both halves), ``refusal_previous.jsonl``,
+``refusal_unseen_general.jsonl``, ``refusal_frozen_general_v2.jsonl`` (frozen for the previous
+detector) and ``refusal_train_extra.jsonl``; ``refusal_frozen_general_v3.jsonl`` stays frozen for
 ``bench/bench_refusal_detector.py``. Fits a logistic regression over the feature names of
 ``mmpriv_tasks.scoring.refusal_model.features``, choosing the inverse regularisation strength C by
 5-fold cross-validated accuracy on the training rows (printed; the smallest C within ``CV_SLACK``
@@ -27,7 +28,8 @@ from sklearn.pipeline import make_pipeline
 from mmpriv_tasks.scoring import refusal_model
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
-TRAINING_SETS = ("refusal_corpus.jsonl", "refusal_previous.jsonl", "refusal_unseen_general.jsonl")
+TRAINING_SETS = ("refusal_corpus.jsonl", "refusal_previous.jsonl", "refusal_unseen_general.jsonl",
+                 "refusal_frozen_general_v2.jsonl", "refusal_train_extra.jsonl")
 C_GRID = (0.3, 1.0, 3.0, 10.0)
 CV_SLACK = 0.005  # the strongest regularisation whose CV accuracy is within this of the best wins
 MIN_WEIGHT = 0.01  # smaller weights are dropped from the shipped file

@@ -15,7 +15,7 @@ from mmpriv_tasks import cli
 from mmpriv_tasks.data import hearsay as hs
 from mmpriv_tasks.media import load_audio
 from mmpriv_tasks.paths import bundled_data_dir
-from mmpriv_tasks.scoring.attributes import LABELS
+from mmpriv_tasks.scoring.attribute_schema import LABELS
 from mmpriv_tasks.task_data import load_split, media_cell
 
 RATE = 16_000

@@ -7,9 +7,8 @@ import pytest
 
 from mmpriv_tasks.models.voice_profiler import asked_attribute
 from mmpriv_tasks.scoring import aggregate
-from mmpriv_tasks.scoring.attributes import (
-    LABELS, OTHER, REFUSED, UNPARSEABLE, age_bin, age_distance, normalise_label, parse_attribute,
-)
+from mmpriv_tasks.scoring.attribute_schema import LABELS, OTHER, REFUSED, UNPARSEABLE, age_distance, display_label, normalise_label
+from mmpriv_tasks.scoring.attributes import age_bin, parse_attribute
 from mmpriv_tasks.tasks import hearsay
 
 CASES = {
@@ -83,8 +82,6 @@ def test_parse(attribute, reply, expected):
 
 
 def test_every_label_parses_as_itself_in_both_spellings():
-    from mmpriv_tasks.scoring.attributes import display_label
-
     for attribute, labels in LABELS.items():
         for label in labels:
             assert parse_attribute(label, attribute) == label, (attribute, label)

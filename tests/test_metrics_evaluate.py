@@ -17,7 +17,7 @@ import pytest
 from mmpriv_tasks.errors import format_error
 from mmpriv_tasks.paths import metrics_dir, task_configs_dir
 from mmpriv_tasks.scoring.inconsistency import format_decisions, task_inconsistency
-from mmpriv_tasks.scoring.attributes import LABELS, display_label
+from mmpriv_tasks.scoring.attribute_schema import LABELS, display_label
 
 from fake_openai_server import free_port
 

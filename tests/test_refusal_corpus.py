@@ -1,4 +1,4 @@
-"""The labelled refusal sets, the detector's accuracy on the frozen v2 set and on its training sets,
+"""The labelled refusal sets, the detector's accuracy on the frozen v3 set and on its training sets,
 the reproducibility of the shipped weights, and hybrid mode measured against full judge mode over a
 real HTTP judge."""
 import json
@@ -21,8 +21,11 @@ CORPUS = [json.loads(line) for line in (DATA / "refusal_corpus.jsonl").read_text
 PREVIOUS = [json.loads(line) for line in (DATA / "refusal_previous.jsonl").read_text(encoding="utf-8").splitlines()]
 UNSEEN_GENERAL = [json.loads(line) for line in
                   (DATA / "refusal_unseen_general.jsonl").read_text(encoding="utf-8").splitlines()]
+GENERAL_V2 = [json.loads(line) for line in
+              (DATA / "refusal_frozen_general_v2.jsonl").read_text(encoding="utf-8").splitlines()]
+TRAIN_EXTRA = [json.loads(line) for line in (DATA / "refusal_train_extra.jsonl").read_text(encoding="utf-8").splitlines()]
 FROZEN = [json.loads(line) for line in
-          (DATA / "refusal_frozen_general_v2.jsonl").read_text(encoding="utf-8").splitlines()]
+          (DATA / "refusal_frozen_general_v3.jsonl").read_text(encoding="utf-8").splitlines()]
 FROZEN_FAMILIES = {"direct_decline", "apology_withhold", "moralising", "as_an_ai", "lecturing_clarification",
                    "redirection", "partial_withhold", "inability_decline", "soft_decline", "compliance_plain",
                    "apology_trap", "as_an_ai_trap", "correction_trap", "no_access_trap", "negation_trap",
@@ -49,20 +52,26 @@ def test_corpus_is_large_labelled_split_once_and_covers_every_family():
     assert Counter(row["split"] for row in CORPUS)["test"] >= 300
 
 
-def test_frozen_v2_set_is_general_labelled_and_covers_every_family():
-    assert len(FROZEN) >= 250 and len({row["text"] for row in FROZEN}) == len(FROZEN)
-    assert all(isinstance(row["refusal"], bool) and row["domain"] == "general" for row in FROZEN)
-    assert {row["kind"] for row in FROZEN} == FROZEN_FAMILIES
-    assert 0.4 < sum(row["refusal"] for row in FROZEN) / len(FROZEN) < 0.5
+@pytest.mark.parametrize("rows", [GENERAL_V2, FROZEN], ids=["v2", "v3"])
+def test_general_sets_are_labelled_and_cover_every_family(rows):
+    assert len(rows) >= 250 and len({row["text"] for row in rows}) == len(rows)
+    assert all(isinstance(row["refusal"], bool) and row["domain"] == "general" for row in rows)
+    assert {row["kind"] for row in rows} == FROZEN_FAMILIES
+    assert 0.4 < sum(row["refusal"] for row in rows) / len(rows) < 0.5
+
+
+def test_frozen_v3_shares_no_reply_with_the_training_sets():
+    training = {row["text"] for rows in (CORPUS, PREVIOUS, UNSEEN_GENERAL, GENERAL_V2, TRAIN_EXTRA) for row in rows}
+    assert not training & {row["text"] for row in FROZEN}
+    assert len(TRAIN_EXTRA) >= 200 and {row["kind"] for row in TRAIN_EXTRA} <= FROZEN_FAMILIES
 
 
 def test_accuracy_floors():
     """A little under the figures measured once the detector was final (bench/bench_refusal_detector.py
-    prints them): 0.906 on the frozen v2 set; 1.000 on every training set."""
-    assert accuracy(FROZEN) >= 0.89
-    assert accuracy(CORPUS) >= 0.98
-    assert accuracy(PREVIOUS) >= 0.98
-    assert accuracy(UNSEEN_GENERAL) >= 0.98
+    prints them): 0.953 on the frozen v3 set; 1.000 on every training set."""
+    assert accuracy(FROZEN) >= 0.94
+    for rows in (CORPUS, PREVIOUS, UNSEEN_GENERAL, GENERAL_V2, TRAIN_EXTRA):
+        assert accuracy(rows) >= 0.98
 
 
 def test_every_opt_out_string_of_the_task_formats_is_a_refusal():
@@ -81,7 +90,8 @@ def test_shipped_weights_come_from_the_training_script_on_the_training_sets(tmp_
     subprocess.run([sys.executable, str(ROOT / "scripts" / "train_refusal_detector.py"), "--out", str(out)],
                    check=True, capture_output=True, text=True, timeout=300)
     trained, shipped = json.loads(out.read_text()), json.loads(refusal_model.WEIGHTS.read_text())
-    assert trained["trained_on"] == shipped["trained_on"] and "frozen" not in shipped["trained_on"]
+    assert trained["trained_on"] == shipped["trained_on"] and "general_v3" not in shipped["trained_on"]
+    assert "train_extra" in shipped["trained_on"] and "general_v2" in shipped["trained_on"]
     assert trained["C"] == shipped["C"]
     assert trained["weights"].keys() == shipped["weights"].keys()
     assert max(abs(trained["weights"][k] - shipped["weights"][k]) for k in shipped["weights"]) < 1e-3

@@ -8,11 +8,11 @@ from mmpriv_tasks.paths import task_configs_dir
 from mmpriv_tasks.scoring.aggregate import macro_f1
 from mmpriv_tasks.scoring.aggregate import majority_share
 from mmpriv_tasks.scoring.aggregate import mean_of_scored
-from mmpriv_tasks.scoring.attributes import LABELS
-from mmpriv_tasks.scoring.attributes import REFUSED
-from mmpriv_tasks.scoring.attributes import UNPARSEABLE
-from mmpriv_tasks.scoring.attributes import age_distance
-from mmpriv_tasks.scoring.attributes import normalise_label
+from mmpriv_tasks.scoring.attribute_schema import LABELS
+from mmpriv_tasks.scoring.attribute_schema import REFUSED
+from mmpriv_tasks.scoring.attribute_schema import UNPARSEABLE
+from mmpriv_tasks.scoring.attribute_schema import age_distance
+from mmpriv_tasks.scoring.attribute_schema import normalise_label
 from mmpriv_tasks.scoring.attributes import parse_attribute
 
 _CITATION = (task_configs_dir() / "hearsay" / "CITATION.bib").read_text()

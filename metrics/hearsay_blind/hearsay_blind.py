@@ -11,10 +11,10 @@ from mmpriv_tasks.scoring.aggregate import top_guess
 from mmpriv_tasks.scoring.aggregate import top_guess_share
 from mmpriv_tasks.scoring.aggregate import top_label
 from mmpriv_tasks.scoring.aggregate import top_label_share
-from mmpriv_tasks.scoring.attributes import LABELS
-from mmpriv_tasks.scoring.attributes import REFUSED
-from mmpriv_tasks.scoring.attributes import UNPARSEABLE
-from mmpriv_tasks.scoring.attributes import display_label
+from mmpriv_tasks.scoring.attribute_schema import LABELS
+from mmpriv_tasks.scoring.attribute_schema import REFUSED
+from mmpriv_tasks.scoring.attribute_schema import UNPARSEABLE
+from mmpriv_tasks.scoring.attribute_schema import display_label
 from mmpriv_tasks.scoring.attributes import parse_attribute
 from mmpriv_tasks.scoring.judge import BLIND_REFUSAL
 

@@ -28,7 +28,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from mmpriv_tasks.scoring.attributes import AGE_BINS, LABELS, OTHER, normalise_label, parse_attribute
+from mmpriv_tasks.scoring.attribute_schema import AGE_BINS, LABELS, OTHER, normalise_label
+from mmpriv_tasks.scoring.attributes import parse_attribute
 
 COLUMNS = ("id", "attribute", "label", "audio", "source", "speaker", "sentence")
 BATCH_ROWS = 64

@@ -22,7 +22,7 @@ import numpy as np
 
 from mmpriv_tasks.media import load_audio
 from mmpriv_tasks.models._offline import OfflineReferenceLM
-from mmpriv_tasks.scoring.attributes import DIMENSIONS
+from mmpriv_tasks.scoring.attribute_schema import DIMENSIONS
 
 SAMPLE_RATE = 16_000
 GENDER_THRESHOLD_HZ = 165.0

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 
-from mmpriv_tasks.scoring.attributes import REFUSED, UNPARSEABLE
+from mmpriv_tasks.scoring.attribute_schema import REFUSED, UNPARSEABLE
 from mmpriv_tasks.scoring.judge import BLIND_REFUSAL
 
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from mmpriv_tasks import task_data
 from mmpriv_tasks.media import encode_wav
-from mmpriv_tasks.scoring.attributes import (
+from mmpriv_tasks.scoring.attribute_schema import (
     AGE_BINS, DIMENSIONS, LABELS, OTHER, REFUSED, UNPARSEABLE, age_distance, display_label, normalise_label,
-    parse_attribute,
 )
+from mmpriv_tasks.scoring.attributes import parse_attribute
 from mmpriv_tasks.scoring.judge import BLIND_REFUSAL, HEARSAY_BLIND, HEARSAY_DUAL, get_judge
 from mmpriv_tasks.scoring.refusal_modes import needs_judge, refusal_mode, scoring_record
 from mmpriv_tasks.tasks.common import doc_to_audio as common_doc_to_audio

@@ -8,7 +8,7 @@ The generated files are committed; the registry lock pins their hashes.
 """
 from pathlib import Path
 
-from mmpriv_tasks.scoring.attributes import ATTRIBUTES
+from mmpriv_tasks.scoring.attribute_schema import ATTRIBUTES
 from mmpriv_tasks.tasks.hearsay import BUNDLED_ATTRIBUTES as BUNDLED, PROMPTS
 
 HERE = Path(__file__).resolve().parent
