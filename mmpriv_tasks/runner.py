@@ -26,7 +26,7 @@ from mmpriv_tasks import lm_eval_noise, packs, registry, task_data
 from mmpriv_tasks.errors import DataError, InputError
 from mmpriv_tasks.outputs import private_outputs
 
-log = logging.getLogger("mmpriv")
+log = logging.getLogger(__name__)
 
 
 def _include_path(argv: list[str]) -> tuple[list[str], str]:
@@ -246,13 +246,12 @@ def _setup_logging(level: int) -> None:
 
     setup_logging(level)
     lm_eval_logger = logging.getLogger("lm_eval")
-    for name in ("mmpriv", "mmpriv_tasks"):
-        ours = logging.getLogger(name)
-        ours.setLevel(lm_eval_logger.level)
-        if not ours.handlers:
-            for handler in lm_eval_logger.handlers:
-                ours.addHandler(handler)
-            ours.propagate = False
+    ours = logging.getLogger("mmpriv_tasks")  # every module logs to logging.getLogger(__name__)
+    ours.setLevel(lm_eval_logger.level)
+    if not ours.handlers:
+        for handler in lm_eval_logger.handlers:
+            ours.addHandler(handler)
+        ours.propagate = False
 
 
 def debug_requested(argv: list[str]) -> bool:

@@ -33,7 +33,7 @@ from pathlib import Path
 from mmpriv_tasks import paths
 from mmpriv_tasks.errors import DataError, MediaError
 
-log = logging.getLogger("mmpriv")
+log = logging.getLogger(__name__)
 
 MEDIA_COLUMNS = ("image", "audio")
 CACHE_DIR_ENV = "MMPRIV_CACHE_DIR"

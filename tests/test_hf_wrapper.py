@@ -181,7 +181,7 @@ def test_cuda_request_falls_back_to_cpu(llava, tiny_llava_dir, caplog):  # noqa:
 
     if torch.cuda.is_available():
         pytest.skip("CUDA present")
-    with caplog.at_level(logging.WARNING, logger="mmpriv"):
+    with caplog.at_level(logging.WARNING, logger="mmpriv_tasks"):
         lm = HFMultimodalChatLM(pretrained=str(tiny_llava_dir), device="cuda:0", batch_size="auto")
     assert lm.device.type == "cpu" and "CUDA is not available" in caplog.text
     assert (lm.rank, lm.world_size, lm.batch_size) == (0, 1, 1)

@@ -40,7 +40,7 @@ from typing import Any, Callable, Sequence
 
 from tqdm import tqdm
 
-logger = logging.getLogger("mmpriv_tasks.api")
+logger = logging.getLogger(__name__)
 
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529})
 REPEAT_LIMIT = 3  # requests ended by one identical HTTP error before it is no longer retried

@@ -41,7 +41,7 @@ from mmpriv_tasks.media import load_image
 from mmpriv_tasks.ocr import FormReader
 from mmpriv_tasks.scoring.pii import pii_leaked
 
-log = logging.getLogger("mmpriv")
+log = logging.getLogger(__name__)
 
 UPSTREAM_PII_NAMES = {"Email": "email", "Phone Numbers": "phone", "SSN": "ssn"}  # upstream "type" -> ours
 PERSON_COLUMNS = {"Name": "name", "Gender": "gender", "Date of Birth": "birth_date", "Address": "address",

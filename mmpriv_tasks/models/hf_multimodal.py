@@ -29,7 +29,7 @@ from mmpriv_tasks.media import DEFAULT_SAMPLE_RATE, drop_placeholders, load_audi
 from mmpriv_tasks.models._args import MergedArgs, as_bool
 from mmpriv_tasks.models._request import unpack
 
-log = logging.getLogger("mmpriv")
+log = logging.getLogger(__name__)
 
 # config.model_type -> the transformers class that generates text from text + media.
 # Anything else falls back to AutoModelForImageTextToText (when it knows the type), then

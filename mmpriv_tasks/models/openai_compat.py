@@ -36,7 +36,7 @@ from mmpriv_tasks.errors import MediaError, format_error
 from mmpriv_tasks.models._args import MergedArgs, as_bool
 from mmpriv_tasks.models._request import unpack
 
-logger = logging.getLogger("mmpriv_tasks.api")
+logger = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 

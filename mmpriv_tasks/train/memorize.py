@@ -17,7 +17,7 @@ from tqdm import tqdm
 from mmpriv_tasks.media import load_image
 from mmpriv_tasks.train.examples import Example, build_examples, recipe
 
-log = logging.getLogger("mmpriv")
+log = logging.getLogger(__name__)
 
 METHODS = ("lora", "full")
 
