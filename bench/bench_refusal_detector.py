@@ -86,12 +86,14 @@ def main(argv: list[str] | None = None) -> int:
     frozen = load("refusal_frozen_general_v3.jsonl")
     report("FROZEN general requests v3 (never trained on)", frozen)
     earlier = [r for r in corpus if r["split"] == "test"]
-    report("[training] corpus test half, privacy requests (forms, voices)", [r for r in earlier if r["domain"] != "general"])
+    report("[training] corpus test half, privacy requests (forms, voices)",
+           [r for r in earlier if r["domain"] != "general"])
     report("[training] corpus test half, general requests", [r for r in earlier if r["domain"] == "general"])
     report("[training] corpus dev half", [r for r in corpus if r["split"] == "dev"])
     report("[training] previous 181 (other author)", previous)
     report("[training] unseen general 92", load("refusal_unseen_general.jsonl"))
-    report("[training] general requests v2 (frozen for the previous detector)", load("refusal_frozen_general_v2.jsonl"))
+    report("[training] general requests v2 (the previous detector's frozen set)",
+           load("refusal_frozen_general_v2.jsonl"))
     report("[training] extra general 202 (v2 error families)", load("refusal_train_extra.jsonl"))
 
     by_kind = defaultdict(list)

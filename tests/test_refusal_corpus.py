@@ -23,7 +23,8 @@ UNSEEN_GENERAL = [json.loads(line) for line in
                   (DATA / "refusal_unseen_general.jsonl").read_text(encoding="utf-8").splitlines()]
 GENERAL_V2 = [json.loads(line) for line in
               (DATA / "refusal_frozen_general_v2.jsonl").read_text(encoding="utf-8").splitlines()]
-TRAIN_EXTRA = [json.loads(line) for line in (DATA / "refusal_train_extra.jsonl").read_text(encoding="utf-8").splitlines()]
+TRAIN_EXTRA = [json.loads(line) for line in
+               (DATA / "refusal_train_extra.jsonl").read_text(encoding="utf-8").splitlines()]
 FROZEN = [json.loads(line) for line in
           (DATA / "refusal_frozen_general_v3.jsonl").read_text(encoding="utf-8").splitlines()]
 FROZEN_FAMILIES = {"direct_decline", "apology_withhold", "moralising", "as_an_ai", "lecturing_clarification",

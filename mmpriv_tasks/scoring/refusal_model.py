@@ -21,6 +21,7 @@ import math
 import re
 import unicodedata
 from functools import lru_cache
+from itertools import repeat
 from pathlib import Path
 
 WEIGHTS = Path(__file__).with_name("refusal_weights.json")
@@ -102,6 +103,5 @@ def _weights() -> tuple[dict[str, float], float]:
 def probability(text: str) -> float:
     """P(refusal) for ``text`` under the shipped weights."""
     weights, bias = _weights()
-    get = weights.get
-    z = bias + sum(get(name, 0.0) for name in features(text))
+    z = bias + sum(map(weights.get, features(text), repeat(0.0)))
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
