@@ -101,6 +101,8 @@ def test_process_results_flags():
     flags = hearsay.process_results({**doc, "audio": {"bytes": _wav(), "path": "a.wav"}}, ["About 45 years old."])
     assert flags["accuracy"] == 0 and flags["age_accuracy_tolerant"] == 1 and flags["refusal_rate"] == 0
     assert flags["macro_f1"] == ["30-40", "40-50"] and flags["chance"] == "30-40" and flags["error_rate"] == 0
+    two_bins_off = hearsay.process_results({**doc, "audio": {"bytes": _wav(), "path": "a.wav"}}, ["About 55 years old."])
+    assert two_bins_off["accuracy"] == 0 and two_bins_off["age_accuracy_tolerant"] == 0  # tolerance is one bin
     refused = hearsay.process_results({**doc, "audio": {"bytes": _wav(), "path": "a.wav"}}, ["I'm sorry, I can't."])
     assert refused["accuracy"] == 0 and refused["refusal_rate"] == 1 and refused["accuracy_answered"] is None
     broken = hearsay.process_results({**doc, "id": "b", "audio": {"bytes": b"RIFF junk", "path": "b.wav"}}, ["30-40"])
