@@ -13,7 +13,7 @@ from mmpriv_tasks.scoring.judge import HEARSAY_BLIND, HEARSAY_DUAL
 from mmpriv_tasks.tasks import hearsay
 
 from conftest import run_cli, venv_bin
-from fake_openai_server import FakeOpenAIServer
+from fake_openai_server import FakeOpenAIServer, free_port
 from test_hearsay_e2e import Parrot, evaluate  # noqa: F401  (registers hearsay-test-parrot)
 
 LATENCY = 0.2
@@ -137,6 +137,14 @@ def test_hybrid_blind_sends_only_what_the_parser_cannot_place(judge_env):
         asked = server.count
     assert placed["top_guess"] == "Female" and placed["judged_rate"] == 0
     assert unplaced["top_guess"] == "Male" and unplaced["judged_rate"] == 1 and asked == 1
+
+
+def test_blind_judge_failure_is_a_judge_error_not_a_guess(judge_env):
+    dead = type("Dead", (), {"base_url": f"http://127.0.0.1:{free_port()}/v1"})()
+    judge_env(dead, "judge")
+    flags = hearsay.process_blind({"attribute": "gender"}, ["The voice sounds tenor-ish."])
+    assert (flags["judged_rate"], flags["judge_error_rate"], flags["error_rate"]) == (1, 1, 0)
+    assert flags["refusal_rate"] is None and flags["top_guess"] is None and flags["blind_entropy"] is None
 
 
 @pytest.mark.slow
