@@ -24,12 +24,12 @@ import importlib
 import io
 import json
 import logging
-import os
 import re
 from pathlib import Path
 
 from mmpriv_tasks import paths
 from mmpriv_tasks.errors import format_error
+from mmpriv_tasks.scoring.refusal_modes import offline_decisions
 
 MAX_DOCS = 8
 _MAX_VALUE_CHARS = 80  # longer strings (questions, sentences) are not answers
@@ -198,21 +198,18 @@ def _probing_environment():
     """Offline refusal decisions and a quiet lm-eval while probing (environment restored after)."""
     import datasets
 
-    saved = os.environ.pop("MMPRIV_REFUSAL_MODE", None)
     bars = datasets.is_progress_bar_enabled()
     datasets.disable_progress_bars()
     lm_eval_logger = logging.getLogger("lm_eval")
     level = lm_eval_logger.level
     lm_eval_logger.setLevel(logging.ERROR)
     try:
-        with contextlib.redirect_stdout(io.StringIO()):
+        with offline_decisions(), contextlib.redirect_stdout(io.StringIO()):
             yield
     finally:
         lm_eval_logger.setLevel(level)
         if bars:
             datasets.enable_progress_bars()
-        if saved is not None:
-            os.environ["MMPRIV_REFUSAL_MODE"] = saved
 
 
 def prompt_records(task, docs: list[dict]) -> list:

@@ -25,6 +25,7 @@ from pathlib import Path
 from mmpriv_tasks import lm_eval_noise, packs, registry, task_data
 from mmpriv_tasks.errors import DataError, InputError
 from mmpriv_tasks.outputs import private_outputs
+from mmpriv_tasks.scoring.refusal_modes import offline_decisions
 
 log = logging.getLogger(__name__)
 
@@ -107,15 +108,8 @@ def _probe_scoring(task) -> None:
     docs = task.eval_docs
     if not len(docs):
         return
-    saved = os.environ.get("MMPRIV_REFUSAL_MODE")
-    os.environ["MMPRIV_REFUSAL_MODE"] = "offline"
-    try:
+    with offline_decisions():
         task.process_results(dict(docs[0]), [""])
-    finally:
-        if saved is None:
-            os.environ.pop("MMPRIV_REFUSAL_MODE", None)
-        else:
-            os.environ["MMPRIV_REFUSAL_MODE"] = saved
 
 
 def _data_file(entry, metadata: dict) -> str:

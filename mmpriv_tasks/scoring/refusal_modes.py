@@ -22,13 +22,15 @@ True
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from mmpriv_tasks.scoring.judge import REFUSAL, Rubric, get_judge, judge_model
 from mmpriv_tasks.scoring.refusal import detect_refusal, refusal_probability
 
+MODE_ENV = "MMPRIV_REFUSAL_MODE"
 MODES = ("offline", "judge", "hybrid")
 UNSURE_BELOW = 0.6
 
@@ -69,10 +71,22 @@ def offline_confidence(text: str) -> float:
 
 def refusal_mode() -> str:
     """The mode named by ``MMPRIV_REFUSAL_MODE`` (default ``offline``)."""
-    mode = (os.environ.get("MMPRIV_REFUSAL_MODE") or "offline").strip().lower()
+    mode = (os.environ.get(MODE_ENV) or "offline").strip().lower()
     if mode not in MODES:
-        raise ValueError(f"MMPRIV_REFUSAL_MODE={mode!r}: use one of {', '.join(MODES)}")
+        raise ValueError(f"{MODE_ENV}={mode!r}: use one of {', '.join(MODES)}")
     return mode
+
+
+@contextlib.contextmanager
+def offline_decisions() -> Iterator[None]:
+    """Inside this block refusals are decided offline, whatever ``MMPRIV_REFUSAL_MODE`` says
+    (the environment is restored after); for probing tasks without calling a judge."""
+    saved = os.environ.pop(MODE_ENV, None)
+    try:
+        yield
+    finally:
+        if saved is not None:
+            os.environ[MODE_ENV] = saved
 
 
 def _threshold() -> float:
