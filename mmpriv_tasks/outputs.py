@@ -24,6 +24,7 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
+from mmpriv_tasks.argv import split_option
 from mmpriv_tasks.scoring.pii import canonical_pii_type, digit_spans, email_spans
 
 KEEP_PII_FLAG = "--keep_pii"
@@ -285,19 +286,8 @@ def _published_text(source: Path, masker: Masker | None, model_folder: str | Non
 
 def _split_output_path(argv: list[str]) -> tuple[list[str], str | None, bool]:
     """argv without ``--keep_pii`` and the ``--output_path`` value (or None); whether to keep PII."""
-    keep = os.environ.get(KEEP_PII_ENV, "").strip().lower() in ("1", "true", "yes")
-    rest, output, i = [], None, 0
-    while i < len(argv):
-        arg = argv[i]
-        if arg == KEEP_PII_FLAG:
-            keep = True
-        elif arg == "--output_path" and i + 1 < len(argv):
-            output, i = argv[i + 1], i + 1
-        elif arg.startswith("--output_path="):
-            output = arg.split("=", 1)[1]
-        else:
-            rest.append(arg)
-        i += 1
+    keep = os.environ.get(KEEP_PII_ENV, "").strip().lower() in ("1", "true", "yes") or KEEP_PII_FLAG in argv
+    rest, output = split_option([arg for arg in argv if arg != KEEP_PII_FLAG], "--output_path")
     return rest, output, keep
 
 

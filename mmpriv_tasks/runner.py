@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 
 from mmpriv_tasks import lm_eval_noise, packs, registry, task_data
+from mmpriv_tasks.argv import split_option
 from mmpriv_tasks.errors import DataError, InputError
 from mmpriv_tasks.outputs import private_outputs
 from mmpriv_tasks.scoring.refusal_modes import offline_decisions
@@ -32,29 +33,13 @@ log = logging.getLogger(__name__)
 
 def _include_path(argv: list[str]) -> tuple[list[str], str]:
     """argv without ``--include_path`` and the one folder to include (``packs.include_path``)."""
-    rest, theirs, i = [], None, 0
-    while i < len(argv):
-        arg = argv[i]
-        if arg == "--include_path" and i + 1 < len(argv):
-            theirs, i = argv[i + 1], i + 2
-            continue
-        if arg.startswith("--include_path="):
-            theirs = arg.split("=", 1)[1]
-        else:
-            rest.append(arg)
-        i += 1
+    rest, theirs = split_option(argv, "--include_path")
     return rest, packs.include_path(theirs)  # ours, installed packs' and the user's folders
 
 
 def _option(argv: list[str], name: str) -> str | None:
     """The value of ``--name VALUE`` / ``--name=VALUE`` in argv (the last one), or None."""
-    value = None
-    for i, arg in enumerate(argv):
-        if arg == name and i + 1 < len(argv):
-            value = argv[i + 1]
-        elif arg.startswith(name + "="):
-            value = arg.split("=", 1)[1]
-    return value
+    return split_option(argv, name)[1]
 
 
 def _requested(tasks) -> list[str]:
