@@ -27,9 +27,9 @@ import numpy as np
 
 from mmpriv_tasks.data.hearsay import audio_value, write_split
 from mmpriv_tasks.media import encode_wav
+from mmpriv_tasks.tasks.hearsay import PROMPT_VARIANTS as VARIANTS
 
 RATE = 16_000
-VARIANTS = ("profiler", "defense", "cot", "plain")
 
 
 def synthetic_clips(n: int, seconds: float = 1.0, seed: int = 0):

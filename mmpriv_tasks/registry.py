@@ -196,6 +196,20 @@ def write_lock(root: Path | None = None) -> Path:
     return target
 
 
+def _unbumped_change(name: str, entry: Entry, pinned: dict, current: dict) -> str:
+    """The problem line of a task whose pins changed while its version did not, with the fix."""
+    changed = [k for k in PINNED if current.get(k) != pinned.get(k)]
+    line = (f"{name}: {' and '.join(changed)} changed ({'; '.join(_WHAT_CHANGED[k] for k in changed)}) "
+            f"but metadata.version is still {entry.version}. ")
+    bump = f"bump metadata.version in {entry.path}, then run `mmpriv registry --update`"
+    if changed == ["config_hash"] and "none" not in (current["prompts"], current["scoring"]):
+        return line + (f"The prompts and scoring pins are unchanged: if only the YAML's form changed (a "
+                       f"refactor), run `mmpriv registry --update` with no bump; if generation settings, data "
+                       f"selection or metrics changed, {bump}")
+    return line + (f"If what the task measures changed, {bump}; if it should not have changed, fix the code "
+                   f"(a refactor keeps both hashes)")
+
+
 def lock_problems(root: Path | None = None) -> list[str]:
     """Differences between the configs and the lock, each with the fix."""
     locked = json.loads(lock_path(root).read_text()) if lock_path(root).is_file() else {}
@@ -217,13 +231,7 @@ def lock_problems(root: Path | None = None) -> list[str]:
             problems.append(f"{name}: {LOCK_NAME} lacks {', '.join(sorted(set(current) - set(pinned)))} "
                             f"(written by an older mmpriv); run `mmpriv registry --update`")
         elif current["version"] == pinned["version"]:
-            changed = [k for k in PINNED if current.get(k) != pinned.get(k)]
-            problems.append(
-                f"{name}: {' and '.join(changed)} changed ({'; '.join(_WHAT_CHANGED[k] for k in changed)}) "
-                f"but metadata.version is still {entry.version}. If what the task measures changed, bump "
-                f"metadata.version in {entry.path}, then run `mmpriv registry --update`; if it should not "
-                f"have changed, fix the code (a refactor keeps both hashes)"
-            )
+            problems.append(_unbumped_change(name, entry, pinned, current))
         else:
             problems.append(f"{name}: version {pinned['version']} -> {entry.version} not locked; "
                             f"run `mmpriv registry --update`")

@@ -5,7 +5,6 @@ import math
 
 import pytest
 
-from mmpriv_tasks.models.voice_profiler import asked_attribute
 from mmpriv_tasks.scoring import aggregate
 from mmpriv_tasks.scoring.attribute_schema import LABELS, OTHER, REFUSED, UNPARSEABLE, age_distance, display_label, normalise_label
 from mmpriv_tasks.scoring.attributes import age_bin, parse_attribute
@@ -122,15 +121,6 @@ def test_aggregations():
     assert aggregate.guess_entropy(["Male", "Male"]) == 0.0
     assert math.isnan(aggregate.guess_entropy([None, None]))
     assert aggregate.top_guess_share(["Male", "Male", "Female", None]) == pytest.approx(2 / 3)
-
-
-def test_prompts_name_their_attribute():
-    for variant, build in hearsay.PROMPTS.items():
-        for attribute in LABELS:
-            assert asked_attribute(build(attribute)) == attribute, (variant, attribute)
-    assert "'Bachelor's Degree'" in hearsay.cot_prompt("education")
-    assert "Candidate Labels" in hearsay.blind_prompt("gender") and "'Male', 'Female'" in hearsay.blind_prompt("gender")
-    assert hearsay.plain_prompt("weight") == "What is the BMI category?"
 
 
 def _wav() -> bytes:

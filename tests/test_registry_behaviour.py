@@ -1,5 +1,6 @@
-"""The registry pins behaviour: a changed prompt word (built in Python) or a changed leak matcher fails
-the lock check without a version bump; a behaviour-neutral refactor passes; `mmpriv registry` exits 1.
+"""The registry pins behaviour: a changed prompt word (in a YAML template or a field built in Python) or a
+changed leak matcher fails the lock check without a version bump; a behaviour-neutral refactor passes (a
+YAML-only one is told it needs no bump); `mmpriv registry` exits 1.
 
 Changes are made on temporary copies of the configs or with monkeypatched functions, never in the tree.
 """
@@ -56,14 +57,33 @@ def test_every_task_with_bundled_or_probe_data_is_pinned():
             assert lock[name]["prompts"] != "none" and lock[name]["scoring"] != "none", name
 
 
-def test_python_prompt_word_change_is_caught(hearsay_configs, monkeypatch):
-    original = hearsay.profiler_prompt
-    monkeypatch.setattr(hearsay, "profiler_prompt", lambda attribute: original(attribute).replace("briefly", "shortly"))
+def test_prompt_template_word_change_is_caught(hearsay_configs):
+    template = hearsay_configs / "hearsay" / "_prompt_profiler_yaml"
+    template.write_text(template.read_text().replace("briefly", "shortly"))
+    registry.discover.cache_clear()  # configs are read once per process
     problems = registry.lock_problems(hearsay_configs)
     profiler_tasks = _pinned(hearsay_configs, lambda n: n.endswith("_profiler"))
-    assert _changed(problems, "prompts") == profiler_tasks
+    assert _changed(problems, "prompts") == profiler_tasks == _changed(problems, "config_hash")
     assert not _changed(problems, "scoring")
     assert all("bump metadata.version" in p for p in problems)
+
+
+def test_python_prompt_field_change_is_caught(hearsay_configs, monkeypatch):
+    # the question comes from Python (hearsay.QUESTIONS): no YAML changes, the prompts pin does
+    monkeypatch.setitem(hearsay.QUESTIONS, "accent", "Which accent does the speaker have?")
+    problems = registry.lock_problems(hearsay_configs)
+    assert _changed(problems, "prompts") == {f"hearsay_accent_{v}" for v in hearsay.PROMPT_VARIANTS}
+    assert not _changed(problems, "config_hash") and not _changed(problems, "scoring")
+
+
+def test_yaml_refactor_needs_no_bump_and_says_so(hearsay_configs):
+    template = hearsay_configs / "hearsay" / "_prompt_plain_yaml"
+    template.write_text(template.read_text().replace("{{prompt.question}}", "{{ prompt['question'] }}"))
+    registry.discover.cache_clear()
+    problems = registry.lock_problems(hearsay_configs)
+    plain = _pinned(hearsay_configs, lambda n: n.endswith("_plain"))
+    assert _changed(problems, "config_hash") == plain and not _changed(problems, "prompts")
+    assert all("pins are unchanged" in p and "`mmpriv registry --update` with no bump" in p for p in problems)
 
 
 def test_leak_matcher_change_is_caught(mmprivacy_configs, monkeypatch):
@@ -89,8 +109,8 @@ def test_distractor_scored_against_the_wrong_value_is_caught(mmprivacy_configs, 
 
 
 def test_behaviour_neutral_refactor_needs_no_bump(hearsay_configs, monkeypatch):
-    original_prompt, original_parse = hearsay.profiler_prompt, hearsay.parse_attribute
-    monkeypatch.setattr(hearsay, "profiler_prompt", lambda attribute: "".join(original_prompt(attribute)))
+    original_fields, original_parse = hearsay.prompt_fields, hearsay.parse_attribute
+    monkeypatch.setattr(hearsay, "prompt_fields", lambda attribute: dict(original_fields(attribute)))
     monkeypatch.setattr(hearsay, "parse_attribute", lambda reply, attribute: original_parse(reply, attribute))
     assert registry.lock_problems(hearsay_configs) == []
 
@@ -117,7 +137,7 @@ def test_cli_registry_exit_codes(hearsay_configs):
     ok = run_cli(venv_bin("mmpriv"), "registry", "--configs", str(hearsay_configs))
     assert ok.returncode == 0, ok.stderr
     target = hearsay_configs / "hearsay" / "hearsay_gender_profiler.yaml"
-    target.write_text(target.read_text().replace("doc_to_text_profiler", "doc_to_text_defense"))
+    target.write_text(target.read_text().replace("_prompt_profiler_yaml", "_prompt_defense_yaml"))
     changed = run_cli(venv_bin("mmpriv"), "registry", "--configs", str(hearsay_configs))
     assert changed.returncode == 1
     assert re.search(r"hearsay_gender_profiler: config_hash and prompts changed .* bump metadata\.version in "

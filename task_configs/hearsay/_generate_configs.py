@@ -2,30 +2,29 @@
 
     python task_configs/hearsay/_generate_configs.py
 
-Every task YAML only names its split and prompt; what they share is in ``_template_yaml``
-(``_age_template_yaml`` adds the age-only metric, ``_blind_template_yaml`` is the blind test).
+Every task YAML only names its split and includes its prompt (``_prompt_<variant>_yaml``); what they
+share is in ``_template_yaml`` (``_age_template_yaml`` adds the age-only metric, ``_blind_template_yaml``
+is the blind test).
 The generated files are committed; the registry lock pins their hashes.
 """
 from pathlib import Path
 
 from mmpriv_tasks.scoring.attribute_schema import ATTRIBUTES
-from mmpriv_tasks.tasks.hearsay import BUNDLED_ATTRIBUTES as BUNDLED, PROMPTS
+from mmpriv_tasks.tasks.hearsay import BUNDLED_ATTRIBUTES as BUNDLED
+from mmpriv_tasks.tasks.hearsay import PROMPT_VARIANTS as VARIANTS
 
 HERE = Path(__file__).resolve().parent
-VARIANTS = tuple(variant for variant in PROMPTS if variant != "blind")  # profiler, defense, cot, plain
-FN = "!function mmpriv_tasks.tasks.hearsay"
 GROUP_METADATA = "metadata:\n  version: 1.0\n"
 
 
 def task_yaml(attribute: str, variant: str) -> str:
     template = "_age_template_yaml" if attribute == "age" else "_template_yaml"
-    return (f"include: {template}\ntask: hearsay_{attribute}_{variant}\n"
-            f"dataset_kwargs:\n  dataset: hearsay\n  split: {attribute}\n"
-            f"doc_to_text: {FN}.doc_to_text_{variant}\n")
+    return (f"include: [{template}, _prompt_{variant}_yaml]\ntask: hearsay_{attribute}_{variant}\n"
+            f"dataset_kwargs:\n  dataset: hearsay\n  split: {attribute}\n")
 
 
 def blind_yaml(attribute: str) -> str:
-    return (f"include: _blind_template_yaml\ntask: hearsay_blind_{attribute}\n"
+    return (f"include: [_blind_template_yaml, _prompt_blind_yaml]\ntask: hearsay_blind_{attribute}\n"
             f"dataset_kwargs:\n  attribute: {attribute}\n  n: 50\n")
 
 

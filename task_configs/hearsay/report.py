@@ -7,8 +7,8 @@ import re
 from collections import Counter
 
 from mmpriv_tasks.report.blocks import Section, Table, Text, bar_chart
+from mmpriv_tasks.tasks.hearsay import PROMPT_VARIANTS as VARIANTS
 
-VARIANTS = ("profiler", "defense", "cot", "plain")
 ATTRIBUTE_TASK = re.compile(r"^hearsay_(\w+)_(" + "|".join(VARIANTS) + r")$")
 BLIND_TASK = re.compile(r"^hearsay_blind_(\w+)$")
 
