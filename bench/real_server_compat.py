@@ -10,13 +10,17 @@ Steps, each reported as ok / FAILED with its numbers:
 3. a text-only task (our disclosure template with the image dropped) through `mmpriv run --model mmpriv-api`;
 4. an image task: a text model cannot take images, so every sample must be an error (no answer scored),
    the repeated server error reported once with its hint, and no prompt text in the logs;
-5. judge mode (``MMPRIV_REFUSAL_MODE=judge``, JSON mode) deciding the refusals of `refuse-all` replies.
+5. judge mode (``MMPRIV_REFUSAL_MODE=judge``, JSON mode) on `refuse-all` replies: every reply goes to the
+   judge, and a reply the model cannot turn into a verdict is a judge error, never a decision
+   (SmolLM2-135M answers JSON, but rarely with the verdict's keys: this step checks the plumbing, not
+   the judge's quality).
 The server is stopped at the end, whatever happened.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import signal
 import socket
@@ -147,11 +151,16 @@ def main(argv: list[str] | None = None) -> int:
         proc = _run([MMPRIV, "run", "--model", "refuse-all", "--tasks", task, "--include_path", str(tasks),
                      "--limit", str(args.limit), "--output_path", str(work / "judge")], env=judge_env, cwd=work)
         found = metrics_of(work / "judge", task)
+        judge_errors = found.get("judge_error_rate,none")
+        # every reply went to the judge; a verdict the model botched is a judge error, never a decision
+        consistent = judge_errors == 0 or (judge_errors == 1 and math.isnan(found.get("refusal_rate,none", 0)))
         results.append(step("judge mode (JSON) on refuse-all replies",
-                            proc.returncode == 0 and found.get("judged_rate,none") == 1.0,
+                            proc.returncode == 0 and found.get("judged_rate,none") == 1.0 and consistent,
                             time.monotonic() - start,
-                            f"judged_rate={found.get('judged_rate,none')}, judge_error_rate="
-                            f"{found.get('judge_error_rate,none')}, refusal_rate={found.get('refusal_rate,none')}"
+                            f"judged_rate={found.get('judged_rate,none')}, judge_error_rate={judge_errors}, "
+                            f"refusal_rate={found.get('refusal_rate,none')}" + (
+                                " (the server answered in JSON mode, but the model's JSON is not a verdict: "
+                                "counted as judge errors, none scored)" if judge_errors else "")
                             if found else proc.stderr[-500:]))
     finally:
         os.killpg(server.pid, signal.SIGTERM)
