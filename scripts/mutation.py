@@ -6,6 +6,7 @@ Not run by CI (about an hour for the default files on 2 cores).
     .venv/bin/python scripts/mutation.py --jobs 2                          # scoring/, task hooks, registry
     .venv/bin/python scripts/mutation.py --files mmpriv_tasks/scoring/pii.py --tests tests/test_scoring_pii.py \
         --max 20 --seed 1
+    .venv/bin/python scripts/mutation.py --jobs 2 --recheck earlier.log     # its survivors, after new tests
 
 Mutations (Python ``ast``, one per mutant, only nodes on one line): comparison operators
 (``==``/``!=``, ``<``/``<=``, ``>``/``>=``, ``in``/``not in``, ``is``/``is not``), ``and``/``or``,
@@ -226,11 +227,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=1, help="mutants tested at once, each in its own copy")
     parser.add_argument("--timeout", type=float, default=600, help="seconds per mutant before it counts as killed")
     parser.add_argument("--no-coverage", action="store_true", help="run the whole selection for every mutant")
+    parser.add_argument("--recheck", type=Path, help="only the survivors in an earlier run's output (finished or not)")
     parser.add_argument("--list", action="store_true", help="only list the mutants")
     args = parser.parse_args(argv)
 
     files = sorted({p for pattern in args.files for p in REPO.glob(pattern) if p.suffix == ".py"})
     mutants = [m for path in files for m in mutants_of(path)]
+    if args.recheck:
+        text = args.recheck.read_text(encoding="utf-8")  # progress lines, or the final survivors list
+        survived = [line for line in text.split("\nsurvivors:\n", 1)[-1].splitlines()
+                    if " survived " in line or line.startswith("  ")]
+        mutants = [m for m in mutants if any(line.endswith(m.describe()) for line in survived)]
     if args.max and len(mutants) > args.max:
         mutants = sorted(random.Random(args.seed).sample(mutants, args.max), key=lambda m: (m.path, m.line))
     if args.list:

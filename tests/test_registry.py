@@ -4,7 +4,9 @@ import shutil
 
 import pytest
 
-from mmpriv_tasks import paths, registry
+from lm_eval.api.task import ConfigurableTask
+
+from mmpriv_tasks import behaviour, paths, registry
 
 
 def test_lock_matches_configs():
@@ -68,3 +70,27 @@ def test_group_expands_to_its_tasks():
     for name, entry in entries.items():
         if entry.kind == "group":
             assert registry.tasks_of(name, entries), name
+
+
+def test_family_comes_from_metadata_before_the_folder(configs_copy):
+    moved = configs_copy / "elsewhere"
+    moved.mkdir()
+    (moved / "x.yaml").write_text("task: x_task\nmetadata:\n  version: 1.0\n  family: hearsay\n")
+    (moved / "y.yaml").write_text("task: y_task\nmetadata:\n  version: 1.0\n")
+    entries = registry.discover(configs_copy)
+    assert entries["x_task"].family == "hearsay" and entries["y_task"].family == "elsewhere"
+
+
+def test_data_file_and_item_counts():
+    entries = registry.discover()
+    assert entries["hearsay_blind_gender"].num_items() == 50  # generated rows: dataset_kwargs.n
+    assert entries["hearsay_age_profiler"].data_file() is None and entries["hearsay_age_profiler"].num_items() is None
+    direct = entries["mmpriv_disclosure_direct"]
+    assert direct.data_file().name == "disclosure.parquet"
+    for name in ("mmpriv_disclosure_direct", "mmpriv_retention_vqa_noimage", "hearsay_gender_cot"):
+        task = ConfigurableTask(config=behaviour.lm_eval_config(entries[name].path))  # what lm-eval evaluates
+        assert entries[name].num_items() == len(task.test_docs()) > 0, name
+    config = {"dataset_kwargs": {"dataset": "mmprivacy"}}  # no split: no bundled file to name
+    assert registry.Entry("t", "task", direct.path, config).data_file() is None
+    config = {"dataset_kwargs": {**direct.config["dataset_kwargs"], "n": 3}}  # n only counts generated rows
+    assert registry.Entry("t", "task", direct.path, config).num_items() == direct.num_items()

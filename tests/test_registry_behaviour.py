@@ -172,3 +172,49 @@ def test_media_pins_hash_content_not_location(tmp_path):
     assert digest({"bytes": b"x", "path": "/site-packages/a.wav"}) == digest({"bytes": b"x", "path": "/repo/a.wav"})
     assert digest({"bytes": b"x", "path": None}) != digest({"bytes": b"y", "path": None})
     assert digest(str(tmp_path / "a.wav")) == digest(str(tmp_path / "b.wav"))
+
+
+def test_probe_values_and_reply_variants_have_documented_bounds():
+    # doc_values: strings up to 80 characters are candidate answers, longer ones are not
+    assert behaviour.doc_values({"a": "x" * 80, "b": "y" * 81, "id": "skipped", "c": ["z", "z"]}) == ["x" * 80, "z"]
+    # value_replies: the letter-spaced variant only for values of up to 30 characters
+    assert " ".join("a" * 30) in behaviour.value_replies("a" * 30)
+    assert " ".join("a" * 31) not in behaviour.value_replies("a" * 31)
+
+
+@pytest.mark.parametrize("value, miss", [("724.697.6634", "724.697.6635"), ("ab1c", "ab2c"), ("9", "0"),
+                                         ("a@b.com", "a@b.coa"), ("Ba", "Bb"), ("---", "---x")])
+def test_near_miss_changes_the_last_digit_else_the_last_letter(value, miss):
+    assert behaviour._near_miss(value) == miss
+
+
+def test_probed_config_keeps_its_metadata():
+    entry = registry.discover()["hearsay_gender_profiler"]
+    config = behaviour.lm_eval_config(entry.path)
+    assert config["metadata"]["version"] == 2.0 and config["metadata"]["family"] == "hearsay"
+    assert config["metadata"]["config_source"] == str(entry.path)
+
+
+def test_scoring_cache_is_shared_but_keyed_by_metric_list(hearsay_configs, monkeypatch):
+    plain = hearsay_configs / "hearsay" / "hearsay_gender_plain.yaml"
+    calls = []
+    original = behaviour.scoring_records
+    monkeypatch.setattr(behaviour, "scoring_records", lambda task, docs: calls.append(1) or original(task, docs))
+    cache: dict = {}
+    first = behaviour.behaviour_pins(plain, cache)
+    assert behaviour.behaviour_pins(plain, cache) == first and len(calls) == 1  # the second is cached
+    fewer = plain.parent / "fewer_metrics.yaml"  # same hook and docs, one metric: its own scoring pin
+    fewer.write_text(f"include: {plain.name}\ntask: fewer_metrics\nmetric_list:\n"
+                     "  - metric: accuracy\n    aggregation: mean\n    higher_is_better: false\n")
+    assert behaviour.behaviour_pins(fewer, cache)["scoring"] != first["scoring"] and len(calls) == 2
+
+
+def test_a_single_probe_row_is_probed(monkeypatch):
+    import datasets
+
+    config = behaviour.lm_eval_config(registry.discover()["hearsay_gender_plain"].path)
+    one = behaviour.probe_rows(config).select([0])
+    monkeypatch.setattr(behaviour, "probe_rows", lambda config: one)
+    assert len(behaviour.probe_task(config).test_docs()) == 1
+    monkeypatch.setattr(behaviour, "probe_rows", lambda config: datasets.Dataset.from_list([]))
+    assert behaviour.probe_task(config) is None
