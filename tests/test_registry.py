@@ -7,6 +7,7 @@ import pytest
 from lm_eval.api.task import ConfigurableTask
 
 from mmpriv_tasks import behaviour, paths, registry
+from mmpriv_tasks.retired import retired_tasks
 
 
 def test_lock_matches_configs():
@@ -94,3 +95,38 @@ def test_data_file_and_item_counts():
     assert registry.Entry("t", "task", direct.path, config).data_file() is None
     config = {"dataset_kwargs": {**direct.config["dataset_kwargs"], "n": 3}}  # n only counts generated rows
     assert registry.Entry("t", "task", direct.path, config).num_items() == direct.num_items()
+
+
+def test_unknown_and_retired_names_say_what_to_do():
+    entries = registry.discover()
+    with pytest.raises(KeyError, match=r"unknown task or group 'no_such_task' \(see `mmpriv list`\)"):
+        registry.tasks_of("no_such_task", entries)
+    retired = next(iter(retired_tasks()))
+    with pytest.raises(KeyError, match=rf"task '{retired}' is retired.*use instead: "):
+        registry.tasks_of(retired, entries)
+
+
+def test_update_writes_the_committed_lock_byte_for_byte(configs_copy):
+    committed = registry.lock_path(configs_copy).read_text()
+    assert registry.write_lock(configs_copy).read_text() == committed
+
+
+def test_lock_from_an_older_mmpriv_asks_for_an_update(configs_copy):
+    lock = json.loads(registry.lock_path(configs_copy).read_text())
+    del lock["mmpriv_disclosure_direct"]["scoring"], lock["mmpriv_disclosure_direct"]["prompts"]
+    registry.lock_path(configs_copy).write_text(json.dumps(lock))
+    assert registry.lock_problems(configs_copy) == [
+        "mmpriv_disclosure_direct: registry.lock lacks prompts, scoring (written by an older mmpriv); "
+        "run `mmpriv registry --update`"]
+
+
+def test_bibtex_gives_one_entry_or_the_whole_file(tmp_path):
+    (tmp_path / "CITATION.bib").write_text("\n@article{first2026,\n  title = {One}\n}\n\n"
+                                           "@misc{second2026,\n  title = {Two}\n}\n\n")
+    assert registry.bibtex(tmp_path) == "@article{first2026,\n  title = {One}\n}\n\n@misc{second2026,\n  title = {Two}\n}"
+    assert registry.bibtex(tmp_path, "second2026") == "@misc{second2026,\n  title = {Two}\n}"
+    assert registry.bibtex(tmp_path, "first2026") == "@article{first2026,\n  title = {One}\n}"
+    with pytest.raises(registry.RegistryError, match="no entry with key 'nope'"):
+        registry.bibtex(tmp_path, "nope")
+    with pytest.raises(registry.RegistryError, match="no CITATION.bib"):
+        registry.bibtex(tmp_path / "missing")
