@@ -121,6 +121,13 @@ def test_aggregations():
     assert aggregate.guess_entropy(["Male", "Male"]) == 0.0
     assert math.isnan(aggregate.guess_entropy([None, None]))
     assert aggregate.top_guess_share(["Male", "Male", "Female", None]) == pytest.approx(2 / 3)
+    assert math.isnan(aggregate.majority_share([None, None]))
+    assert str(aggregate.guess_entropy(["Male", "Male"])) == "0.0"  # never "-0.0" in a report
+
+
+@pytest.mark.parametrize("reply", ["Not female, male.", "No female voice here; male.", "not Female - Male"])
+def test_a_negation_at_the_very_start_counts(reply):
+    assert parse_attribute(reply, "gender") == "Male"
 
 
 def _wav() -> bytes:
@@ -129,3 +136,16 @@ def _wav() -> bytes:
     from mmpriv_tasks.media import encode_wav
 
     return encode_wav(np.zeros(3200, dtype=np.float32) + 0.1)
+
+
+@pytest.mark.parametrize("reply, attribute, label", [
+    # a label that opens its own line is the answer, though another label came first
+    ("Compared with a male voice, the pitch is much higher.\nFemale.", "gender", "Female"),
+    ("Compared with the Slavic samples I know, the vowels are different.\nGermanic.", "accent", "Germanic"),
+    # mentions are read left to right, negated ones dropped
+    ("Unlike 20-30 speakers, 10-20.", "age", "10-20"),
+    ("Not 10-20, 20-30.", "age", "20-30"),
+    ("Unlike speakers in their twenties, this one is a teenager.", "age", "10-20"),
+])
+def test_which_of_several_labels_is_the_answer(reply, attribute, label):
+    assert parse_attribute(reply, attribute) == label
