@@ -11,8 +11,10 @@ Not run by CI (about an hour for the default files on 2 cores).
 Mutations (Python ``ast``, one per mutant, only nodes on one line): comparison operators
 (``==``/``!=``, ``<``/``<=``, ``>``/``>=``, ``in``/``not in``, ``is``/``is not``), ``and``/``or``,
 arithmetic operators (``+``/``-``, ``*``/``/``), a dropped ``not``, integer constants (n -> n + 1),
-``True``/``False``, and ``return <value>`` -> ``return None``. Docstrings, logging and decorator
-arguments (cache sizes) are left alone.
+``True``/``False``, and ``return <value>`` -> ``return None``. Docstrings, logging, decorator
+arguments (cache sizes) and the numbers of data tables (integers in a dict, list, tuple or set
+display, e.g. "thirty" -> 30) are left alone: a table entry is pinned by tests of its values, and
+most +1 changes of one fall in the same bin (equivalent mutants).
 
 Test selection: one baseline run of ``--tests`` under coverage (``pytest-cov``, one context per
 test) records which tests execute each line; a mutant runs only those tests (``-x``). A line no
@@ -32,6 +34,7 @@ import ast
 import os
 import queue
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -141,7 +144,8 @@ def mutants_of(path: Path) -> list[Mutant]:
             add(node, node.col_offset, node.end_col_offset, f"({ast.get_source_segment(source, node.operand)})")
         elif isinstance(node, ast.Constant) and type(node.value) is bool:
             add(node, node.col_offset, node.end_col_offset, str(not node.value))
-        elif isinstance(node, ast.Constant) and type(node.value) is int:
+        elif isinstance(node, ast.Constant) and type(node.value) is int and \
+                not isinstance(parents.get(node), (ast.Dict, ast.List, ast.Tuple, ast.Set)):
             add(node, node.col_offset, node.end_col_offset, str(node.value + 1))
         elif isinstance(node, ast.Return) and node.value is not None and node.value.lineno == node.lineno \
                 and not (isinstance(node.value, ast.Constant) and node.value.value in (None, False)):
@@ -227,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=1, help="mutants tested at once, each in its own copy")
     parser.add_argument("--timeout", type=float, default=600, help="seconds per mutant before it counts as killed")
     parser.add_argument("--no-coverage", action="store_true", help="run the whole selection for every mutant")
+    parser.add_argument("--resume", type=Path, help="reuse the outcomes in an interrupted run's output")
     parser.add_argument("--recheck", type=Path, help="only the survivors in an earlier run's output (finished or not)")
     parser.add_argument("--list", action="store_true", help="only list the mutants")
     args = parser.parse_args(argv)
@@ -247,6 +252,11 @@ def main(argv: list[str] | None = None) -> int:
         print("coverage / pytest-cov not installed (pip install -e '.[mutation]'): every mutant runs the whole "
               "selection", file=sys.stderr)
         args.no_coverage = True
+    earlier = _outcomes_in(args.resume) if args.resume else {}
+    known = {i: earlier[m.describe()].pop(0) for i, m in enumerate(mutants) if earlier.get(m.describe())}
+    pending = [m for i, m in enumerate(mutants) if i not in known]
+    if known:
+        print(f"resuming: {len(known)} outcomes from {args.resume}, {len(pending)} mutants to test", flush=True)
     with tempfile.TemporaryDirectory(prefix="mmpriv-mutation-") as tmp:
         copies: queue.Queue = queue.Queue()
         for k in range(max(1, args.jobs)):
@@ -260,9 +270,20 @@ def main(argv: list[str] | None = None) -> int:
             selection = Selection(args.tests)
         else:
             selection = Selection.measure(first, args.tests)
-        outcomes = _run_mutants(mutants, selection, copies, args)
+        fresh = iter(_run_mutants(pending, selection, copies, args))
+    outcomes = [known[i] if i in known else next(fresh) for i in range(len(mutants))]
     _print_summary(mutants, outcomes)
     return 0
+
+
+def _outcomes_in(log: Path) -> dict[str, list[str]]:
+    """``describe() -> [outcome, ...]`` from the progress lines of an earlier run's output."""
+    found: dict[str, list[str]] = {}
+    for line in log.read_text(encoding="utf-8").splitlines():
+        match = re.match(r"\[\d+/\d+\] (killed|survived|timeout) .*? tests  (.*)$", line)
+        if match:
+            found.setdefault(match.group(2), []).append(match.group(1))
+    return found
 
 
 def _run_mutants(mutants: list[Mutant], selection: Selection, copies: queue.Queue, args) -> list[str]:

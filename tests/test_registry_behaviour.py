@@ -183,7 +183,7 @@ def test_probe_values_and_reply_variants_have_documented_bounds():
 
 
 @pytest.mark.parametrize("value, miss", [("724.697.6634", "724.697.6635"), ("ab1c", "ab2c"), ("9", "0"),
-                                         ("a@b.com", "a@b.coa"), ("Ba", "Bb"), ("---", "---x")])
+                                         ("a@b.com", "a@b.coa"), ("Ba", "Bb"), ("ab.", "aa."), ("---", "---x")])
 def test_near_miss_changes_the_last_digit_else_the_last_letter(value, miss):
     assert behaviour._near_miss(value) == miss
 
