@@ -149,3 +149,17 @@ def _wav() -> bytes:
 ])
 def test_which_of_several_labels_is_the_answer(reply, attribute, label):
     assert parse_attribute(reply, attribute) == label
+
+
+@pytest.mark.parametrize("reply, label", [
+    ("20-40", "30-40"), ("between 20 and 40 years old", "30-40"),  # a range of up to 20 years: its midpoint
+    ("20-41", UNPARSEABLE), ("between 20 and 41", UNPARSEABLE),  # wider: not a guess
+    ("30-40", "30-40"), ("25-35", "30-40"), ("10-12", "10-20"),
+    ("85-95", UNPARSEABLE), ("about 89", "80-90"), ("about 90", UNPARSEABLE),  # HearSay's bins end at 90
+])
+def test_age_ranges_and_the_ends_of_the_bins(reply, label):
+    assert parse_attribute(reply, "age") == label
+
+
+def test_age_bin_edges():
+    assert (age_bin(10), age_bin(89.99), age_bin(9.99), age_bin(90)) == ("10-20", "80-90", None, None)

@@ -176,10 +176,8 @@ def _age_mentions(text: str) -> list[Mention]:
                 low, high = float(match.group(1)), float(match.group(2))
                 if not (10 <= low < high <= 100) or high - low > _MAX_RANGE_SPAN:
                     years = None  # not an age range (or too wide to be a guess), but consumes the span
-                elif low % 10 == 0 and high - low == 10:
-                    years = low + 5  # exactly a bin
                 else:
-                    years = (low + high) / 2
+                    years = (low + high) / 2  # the midpoint: "30-40" -> 35, in its own bin
             elif kind == "decade":
                 years = _DECADES[match.group(1).lower()]
             elif kind == "decade_num":
