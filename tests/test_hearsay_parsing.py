@@ -163,3 +163,12 @@ def test_age_ranges_and_the_ends_of_the_bins(reply, label):
 
 def test_age_bin_edges():
     assert (age_bin(10), age_bin(89.99), age_bin(9.99), age_bin(90)) == ("10-20", "80-90", None, None)
+
+
+@pytest.mark.parametrize("reply, label", [
+    ("nineteen years old", "10-20"), ("She sounds thirteen.", "10-20"),  # one-word numbers (crashed before)
+    ("twenty years old", "20-30"), ("about thirty-four", "30-40"), ("eighty-nine years old", "80-90"),
+    ("in their 30s", "30-40"), ("in his late 20s", "20-30"), ("ninety years old", UNPARSEABLE),
+])
+def test_spelled_out_and_decade_ages(reply, label):
+    assert parse_attribute(reply, "age") == label

@@ -130,7 +130,7 @@ def _scan(text: str, compiled: list[tuple[re.Pattern, str]], attribute: str = ""
 # ---------------------------------------------------------------------------------------- age
 _DECADES = {"teen": 15, "twent": 25, "thirt": 35, "fort": 45, "fourt": 45, "fift": 55, "sixt": 65,
             "sevent": 75, "eight": 85, "ninet": 95}
-_NUMBER_WORDS = {"ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
+_NUMBER_WORDS = {"thirteen": 13, "fourteen": 14, "fifteen": 15,
                  "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30,
                  "forty": 40, "fourty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
 _UNIT = r"(?!\s*(?:hz|hertz|khz|%|percent|db|ms|milliseconds?|seconds?|s\b|minutes?|words?|syllables?|wpm|bpm|kg|lbs?|pounds?|cm))"
@@ -182,8 +182,9 @@ def _age_mentions(text: str) -> list[Mention]:
                 years = _DECADES[match.group(1).lower()]
             elif kind == "decade_num":
                 years = int(match.group(1)) + 5
-            elif kind == "words":
-                years = _NUMBER_WORDS[match.group(1).lower()] + _ONES.get((match.group(2) or "").lower(), 0)
+            elif kind == "words":  # "thirty-four" (tens, ones) or "nineteen" (one group)
+                word, ones = (match.groups() + (None,))[:2]
+                years = _NUMBER_WORDS[word.lower()] + _ONES.get((ones or "").lower(), 0)
             elif kind == "number":
                 years = float(match.group(1))
             else:
