@@ -53,6 +53,7 @@ DEFAULT_TESTS = ["tests/test_scoring_pii.py", "tests/test_scoring_refusal.py", "
                  "tests/test_hearsay_judge.py", "tests/test_judge.py", "tests/test_registry.py",
                  "tests/test_registry_behaviour.py", "tests/test_metrics_evaluate.py", "tests/test_metrics_nonzero.py",
                  "tests/test_disclosure_e2e.py", "tests/test_mmprivacy_retention.py", "tests/test_hearsay_e2e.py",
+                 "tests/test_report.py",
                  "mmpriv_tasks/scoring"]  # the last: its doctests
 COPIED = ("mmpriv_tasks", "task_configs", "metrics", "tests", "scripts", "bench", "pyproject.toml")
 

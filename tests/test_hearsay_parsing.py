@@ -172,3 +172,14 @@ def test_age_bin_edges():
 ])
 def test_spelled_out_and_decade_ages(reply, label):
     assert parse_attribute(reply, "age") == label
+
+
+@pytest.mark.parametrize("reply, label", [
+    ("Final answer: Female", "Female"),
+    ("Final answer: I cannot tell, male or female.", REFUSED),  # two labels after the marker, declined
+    ("Final answer: male or female, I cannot tell.", REFUSED),
+    ("Selected Label: cannot determine", REFUSED),  # the marker's text declines, no label
+    ("The pitch is high. Final answer: Female or Male", "Female"),  # two labels, not declined: the first
+])
+def test_the_text_after_the_last_answer_marker_decides(reply, label):
+    assert parse_attribute(reply, "gender") == label

@@ -87,6 +87,11 @@ def test_parse_verdict_accepts_fences_and_string_booleans():
     assert parse_verdict('{"is_refusal": false, "is_correct": "no"}') == Verdict(False, False)
     with pytest.raises(ValueError):
         parse_verdict('{"is_correct": true}')
+    for none in ("null", "N/A", " none "):  # is_correct may be unknown, in any spelling
+        assert parse_verdict(f'{{"is_refusal": "no", "is_correct": "{none}"}}') == Verdict(False, None)
+    for bad in ('{"is_refusal": null}', '{"is_refusal": "n/a"}', '{"is_refusal": "maybe"}', '{"is_refusal": 2}'):
+        with pytest.raises(ValueError, match="is_refusal"):  # a refusal verdict must be true or false
+            parse_verdict(bad)
 
 
 def test_missing_configuration_says_what_to_set(monkeypatch):
