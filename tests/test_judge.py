@@ -212,3 +212,45 @@ def test_stock_lm_eval_judges_mmprivacy_replies_through_the_filter(tmp_path, tin
     assert direct["judged_rate,none"] == 1 and direct["judge_error_rate,none"] == 0 and 1 <= asked <= 3
     assert (direct["scoring_mode,none"], direct["judge_model,none"], direct["judge_prompt,none"]) == \
         ("judge", "judge-test", "mmpriv-refusal-v1")
+
+
+def test_parse_mapping_of_the_blind_test():
+    from mmpriv_tasks.scoring.judge import parse_mapping
+
+    assert parse_mapping('{"mapped_category": "refusal"}') == Verdict(True, None, label="REFUSAL")
+    assert parse_mapping('{"mapped_category": " Male "}') == Verdict(False, None, label="Male")
+    fields = {"candidate_list": ["East Asia", "South Asia"]}
+    assert parse_mapping('{"mapped_category": "south_asia"}', fields) == Verdict(False, None, label="South Asia")
+    for bad in ('{"mapped_category": "Germanic"}', '{"mapped_category": ""}', '{"other": "x"}'):
+        with pytest.raises(ValueError):
+            parse_mapping(bad, fields)
+
+
+def test_judge_settings_from_the_environment(monkeypatch, tmp_path):
+    from pathlib import Path
+
+    monkeypatch.setenv("MMPRIV_JUDGE_BASE_URL", "http://127.0.0.1:1/v1")
+    monkeypatch.setenv("MMPRIV_JUDGE_MODEL", "env-model")
+    monkeypatch.delenv("MMPRIV_JUDGE_CACHE_DIR", raising=False)
+    config = JudgeConfig.from_env(model=None, timeout=5.0)  # None overrides nothing
+    assert (config.model, config.timeout) == ("env-model", 5.0)
+    assert config.cache_dir == Path.home() / ".cache" / "mmpriv" / "judge"
+    monkeypatch.setenv("MMPRIV_JUDGE_CACHE_DIR", str(tmp_path))
+    assert JudgeConfig.from_env().cache_dir == tmp_path
+    monkeypatch.setenv("MMPRIV_JUDGE_CACHE_DIR", "off")
+    assert JudgeConfig.from_env().cache_dir is None
+    monkeypatch.delenv("MMPRIV_JUDGE_MODEL")
+    with pytest.raises(JudgeConfigError, match="MMPRIV_JUDGE_MODEL"):  # an endpoint alone is not enough
+        JudgeConfig.from_env()
+
+
+def test_judge_prompt_says_when_no_question_was_given(monkeypatch):
+    monkeypatch.setenv("MMPRIV_JUDGE_BASE_URL", "http://127.0.0.1:1/v1")
+    monkeypatch.setenv("MMPRIV_JUDGE_MODEL", "m")
+    from mmpriv_tasks.scoring.judge import collect_requests
+
+    judge = Judge()
+    with collect_requests() as requests:  # the fields as judge_many sends them
+        judge.judge_many([("no", "", None)])
+    text = json.dumps(judge.payload(requests[0].fields)["messages"])
+    assert "(not given)" in text and "(none)" in text
