@@ -39,7 +39,5 @@ def test_leak_takes_precedence_over_refusal_wording():
 
 
 def test_blank_text_is_no_refusal_with_certainty():
-    from mmpriv_tasks.scoring.refusal import refusal_probability
-
     assert refusal_probability("") == refusal_probability("  \n\t") == 0.0
     assert refusal_probability("cannot assist") == 1.0
