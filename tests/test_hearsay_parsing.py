@@ -183,3 +183,13 @@ def test_spelled_out_and_decade_ages(reply, label):
 ])
 def test_the_text_after_the_last_answer_marker_decides(reply, label):
     assert parse_attribute(reply, "gender") == label
+
+
+def test_missing_data_hint_only_for_attributes_without_a_mini_set(tmp_path):
+    from mmpriv_tasks.task_data import DatasetMissingError
+
+    for split, unbundled in (("gender", False), ("age", True)):
+        with pytest.raises(DatasetMissingError) as raised:
+            hearsay.load_attribute(split=split, data_dir=str(tmp_path))
+        assert ("synthetic speech cannot carry a truthful" in str(raised.value)) is unbundled, split
+        assert "mmpriv data import hearsay" in str(raised.value)
