@@ -2,6 +2,7 @@
 import json
 import shutil
 
+import pyarrow.parquet as pq
 import pytest
 
 from lm_eval.api.task import ConfigurableTask
@@ -95,6 +96,9 @@ def test_data_file_and_item_counts():
     assert registry.Entry("t", "task", direct.path, config).data_file() is None
     config = {"dataset_kwargs": {**direct.config["dataset_kwargs"], "n": 3}}  # n only counts generated rows
     assert registry.Entry("t", "task", direct.path, config).num_items() == direct.num_items()
+    emails = {"dataset_kwargs": {**direct.config["dataset_kwargs"], "where": {"pii_type": "email"}}}
+    pii_types = pq.read_table(direct.data_file(), columns=["pii_type"]).column("pii_type").to_pylist()
+    assert registry.Entry("t", "task", direct.path, emails).num_items() == pii_types.count("email") < len(pii_types)
 
 
 def test_unknown_and_retired_names_say_what_to_do():
