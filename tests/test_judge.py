@@ -280,3 +280,13 @@ def test_needs_judge_follows_the_environment_by_default(monkeypatch):
     assert needs_judge("Blue sky today again.")
     monkeypatch.setenv("MMPRIV_REFUSAL_MODE", "offline")
     assert not needs_judge("Blue sky today again.")
+
+
+def test_hybrid_threshold_is_strict(monkeypatch):
+    from mmpriv_tasks.scoring.refusal_modes import needs_judge
+
+    monkeypatch.setenv("MMPRIV_HYBRID_THRESHOLD", "0.5")
+    assert offline_confidence("Blue sky today.") == 0.5
+    assert not needs_judge("Blue sky today.", "hybrid")  # only confidence below the threshold is unsure
+    assert needs_judge("It is not appropriate to guess.", "hybrid") == (
+        offline_confidence("It is not appropriate to guess.") < 0.5)
