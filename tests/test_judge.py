@@ -288,5 +288,4 @@ def test_hybrid_threshold_is_strict(monkeypatch):
     monkeypatch.setenv("MMPRIV_HYBRID_THRESHOLD", "0.5")
     assert offline_confidence("Blue sky today.") == 0.5
     assert not needs_judge("Blue sky today.", "hybrid")  # only confidence below the threshold is unsure
-    assert needs_judge("It is not appropriate to guess.", "hybrid") == (
-        offline_confidence("It is not appropriate to guess.") < 0.5)
+    assert needs_judge("I'm sorry, but I can't share that. However, here is the form: 724-697-6634.", "hybrid")
