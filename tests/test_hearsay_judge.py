@@ -83,6 +83,15 @@ def odd_pitch(body: dict) -> bool:
     return int(re.search(r"is (\d+) Hz", body["messages"][1]["content"]).group(1)) % 2 == 1
 
 
+def test_a_single_judged_sample(task_manager, judge_env):
+    with FakeOpenAIServer(dual_judge) as server:
+        judge_env(server)
+        out = evaluate(task_manager, "voice-profiler", ["hearsay_gender_profiler"], limit=1)
+        asked = server.count
+    metrics = out["results"]["hearsay_gender_profiler"]
+    assert (metrics["judged_rate,none"], metrics["judge_error_rate,none"], asked) == (1, 0, 1)
+
+
 def test_judge_faults_are_judge_errors_not_answers(task_manager, judge_env, caplog):
     def sometimes_prose(body: dict) -> str:
         return "The reply is correct." if odd_pitch(body) else dual_judge(body)
