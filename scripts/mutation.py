@@ -83,7 +83,7 @@ class Mutant:
         return "".join(lines)
 
     def describe(self) -> str:
-        return f"{self.path}:{self.line}: {self.original!r} -> {self.replacement!r}"
+        return f"{self.path}:{self.line}:{self.start + 1}: {self.original!r} -> {self.replacement!r}"
 
 
 def _between(line: str, start: int, end: int, token: str) -> tuple[int, int] | None:
@@ -233,17 +233,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=600, help="seconds per mutant before it counts as killed")
     parser.add_argument("--no-coverage", action="store_true", help="run the whole selection for every mutant")
     parser.add_argument("--resume", type=Path, help="reuse the outcomes in an interrupted run's output")
-    parser.add_argument("--recheck", type=Path, help="only the survivors in an earlier run's output (finished or not)")
+    parser.add_argument("--recheck", type=Path, help="only the survivors in an earlier run's progress lines")
     parser.add_argument("--list", action="store_true", help="only list the mutants")
     args = parser.parse_args(argv)
 
     files = sorted({p for pattern in args.files for p in REPO.glob(pattern) if p.suffix == ".py"})
     mutants = [m for path in files for m in mutants_of(path)]
     if args.recheck:
-        text = args.recheck.read_text(encoding="utf-8")  # progress lines, or the final survivors list
-        survived = [line for line in text.split("\nsurvivors:\n", 1)[-1].splitlines()
-                    if " survived " in line or line.startswith("  ")]
-        mutants = [m for m in mutants if any(line.endswith(m.describe()) for line in survived)]
+        survived = {key for key, outcomes in _outcomes_in(args.recheck).items() if "survived" in outcomes}
+        mutants = [m for m in mutants if m.describe() in survived]
     if args.max and len(mutants) > args.max:
         mutants = sorted(random.Random(args.seed).sample(mutants, args.max), key=lambda m: (m.path, m.line))
     if args.list:
