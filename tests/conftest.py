@@ -35,3 +35,23 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeou
 def venv_bin(name: str) -> str:
     """A console script installed next to the running interpreter."""
     return str(Path(sys.executable).parent / name)
+
+
+def png_bytes(color: str = "white") -> bytes:
+    """An 8x8 RGB PNG of one colour."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), color).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def wav_bytes(samples: int = 1600) -> bytes:
+    """A 16 kHz mono WAV of a constant, non-silent signal."""
+    import numpy as np
+
+    from mmpriv_tasks.media import encode_wav
+
+    return encode_wav(np.zeros(samples, dtype=np.float32) + 0.1)

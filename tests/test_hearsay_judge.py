@@ -7,14 +7,12 @@ import logging
 import math
 import re
 
-import numpy as np
 import pytest
 
-from mmpriv_tasks.media import encode_wav
 from mmpriv_tasks.scoring.judge import HEARSAY_BLIND, HEARSAY_DUAL
 from mmpriv_tasks.tasks import hearsay
 
-from conftest import run_cli, venv_bin
+from conftest import run_cli, venv_bin, wav_bytes
 from fake_openai_server import FakeOpenAIServer, free_port
 from test_hearsay_e2e import Parrot, evaluate  # noqa: F401  (registers hearsay-test-parrot)
 
@@ -167,7 +165,7 @@ def test_a_wrong_verdict_keeps_a_wrong_label_for_macro_f1(judge_env, reply, pred
     wrong = lambda body: json.dumps({"is_refusal": False, "is_correct": False, "reason": "differs"})  # noqa: E731
     with FakeOpenAIServer(wrong) as server:
         judge_env(server, "judge")
-        clip = {"bytes": encode_wav(np.zeros(1600, dtype=np.float32) + 0.1), "path": "c1.wav"}
+        clip = {"bytes": wav_bytes(), "path": "c1.wav"}
         flags = hearsay.process_results({"id": "c1", "attribute": "gender", "label": "Male", "audio": clip}, [reply])
     assert (flags["accuracy"], flags["refusal_rate"], flags["judged_rate"]) == (0, 0, 1)
     assert flags["macro_f1"] == ["Male", predicted]

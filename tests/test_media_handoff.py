@@ -1,23 +1,13 @@
 """The media hand-off of every task (``tasks/common.py``): a usable image or clip goes to the model
 undecoded; an absent one gives ``[]``; a broken one gives ``[]`` and a per-sample failure naming the
 sample, so it is never scored and never reaches the model."""
-import io
-
-import numpy as np
-from PIL import Image
-
-from mmpriv_tasks.media import encode_wav
 from mmpriv_tasks.tasks import common
 
-
-def _png() -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (8, 8), "white").save(buffer, format="PNG")
-    return buffer.getvalue()
+from conftest import png_bytes, wav_bytes
 
 
 def test_image_hand_off():
-    good = {"id": "img-ok", "image": {"bytes": _png(), "path": "ok.png"}}
+    good = {"id": "img-ok", "image": {"bytes": png_bytes(), "path": "ok.png"}}
     (image,) = common.doc_to_image(good)
     assert image.size == (8, 8) and common.image_failure(good) is None
     assert common.doc_to_image({"id": "img-none", "image": None}) == []
@@ -28,7 +18,7 @@ def test_image_hand_off():
 
 
 def test_audio_hand_off():
-    clip = {"bytes": encode_wav(np.zeros(1600, dtype=np.float32) + 0.1), "path": "ok.wav"}
+    clip = {"bytes": wav_bytes(), "path": "ok.wav"}
     assert common.doc_to_audio({"id": "wav-ok", "audio": clip}) == [clip]  # undecoded: the model decodes it
     assert common.doc_to_audio({"id": "wav-none", "audio": None}) == []
     broken = {"id": "wav-broken", "audio": {"bytes": b"RIFF....", "path": "broken.wav"}}

@@ -1,7 +1,6 @@
 """Upstream MM-Privacy release importer, on a small fixture in the upstream layout written here."""
 from __future__ import annotations
 
-import io
 import json
 import zipfile
 from pathlib import Path
@@ -9,14 +8,13 @@ from xml.sax.saxutils import escape
 
 import pyarrow.parquet as pq
 import pytest
-from PIL import Image
 
 from mmpriv_tasks.data.forms import render_form
 from mmpriv_tasks.data.mmprivacy_import import UpstreamLayoutError, import_release, match_person, scenario_of
 from mmpriv_tasks.data.people import Person
 from mmpriv_tasks.task_data import load_split
 
-from conftest import run_cli, venv_bin
+from conftest import png_bytes, run_cli, venv_bin
 
 HEADER = ["Name", "Gender", "Date of Birth", "Email", "Address", "Phone Numbers", "SSN"]
 SHOWN = [["Ada Quill", "Female", "1980-01-02", "ada@example.com", "1 Elm St", "555-010-0001", "900-00-0001"],
@@ -45,12 +43,6 @@ def form_png(row: list[str]) -> bytes:
     return render_form(Person(name, first, last, gender, birth, address, email, phone, ssn), "open", 0).png
 
 
-def png(color: str) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (8, 8), color).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 @pytest.fixture
 def release(tmp_path) -> Path:
     root = tmp_path / "Privacy_Different_Task"
@@ -77,9 +69,9 @@ def release(tmp_path) -> Path:
     for i, shown in ((1, SHOWN[2]), (2, SHOWN[0]), (3, SHOWN[1])):  # item i does not show row i upstream
         (direct / "Direct" / f"{i}.png").write_bytes(form_png(shown))
     (memory_eval / "Memory" / "1.png").write_bytes(form_png(SHOWN[1]))  # distractor: someone else's form
-    (memory_eval / "Memory" / "2.png").write_bytes(png("gray"))  # no-image item: a PII-free picture
+    (memory_eval / "Memory" / "2.png").write_bytes(png_bytes("gray"))  # no-image item: a PII-free picture
     for k in (0, 1):
-        (memory_set / "Final" / f"{k}.png").write_bytes(png("black"))
+        (memory_set / "Final" / f"{k}.png").write_bytes(png_bytes("black"))
     return root
 
 
@@ -94,7 +86,7 @@ def test_import_gives_our_schema_with_gold_values(release, tmp_path):
     assert [(r["name"], r["pii_type"], r["pii_value"], r["condition"]) for r in retention] == [
         ("Eli Stone", "email", "eli@example.com", "distractor"), ("Dee Frost", "ssn", "900-00-0004", "noimage")]
     assert retention[0]["distractor_value"] == "bo@example.com"  # the shown person's asked field, read by OCR
-    assert retention[1]["image"]["bytes"] == png("gray") and retention[1]["scenario"] == "hiring"
+    assert retention[1]["image"]["bytes"] == png_bytes("gray") and retention[1]["scenario"] == "hiring"
     assert retention[1]["distractor_value"] == ""
     assert "real_disclosure" not in written  # no Real Image subset in this release
     memory = pq.read_table(written["memory"]).to_pylist()
