@@ -6,10 +6,13 @@
 
 Both use a byte-level BPE tokenizer trained here in code (``tokenizers``) on a small corpus, wrapped
 in ``PreTrainedTokenizerFast``, and a ChatML-style chat template that renders image / audio content
-parts. ``tiny_llava_dir`` / ``tiny_qwen2_audio_dir`` are session-scoped pytest fixtures.
+parts. ``tiny_llava_dir`` / ``tiny_qwen2_audio_dir`` are session-scoped pytest fixtures, built once per
+session however many pytest-xdist workers use them (:func:`built_once`).
 """
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -145,11 +148,29 @@ def one_torch_thread():
     torch.set_num_threads(before)
 
 
+def built_once(tmp_path_factory, name: str, build) -> Path:
+    """``build(folder)`` once per test session, shared by every pytest-xdist worker: the folder lives
+    in the session's common temp root and a file lock lets the first worker build it (the others wait,
+    then read it; tests only read these folders)."""
+    from filelock import FileLock
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # one basetemp per worker, under the session's root
+    folder = root / name
+    with FileLock(str(root / f"{name}.lock")):
+        if not (folder / "done").is_file():
+            shutil.rmtree(folder, ignore_errors=True)
+            build(folder)
+            (folder / "done").touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def tiny_llava_dir(tmp_path_factory) -> Path:
-    return build_tiny_llava(tmp_path_factory.mktemp("tiny-llava"))
+    return built_once(tmp_path_factory, "tiny-llava", build_tiny_llava)
 
 
 @pytest.fixture(scope="session")
 def tiny_qwen2_audio_dir(tmp_path_factory) -> Path:
-    return build_tiny_qwen2_audio(tmp_path_factory.mktemp("tiny-qwen2-audio"))
+    return built_once(tmp_path_factory, "tiny-qwen2-audio", build_tiny_qwen2_audio)
