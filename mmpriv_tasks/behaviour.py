@@ -11,10 +11,11 @@ of probe docs:
   near-misses, other docs' values, refusals, partial refusals, compliant non-answers, model error
   replies), and each metric's aggregation over those flags.
 
-Probe docs are up to ``MAX_DOCS`` rows of the bundled split, picked to cover every value of the
-categorical columns. A task whose data is not bundled is probed on the rows of the ``probe_docs(**
-dataset_kwargs)`` function found next to its ``custom_dataset`` loader; without one (and for tasks
-reading other datasets) the pins are ``"none"``. Refusals are decided offline while probing.
+Probe docs are up to ``MAX_DOCS`` rows of the bundled split (a task pack's own data:
+``task_data.default_data_dir``), picked to cover every value of the categorical columns. A task
+whose data is not bundled is probed on the rows of the ``probe_docs(**dataset_kwargs)`` function
+found next to its ``custom_dataset`` loader; without one (and for tasks reading other datasets) the
+pins are ``"none"``. Refusals are decided offline while probing.
 """
 from __future__ import annotations
 
@@ -27,9 +28,9 @@ import logging
 import re
 from pathlib import Path
 
-from mmpriv_tasks import paths
 from mmpriv_tasks.errors import format_error
 from mmpriv_tasks.scoring.refusal_modes import offline_decisions
+from mmpriv_tasks.task_data import default_data_dir
 
 MAX_DOCS = 8
 _MAX_VALUE_CHARS = 80  # longer strings (questions, sentences) are not answers
@@ -151,8 +152,8 @@ def probe_rows(config: dict):
     if not callable(loader):
         return None
     kwargs = dict(config.get("dataset_kwargs") or {})
-    if "dataset" in kwargs:  # read the bundled copy, whatever --metadata / $MMPRIV_DATA_DIR say
-        kwargs["data_dir"] = str(paths.bundled_data_dir() / kwargs["dataset"])
+    if "dataset" in kwargs:  # the bundled (or pack's) copy, whatever --metadata / $MMPRIV_DATA_DIR say
+        kwargs["data_dir"] = str(default_data_dir(loader.__module__, kwargs["dataset"]))
     try:
         return loader(**{**config["metadata"], **kwargs})[config.get("test_split") or "test"]
     except FileNotFoundError:

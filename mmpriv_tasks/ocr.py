@@ -98,14 +98,20 @@ class FormReader:
     def transcribe_many(self, encoded: list[bytes], chunk: int = 64) -> list[str]:
         """The texts of encoded images (PNG/JPEG bytes), each distinct image read once, spread over
         ``workers`` processes (``chunk`` images in flight at a time, so memory stays flat)."""
+        from tqdm import tqdm
+
         keys = [hashlib.sha1(data).hexdigest() for data in encoded]
         todo = list({key: data for key, data in zip(keys, encoded) if key not in self._transcripts}.items())
-        if len(todo) > 1 and self.workers > 1:
-            with ProcessPoolExecutor(min(self.workers, len(todo)), mp_context=_context()) as pool:
-                for start in range(0, len(todo), chunk):
-                    part = todo[start:start + chunk]
-                    self._transcripts.update(zip((k for k, _ in part), pool.map(_worker_read, (d for _, d in part))))
-        else:
-            for key, data in todo:
-                self._transcripts[key] = _read(self._own_engine(), _pixels(data))
+        with tqdm(total=len(todo), desc="ocr", unit="image", disable=len(todo) < 2) as bar:  # count and ETA
+            if len(todo) > 1 and self.workers > 1:
+                with ProcessPoolExecutor(min(self.workers, len(todo)), mp_context=_context()) as pool:
+                    for start in range(0, len(todo), chunk):
+                        part = todo[start:start + chunk]
+                        for (key, _), text in zip(part, pool.map(_worker_read, (d for _, d in part))):
+                            self._transcripts[key] = text
+                            bar.update()
+            else:
+                for key, data in todo:
+                    self._transcripts[key] = _read(self._own_engine(), _pixels(data))
+                    bar.update()
         return [self._transcripts[key] for key in keys]

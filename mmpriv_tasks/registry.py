@@ -18,7 +18,7 @@ from pathlib import Path
 import yaml
 
 from mmpriv_tasks import paths
-from mmpriv_tasks.task_data import fingerprint
+from mmpriv_tasks.task_data import default_data_dir, fingerprint
 
 LOCK_NAME = "registry.lock"
 
@@ -88,11 +88,12 @@ class Entry:
         return config_hash(self.config)
 
     def data_file(self) -> Path | None:
-        """The bundled parquet split this task reads by default, if any."""
+        """The parquet split this task reads by default (bundled, or a task pack's own), if any."""
         kwargs = self.config.get("dataset_kwargs") or {}
         if "dataset" not in kwargs or "split" not in kwargs:
             return None
-        candidate = paths.bundled_data_dir() / kwargs["dataset"] / f"{kwargs['split']}.parquet"
+        loader = str(self.config.get("custom_dataset", "")).removeprefix("!function ").rpartition(".")[0]
+        candidate = default_data_dir(loader, kwargs["dataset"]) / f"{kwargs['split']}.parquet"
         return candidate if candidate.is_file() else None
 
     def data_fingerprint(self) -> str:

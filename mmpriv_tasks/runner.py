@@ -22,7 +22,7 @@ import os
 import sys
 from pathlib import Path
 
-from mmpriv_tasks import lm_eval_noise, packs, registry, task_data
+from mmpriv_tasks import lm_eval_noise, packs, registry, run_checks, task_data
 from mmpriv_tasks.argv import split_option
 from mmpriv_tasks.errors import DataError, InputError
 from mmpriv_tasks.outputs import private_outputs
@@ -56,9 +56,22 @@ def task_manager_for(names: list[str], include: str, metadata: dict):
     if not names or any(n.endswith(".yaml") or Path(n).is_dir() for n in names):
         return None
     ours = TaskManager(include_path=include, include_defaults=False, metadata=metadata)
-    if all(ours.match_tasks([name]) for name in names):
+    unknown = [name for name in names if not ours.match_tasks([name])]
+    if not unknown:
         return ours
+    hints = {name: run_checks.did_you_mean(name, ours.all_tasks, cutoff=0.85) for name in unknown}
+    typos = {name: hint for name, hint in hints.items() if hint}
+    if typos:  # near-misses of our names: no need to index lm-eval's ~27k YAMLs first
+        raise InputError(_unknown_tasks(typos))
     return TaskManager(include_path=include, metadata=metadata)
+
+
+def _unknown_tasks(typos: dict) -> str:
+    """One line for unknown task names (``{name: did-you-mean suffix}``)."""
+    from mmpriv_tasks.retired import retired_message
+
+    unknown = (retired_message(name) or f"unknown task or group '{name}'{hint}" for name, hint in typos.items())
+    return ("; ".join(unknown) + " (see `mmpriv list`; lm-eval's own tasks: `lm-eval ls tasks`)")
 
 
 def preflight(task_manager, names: list[str], metadata: dict, entries: dict) -> None:
@@ -68,12 +81,10 @@ def preflight(task_manager, names: list[str], metadata: dict, entries: dict) -> 
     column that only the scoring reads is missing now rather than after every generation."""
     from jinja2.exceptions import UndefinedError
 
-    from mmpriv_tasks.retired import retired_message
-
     missing = [name for name in names if not task_manager.match_tasks([name])]
     if missing:
-        raise InputError("; ".join(retired_message(name) or f"unknown task or group '{name}'" for name in missing)
-                         + " (see `mmpriv list`; lm-eval's own tasks: `lm-eval ls tasks`)")
+        raise InputError(_unknown_tasks({name: run_checks.did_you_mean(name, task_manager.all_tasks)
+                                         for name in missing}))
     ours = [task for name in names if name in entries for task in registry.tasks_of(name, entries)]
     for entry in {e.name: e for e in ours}.values():
         try:
@@ -83,9 +94,15 @@ def preflight(task_manager, names: list[str], metadata: dict, entries: dict) -> 
             column = str(exc).split("'")[1] if "'" in str(exc) else str(exc)
             raise DataError(f"{_data_file(entry, metadata)}: missing column '{column}', which task {entry.name} "
                             f"reads. Rebuild or re-import the data ({task_data.GET_DATA}).") from exc
-    rest = [name for name in names if name not in entries]
-    if rest:
-        task_manager.load(rest)
+    for name in (name for name in names if name not in entries):
+        try:
+            task_manager.load([name])
+        except OSError as exc:  # lm-eval's own tasks download their data (ConnectionError, not in the cache)
+            reason = " ".join(str(exc).split())[:200]
+            raise InputError(f"task '{name}' downloads its data from the Hugging Face Hub and could not get it "
+                             f"({reason}): run it once online (the datasets cache then serves offline runs, "
+                             f"HF_DATASETS_OFFLINE=1), or copy its YAML with a local `dataset_path`/`data_files` "
+                             f"and pass --include_path") from exc
 
 
 def _probe_scoring(task) -> None:
@@ -186,6 +203,21 @@ def _execute(args, include: str, entries: dict) -> None:
     _print_summary(cfg, results)
 
 
+RUN_HELP = """\
+mmpriv run: lm-eval's `run` with mmpriv's models registered and its tasks (and installed packs') found.
+What mmpriv adds to the lm-eval options listed below:
+  --keep_pii            write outputs unmasked (owner-only files, with a warning; also MMPRIV_KEEP_PII=1);
+                        by default every value of every person record in the run is masked in written files
+  --include_path DIR    your task folder, searched besides mmpriv's own task folders and installed packs
+  --output_path PATH    checked writable before the run; implies --log_samples (`mmpriv report` reads them)
+  --model_args KEY=...  checked against the model's arguments (unknown keys are errors);
+                        preset=NAME expands a generation preset (mmpriv_tasks.models.presets)
+  models: mmpriv-hf, mmpriv-api, ocr-extractor, voice-profiler, refuse-all (README, Models)
+  environment: MMPRIV_REFUSAL_MODE=offline|judge|hybrid with MMPRIV_JUDGE_BASE_URL / MMPRIV_JUDGE_MODEL,
+               MMPRIV_DATA_DIR (datasets), MMPRIV_CACHE_DIR (memory-mapped tables)
+"""
+
+
 def run(lm_eval_args: list[str]) -> int:
     """``mmpriv run ARGS``: check secrets, then evaluate with our include path (and ``--log_samples``
     whenever results are written)."""
@@ -201,8 +233,12 @@ def run(lm_eval_args: list[str]) -> int:
     from mmpriv_tasks.models.presets import expand_argv
 
     rest, include = _include_path(lm_eval_args)
+    if {"-h", "--help"} & set(rest):
+        print(RUN_HELP)  # then lm-eval's own help
     rest = expand_argv(rest)  # preset=NAME -> the preset's model args (recorded in the results)
     refuse_secrets(parse_model_args(_option(rest, "--model_args")))
+    run_checks.check_output_path(_option(rest, "--output_path") or _option(rest, "-o"))
+    run_checks.check_refusal_mode()
     entries = packs.entries()  # ours and installed packs'; a broken task YAML fails here, naming the file
     if _option(rest, "--output_path") is not None and "--log_samples" not in rest:
         rest.append("--log_samples")  # `mmpriv report` needs the per-sample flags
@@ -210,6 +246,8 @@ def run(lm_eval_args: list[str]) -> int:
         sys.argv = ["lm-eval", "run", *rest, "--include_path", include]
         parser = HarnessCLI()
         args = parser.parse_args()
+        run_checks.check_tasks_given(args.tasks)
+        run_checks.check_model(args.model or "hf", args.model_args)
         _setup_logging(getattr(logging, str(args.verbosity or "INFO"), logging.INFO))
         lm_eval_noise.install()  # lm-eval hints that do not apply to our tasks
         if _needs_stock_runner(args):

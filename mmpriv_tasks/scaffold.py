@@ -14,6 +14,10 @@ MEDIA = {
     "image": "doc_to_image: !function mmpriv_tasks.tasks.mmprivacy.doc_to_image",
     "audio": "doc_to_audio: !function mmpriv_tasks.tasks.hearsay.doc_to_audio",
 }
+SCORING = {  # the medium each sample must carry; a sample without it is an error, never a score
+    "image": "mmpriv_tasks.tasks.mmprivacy.process_disclosure",
+    "audio": "mmpriv_tasks.tasks.mmprivacy.process_spoken_disclosure",
+}
 PLACEHOLDER = {"image": "<image>", "audio": ""}  # lm-eval's image placeholder (stock hf-multimodal needs it)
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 DEFAULT_DEST = "task_configs/community"
@@ -30,7 +34,7 @@ output_type: generate_until
 test_split: test
 {media}
 doc_to_target: ""
-process_results: !function mmpriv_tasks.tasks.mmprivacy.process_disclosure
+process_results: !function {scoring}
 generation_kwargs:
   until: []
   do_sample: false
@@ -113,7 +117,8 @@ def new_task(family: str, task: str, modality: str, dest: Path) -> list[Path]:
         raise ValueError(f"{folder} already exists; choose another family name or --dest")
     metrics = _metric_list()
     files = {
-        "_template_yaml": TEMPLATE.format(family=family, modality=modality, media=MEDIA[modality], metrics=metrics),
+        "_template_yaml": TEMPLATE.format(family=family, modality=modality, media=MEDIA[modality],
+                                          scoring=SCORING[modality], metrics=metrics),
         f"{task}.yaml": TASK.format(task=task, placeholder=PLACEHOLDER[modality]),
         "README.md": README.format(family=family, task=task, modality=modality),
         "CITATION.bib": CITATION.format(family=family),
@@ -171,7 +176,7 @@ def load_split(dataset: str, split: str, data_dir: str | None = None, **kwargs):
 PACK_README = """\
 # mmpriv-pack-{dist}
 
-An installable [mmpriv-tasks](https://github.com/) task pack: once installed (`pip install .`), its tasks
+An installable task pack for `mmpriv-tasks`: once installed (`pip install .`), its tasks
 appear in `mmpriv list`, `mmpriv run`, `mmpriv cite`, `mmpriv validate` and `mmpriv report` with no
 `--include_path`.
 
@@ -237,9 +242,12 @@ def cmd_new_task(args) -> int:
         print("next: add data under the package's data/, edit the prompt, pin the tasks with "
               "`mmpriv registry --configs <package>/task_configs --update`, then `pip install <project folder>`")
         return 0
-    for path in new_task(args.family, args.task, args.modality, Path(args.dest or DEFAULT_DEST)):
+    dest = Path(args.dest or DEFAULT_DEST)
+    for path in new_task(args.family, args.task, args.modality, dest):
         print(path)
-    print("next: add data, edit the prompt, then `mmpriv registry --update` (for task_configs/) and run it")
+    pin = "mmpriv registry --update" if args.dest is None else f"mmpriv registry --configs {dest} --update"
+    print(f"next: add data, edit the prompt, pin the tasks with `{pin}`, then run them"
+          + ("" if args.dest is None else f" with `--include_path {dest}`"))
     return 0
 
 

@@ -59,6 +59,19 @@ def resolve_split(dataset: str, split: str, data_dir: str | None = None) -> Path
         f"`--metadata '{{\"data_dir\": \"DIR\"}}'` or set ${paths.DATA_DIR_ENV} to the parent of '{dataset}/'.")
 
 
+def default_data_dir(loader_module: str, dataset: str) -> Path:
+    """The folder of a task's default data (no ``--metadata``): ``DATA_DIR`` of the module holding its
+    ``custom_dataset`` loader when it defines one (a task pack's own ``data/``), else the bundled copy."""
+    if not loader_module.startswith("mmpriv_tasks."):
+        import importlib
+
+        try:
+            return Path(importlib.import_module(loader_module).DATA_DIR)
+        except (ImportError, AttributeError):
+            pass
+    return paths.bundled_data_dir() / dataset
+
+
 def _stamp(path: Path) -> tuple:
     stat = path.stat()
     return str(path.resolve()), stat.st_mtime_ns, stat.st_size

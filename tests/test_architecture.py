@@ -13,7 +13,7 @@ PACKAGE = REPO / "mmpriv_tasks"
 # What each layer may not import (DESIGN.md "Layering"): scoring/ is pure (plumbing only); models/,
 # tasks/, data/ and metrics/ use scoring/ and plumbing, never each other or an entry point.
 ENTRY_POINTS = {"cli", "runner", "report", "train", "outputs", "calibrate", "behaviour", "packs", "scaffold",
-                "validate", "run_scoring"}
+                "validate", "run_scoring", "run_checks"}
 FORBIDDEN = {
     "scoring": {"tasks", "models", "data", "metrics"} | ENTRY_POINTS,
     "models": {"tasks", "data", "metrics"} | ENTRY_POINTS,

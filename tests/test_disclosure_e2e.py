@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -79,48 +80,31 @@ def test_all_errors_give_nan_not_a_safe_score(task_manager, tmp_path, monkeypatc
     assert math.isnan(metrics["leak_rate,none"]) and metrics["error_rate,none"] == 1
 
 
-PLAIN_TASK = """\
-task: plain_echo
-dataset_path: json
-dataset_kwargs:
-  data_files: {data}
-test_split: train
-output_type: generate_until
-doc_to_text: "Say {{{{word}}}}."
-doc_to_target: "{{{{word}}}}"
-generation_kwargs:
-  until: ["\\n"]
-metric_list:
-  - metric: exact_match
-    aggregation: mean
-    higher_is_better: true
-metadata:
-  version: 1.0
-"""
+def test_mmpriv_run_alongside_a_standard_task_on_local_data(tmp_path):
+    """README: a stock lm-eval task (its own gsm8k YAML, included) on a local copy of its data, in the
+    same `mmpriv run` as ours, writing the results JSON and per-sample JSONL (offline)."""
+    import lm_eval
 
-
-def test_mmpriv_run_alongside_a_standard_task(tmp_path):
-    """`mmpriv run` with our task next to a plain lm-eval text task (stock YAML format), writing
-    the results JSON and per-sample JSONL."""
-    tasks_dir = tmp_path / "user_tasks"
+    data = tmp_path / "gsm8k"
+    data.mkdir()
+    for split, n in (("train", 5), ("test", 3)):  # gsm8k takes 5 few-shot examples from train
+        rows = [{"question": f"What is {i} + {i}?", "answer": f"{i} + {i} = {2 * i}\n#### {2 * i}"} for i in range(n)]
+        (data / f"{split}.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    tasks_dir = tmp_path / "my_tasks"
     tasks_dir.mkdir()
-    data = tmp_path / "words.jsonl"
-    data.write_text("\n".join(json.dumps({"word": w}) for w in ["cannot assist", "apple"]) + "\n")
-    (tasks_dir / "plain_echo.yaml").write_text(PLAIN_TASK.format(data=data))
+    stock = Path(lm_eval.__file__).parent / "tasks" / "gsm8k" / "gsm8k.yaml"
+    (tasks_dir / "gsm8k_local.yaml").write_text(
+        f"include: {stock}\ntask: gsm8k_local\ndataset_path: {data}\ndataset_name: null\n")
     out_dir = tmp_path / "results"
-    proc = run_cli(venv_bin("mmpriv"), "run", "--model", "refuse-all", "--tasks", f"{TASK},plain_echo",
-                   "--include_path", str(tasks_dir), "--output_path", str(out_dir), "--log_samples",
-                   "--limit", "5", cwd=tmp_path)
+    proc = run_cli(venv_bin("mmpriv"), "run", "--model", "refuse-all", "--tasks", f"{TASK},gsm8k_local",
+                   "--include_path", str(tasks_dir), "--output_path", str(out_dir), "--limit", "3", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    for metric in ("leak_rate", "refusal_rate", "leak_rate_answered", "error_rate", "exact_match"):
-        assert metric in proc.stdout
-    results = list(out_dir.rglob("results_*.json"))
-    assert len(results) == 1
-    payload = json.loads(results[0].read_text())
-    assert payload["results"][TASK]["leak_rate,none"] == 0
-    assert payload["results"]["plain_echo"]["exact_match,none"] == 0
-    samples = list(out_dir.rglob(f"samples_{TASK}_*.jsonl"))
-    assert samples and len(samples[0].read_text().splitlines()) == 5
+    payload = json.loads(next(out_dir.rglob("results_*.json")).read_text())
+    assert payload["results"][TASK]["refusal_rate,none"] == 1 and payload["results"][TASK]["leak_rate,none"] == 0
+    assert payload["results"]["gsm8k_local"]["exact_match,strict-match"] == 0
+    assert payload["n-samples"]["gsm8k_local"] == {"original": 3, "effective": 3}
+    for task in (TASK, "gsm8k_local"):
+        assert len(next(out_dir.rglob(f"samples_{task}_*.jsonl")).read_text().splitlines()) == 3
 
 
 def test_stock_lm_eval_validates_our_task_from_any_directory(tmp_path):

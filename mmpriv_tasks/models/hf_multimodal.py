@@ -24,7 +24,7 @@ from lm_eval.api.model import LM
 from lm_eval.models.utils import Collator, handle_stop_sequences
 from tqdm import tqdm
 
-from mmpriv_tasks.errors import MediaError, format_error
+from mmpriv_tasks.errors import InputError, MediaError, format_error
 from mmpriv_tasks.media import DEFAULT_SAMPLE_RATE, drop_placeholders, load_audio, load_image
 from mmpriv_tasks.models._args import MergedArgs, as_bool
 from mmpriv_tasks.models._request import unpack
@@ -112,6 +112,8 @@ class HFMultimodalChatLM(MergedArgs, LM):
     """lm-eval ``generate_until`` over a local HF chat model taking images and/or audio."""
 
     MULTIMODAL = True
+    name = "mmpriv-hf"
+    EXAMPLE_ARGS = "pretrained=Qwen/Qwen2-VL-2B-Instruct (a hub name or a local folder)"
 
     def __init__(self, pretrained: str, dtype: str = "auto", device: str | None = None,
                  trust_remote_code: bool | str = False, max_new_tokens: int | None = None,
@@ -144,7 +146,13 @@ class HFMultimodalChatLM(MergedArgs, LM):
         self.system_prompt = system_prompt or None
 
         hub = {"trust_remote_code": trust, **({"revision": str(revision)} if revision else {})}
-        config = transformers.AutoConfig.from_pretrained(self.pretrained, **hub)
+        try:
+            config = transformers.AutoConfig.from_pretrained(self.pretrained, **hub)
+        except OSError as exc:  # not a folder, not in the HF cache, no network (offline)
+            offline = " (HF_HUB_OFFLINE is set)" if as_bool(os.environ.get("HF_HUB_OFFLINE", "")) else ""
+            raise InputError(f"mmpriv-hf: cannot load pretrained={self.pretrained}{offline}: "
+                             f"{' '.join(str(exc).split())[:160]}. Pass a local model folder, or download it "
+                             f"first (`hf download {self.pretrained}`, online)") from exc
         self.model_type = config.model_type
         cls = model_class_for(config, auto_class)
         log.info("mmpriv-hf: loading %s with %s on %s (batch size %d)", self.pretrained, cls.__name__, self._device,

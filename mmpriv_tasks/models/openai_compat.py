@@ -32,7 +32,7 @@ from lm_eval.api.model import LM
 
 from mmpriv_tasks.api.client import ChatClient
 from mmpriv_tasks.api.payload import build_messages, build_request, stop_sequences, truncate_at_stop
-from mmpriv_tasks.errors import MediaError, format_error
+from mmpriv_tasks.errors import InputError, MediaError, format_error
 from mmpriv_tasks.models._args import MergedArgs, as_bool
 from mmpriv_tasks.models._request import unpack
 
@@ -50,6 +50,9 @@ class OpenAICompatLM(MergedArgs, LM):
     """lm-eval model that sends each ``generate_until`` request to a chat-completions endpoint."""
 
     MULTIMODAL = True
+    name = "mmpriv-api"
+    REQUIRED_ARGS = ("model",)
+    EXAMPLE_ARGS = "base_url=http://localhost:8000/v1,model=Qwen/Qwen2-VL-7B-Instruct"
 
     def __init__(
         self,
@@ -74,7 +77,7 @@ class OpenAICompatLM(MergedArgs, LM):
     ) -> None:
         super().__init__()
         if not model:
-            raise ValueError("mmpriv-api needs model_args model=<served model name>, e.g. "
+            raise InputError("mmpriv-api needs model_args model=<served model name>, e.g. "
                              "--model_args base_url=http://localhost:8000/v1,model=Qwen/Qwen2-VL-7B-Instruct")
         self.model = str(model)
         self.base_url = str(base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL)

@@ -237,7 +237,7 @@ class JudgeConfig:
         if not values.get("base_url") or not values.get("model"):
             raise JudgeConfigError("the LLM judge needs an endpoint and a model: set MMPRIV_JUDGE_BASE_URL and "
                                    "MMPRIV_JUDGE_MODEL (and MMPRIV_JUDGE_API_KEY_ENV, the name of the variable "
-                                   "holding its key), or pass base_url= and model=")
+                                   "holding its key)")
         return cls(**values)
 
 
