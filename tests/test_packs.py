@@ -44,7 +44,8 @@ def section(runs, tasks):
 '''
 
 
-@pytest.fixture(scope="module", params=sorted(PACKS))
+# default lane: the audio pack (tests/test_scaffold.py runs an image family end to end); slow lane: both
+@pytest.fixture(scope="module", params=["audio", pytest.param("image", marks=pytest.mark.slow)])
 def installed_pack(request, tmp_path_factory):
     """A pack scaffolded with `mmpriv new-task --pack --modality M`, given 3 rows of data, pinned, and
     pip-installed into a --target folder; returns (modality, family, model, the environment that puts
@@ -65,7 +66,7 @@ def installed_pack(request, tmp_path_factory):
     pq.write_table(pack_rows(modality), package / "data" / "test.parquet")
     (package / "task_configs" / family / "report.py").write_text(REPORT_HOOK.replace("pii_pack", family))
     proc = run_cli(venv_bin("mmpriv"), "registry", "--configs", str(package / "task_configs"), "--update",
-                   env={"PYTHONPATH": str(project)})
+                   env={"PYTHONPATH": os.pathsep.join(filter(None, [str(project), os.environ.get("PYTHONPATH")]))})
     assert proc.returncode == 0, proc.stderr[-2000:]
     site = root / "site"
     proc = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
@@ -114,6 +115,7 @@ def test_pack_task_runs_end_to_end_and_reports(installed_pack, tmp_path):
     assert "`pack_metric`" in report and f"| {task} | 3 |" in report
 
 
+@pytest.mark.slow  # a nested pytest running the pack's own `mmpriv run` (~15 s each)
 def test_scaffolded_pack_tests_pass(installed_pack):
     """The pack's own tests/test_pack.py (written by the scaffold) passes once the pack has data."""
     _, _, _, env, project = installed_pack
