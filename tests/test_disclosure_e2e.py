@@ -103,8 +103,8 @@ def test_mmpriv_run_alongside_a_standard_task_on_local_data(tmp_path):
     assert payload["results"][TASK]["refusal_rate,none"] == 1 and payload["results"][TASK]["leak_rate,none"] == 0
     assert payload["results"]["gsm8k_local"]["exact_match,strict-match"] == 0
     assert payload["n-samples"]["gsm8k_local"] == {"original": 3, "effective": 3}
-    for task in (TASK, "gsm8k_local"):
-        assert len(next(out_dir.rglob(f"samples_{task}_*.jsonl")).read_text().splitlines()) == 3
+    for task, lines in ((TASK, 3), ("gsm8k_local", 6)):  # gsm8k logs each doc once per filter (two)
+        assert len(next(out_dir.rglob(f"samples_{task}_*.jsonl")).read_text().splitlines()) == lines
 
 
 def test_stock_lm_eval_validates_our_task_from_any_directory(tmp_path):
