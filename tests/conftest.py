@@ -17,13 +17,14 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="session")
 def task_manager():
-    """lm-eval's own TaskManager with our task_configs on the include path."""
+    """lm-eval's own TaskManager over our task_configs only (indexing lm-eval's ~27k task YAMLs too
+    would cost seconds per worker, and no test using it runs a standard task)."""
     from lm_eval.tasks import TaskManager
 
     import mmpriv_tasks  # noqa: F401  (registers our models)
     from mmpriv_tasks.paths import task_configs_dir
 
-    return TaskManager(include_path=str(task_configs_dir()))
+    return TaskManager(include_path=str(task_configs_dir()), include_defaults=False)
 
 
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None, timeout: int = 600):

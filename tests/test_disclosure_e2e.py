@@ -23,7 +23,7 @@ def evaluate(task_manager, model, tasks=(TASK,), metadata=None, **kwargs):
     from lm_eval.tasks import TaskManager
 
     if metadata is not None:
-        task_manager = TaskManager(include_path=str(task_configs_dir()), metadata=metadata)
+        task_manager = TaskManager(include_path=str(task_configs_dir()), include_defaults=False, metadata=metadata)
     return lm_eval.simple_evaluate(model=model, tasks=list(tasks), task_manager=task_manager,
                                    log_samples=True, **kwargs)
 
@@ -107,6 +107,7 @@ def test_mmpriv_run_alongside_a_standard_task_on_local_data(tmp_path):
         assert len(next(out_dir.rglob(f"samples_{task}_*.jsonl")).read_text().splitlines()) == lines
 
 
+@pytest.mark.slow  # stock lm-eval indexes its ~27k task YAMLs first (test_stock_lm_eval.py runs it in the fast lane)
 def test_stock_lm_eval_validates_our_task_from_any_directory(tmp_path):
     proc = run_cli(venv_bin("lm-eval"), "validate", "--tasks", TASK, "--include_path", str(task_configs_dir()),
                    cwd=tmp_path)

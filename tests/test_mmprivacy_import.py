@@ -170,7 +170,8 @@ def test_real_image_subset_becomes_its_own_tasks(release, tmp_path, task_manager
     retention = pq.read_table(written["real_retention"]).to_pylist()
     assert [(r["name"], r["pii_value"], r["distractor_value"]) for r in retention] == [
         ("Eli Stone", "eli@example.com", "ada@example.com")]
-    manager = TaskManager(include_path=str(task_configs_dir()), metadata={"data_dir": str(tmp_path / "out")})
+    manager = TaskManager(include_path=str(task_configs_dir()), include_defaults=False,
+                          metadata={"data_dir": str(tmp_path / "out")})
     out = lm_eval.simple_evaluate(model="refuse-all", tasks=["mmpriv_real"], task_manager=manager)
     assert len([t for t in out["results"] if t.startswith("mmpriv_real_")]) == 10
     assert all(out["results"][t]["error_rate,none"] == 0 for t in out["results"] if t.startswith("mmpriv_real_"))
