@@ -104,3 +104,17 @@ def test_lm_eval_hints_that_do_not_apply_are_dropped_and_warnings_kept(caplog):
                             "(as json string) or to the TaskManager.\nFor example --metadata='{\"max_seq_lengths\"...")
         task_logger.warning("mmpriv_disclosure_direct: a real problem")
     assert "max_seq_lengths" not in caplog.text and "a real problem" in caplog.text
+
+
+def test_readme_evaluate_example_runs(tmp_path):
+    """The README's `evaluate.load(...)` line, as written, after `import evaluate, mmpriv_tasks`."""
+    import sys
+
+    (example,) = re.findall(r"`(evaluate\.load\(str\(mmpriv_tasks\.paths\.metrics_dir\(\).*?\))`",
+                            (REPO / "README.md").read_text())
+    code = (f"import evaluate, mmpriv_tasks; metric = {example}; "
+            "print(metric.compute(predictions=['Selected Label: Male'], references=['Male']))")
+    proc = run_cli(sys.executable, "-c", code, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "'accuracy': 1.0" in proc.stdout
+
