@@ -76,3 +76,15 @@ def test_stratified_sample_gives_tasks_equal_shares_and_kappa_is_cohens():
     assert agreement([(True, True), (False, False)] * 5)["kappa"] == 1.0
     # observed 0.5, chance 0.5 -> kappa 0
     assert agreement([(True, True), (True, False), (False, True), (False, False)])["kappa"] == 0.0
+
+
+def test_no_judge_hint_names_only_what_calibrate_takes(monkeypatch):
+    """`mmpriv calibrate` takes the judge from MMPRIV_JUDGE_* only: the hint must not offer base_url=/model=."""
+    from mmpriv_tasks.scoring.judge import JudgeConfig, JudgeConfigError
+
+    for name in ("MMPRIV_JUDGE_BASE_URL", "MMPRIV_JUDGE_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(JudgeConfigError) as error:
+        JudgeConfig.from_env()
+    assert "set MMPRIV_JUDGE_BASE_URL and MMPRIV_JUDGE_MODEL" in str(error.value)
+    assert "base_url=" not in str(error.value) and "model=" not in str(error.value)

@@ -59,9 +59,11 @@ def test_list_cite_validate_take_an_include_path(tmp_path):
     assert "no data  form_leaks_disclosure_direct" in proc.stdout and "--configs" in proc.stdout
 
 
-def _readme_commands() -> list[list[str]]:
-    """Every `mmpriv ...` command in the README's bash blocks, as argv (continuation lines joined)."""
-    blocks = re.findall(r"```bash\n(.*?)```", (REPO / "README.md").read_text(), flags=re.DOTALL)
+def _readme_commands(*docs: str) -> list[list[str]]:
+    """Every `mmpriv ...` command in the bash blocks of the README (or of ``docs``), as argv
+    (continuation lines joined)."""
+    texts = [(REPO / doc).read_text() for doc in (docs or ("README.md",))]
+    blocks = [block for text in texts for block in re.findall(r"```bash\n(.*?)```", text, flags=re.DOTALL)]
     commands = []
     for block in blocks:
         for line in block.replace("\\\n", " ").splitlines():
@@ -117,4 +119,54 @@ def test_readme_evaluate_example_runs(tmp_path):
     proc = run_cli(sys.executable, "-c", code, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "'accuracy': 1.0" in proc.stdout
+
+
+# Which test runs each kind of README/docs command through the CLI (on the bundled data, tiny models or a
+# local fake server instead of hub models and full-size data); see test_every_documented_command_is_run.
+RUN_BY = {
+    "run ocr-extractor": "test_mmprivacy_retention.py::test_mmprivacy_suite_runs_every_task_with_ocr_extractor",
+    "run refuse-all": "test_disclosure_e2e.py::test_mmpriv_run_alongside_a_standard_task_on_local_data",
+    "run mmpriv-hf": "test_model_args.py::test_documented_model_args_run_through_the_cli",
+    "run mmpriv-api": "test_api_options.py::test_cli_apply_chat_template_sends_the_system_instruction_as_a_message",
+    "run ...": "test_scaffold.py::test_scaffolded_family_runs_with_its_data",  # --metadata data_dir
+    "report": "test_report.py::test_a_folder_with_several_runs_reports_them_all",
+    "data build mmprivacy": "test_console_pii.py::test_data_build_and_import_consoles_hold_no_pii",
+    "data import mmprivacy": "test_mmprivacy_import.py::test_cli_import_reports_rows_and_errors_cleanly",
+    "data import hearsay": "test_hearsay_data.py::test_cli_imports",
+    "data import commonvoice": "test_hearsay_data.py::test_cli_imports",
+    "memorize": "test_memorize.py::test_lora_adapter_round_trip_and_all_retention_tasks",
+    "memorize export": "test_memorize.py::test_export",
+    "cite": "test_cli.py::test_cite_prints_bibtex_and_pins",
+    "new-task": "test_scaffold.py::test_scaffolded_family_runs_with_its_data",
+    "new-task --pack": "test_packs.py::test_pack_task_runs_end_to_end_and_reports",
+    "list": "test_cli.py::test_list_cite_validate_take_an_include_path",
+    "validate": "test_cli.py::test_list_cite_validate_take_an_include_path",
+}
+DOCUMENTED = _readme_commands("README.md", *sorted(str(p.relative_to(REPO)) for p in (REPO / "docs").glob("*.md")))
+
+
+def command_kind(words: list[str]) -> str:
+    """The RUN_BY key of a documented command: the sub-command (with the dataset for `data`, the model for
+    `run`, `export` for `memorize export`, `--pack` for `new-task --pack`)."""
+    sub = words[1]
+    if sub == "run":
+        return f"run {words[words.index('--model') + 1]}" if "--model" in words else "run ..."
+    if sub == "data":
+        return " ".join(words[1:4])
+    if sub == "memorize" and words[2:3] == ["export"]:
+        return "memorize export"
+    return f"{sub} --pack" if "--pack" in words else sub
+
+
+@pytest.mark.parametrize("words", DOCUMENTED, ids=lambda w: " ".join(w[1:4]))
+def test_every_documented_command_is_run(words):
+    """Each `mmpriv` command of the README and docs/ has a test that runs that kind of command through
+    the CLI (the test named in RUN_BY exists; CI runs it, in the default or the slow lane)."""
+    import ast
+
+    kind = command_kind(words)
+    assert kind in RUN_BY, f"{' '.join(words)}: no test runs a '{kind}' command (add one to RUN_BY)"
+    path, name = RUN_BY[kind].split("::")
+    tree = ast.parse((REPO / "tests" / path).read_text())
+    assert name in {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}, RUN_BY[kind]
 

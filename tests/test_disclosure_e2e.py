@@ -99,6 +99,7 @@ def test_mmpriv_run_alongside_a_standard_task_on_local_data(tmp_path):
     proc = run_cli(venv_bin("mmpriv"), "run", "--model", "refuse-all", "--tasks", f"{TASK},gsm8k_local",
                    "--include_path", str(tasks_dir), "--output_path", str(out_dir), "--limit", "3", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "not a git repository" not in proc.stderr  # tmp_path is outside any git checkout
     payload = json.loads(next(out_dir.rglob("results_*.json")).read_text())
     assert payload["results"][TASK]["refusal_rate,none"] == 1 and payload["results"][TASK]["leak_rate,none"] == 0
     assert payload["results"]["gsm8k_local"]["exact_match,strict-match"] == 0

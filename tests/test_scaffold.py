@@ -16,6 +16,7 @@ def test_scaffolded_family_runs_with_its_data(tmp_path):
     tasks = tmp_path / "my_tasks"
     proc = run_cli(venv_bin("mmpriv"), "new-task", "form_leaks", "--dest", str(tasks), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
+    assert f"`mmpriv registry --configs {tasks} --update`" in proc.stdout and f"`--include_path {tasks}`" in proc.stdout
     assert sorted(p.name for p in (tasks / "form_leaks").iterdir()) == [
         "CITATION.bib", "README.md", "_template_yaml", "form_leaks_disclosure_direct.yaml"]
     data = tmp_path / "data"
