@@ -62,7 +62,7 @@ def resolve_split(dataset: str, split: str, data_dir: str | None = None) -> Path
 def default_data_dir(loader_module: str, dataset: str) -> Path:
     """The folder of a task's default data (no ``--metadata``): ``DATA_DIR`` of the module holding its
     ``custom_dataset`` loader when it defines one (a task pack's own ``data/``), else the bundled copy."""
-    if not loader_module.startswith("mmpriv_tasks."):
+    if loader_module and not loader_module.startswith("mmpriv_tasks."):
         import importlib
 
         try:

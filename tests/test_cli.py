@@ -170,3 +170,12 @@ def test_every_documented_command_is_run(words):
     tree = ast.parse((REPO / "tests" / path).read_text())
     assert name in {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}, RUN_BY[kind]
 
+
+
+def test_run_help_lists_our_options_before_lm_evals(tmp_path):
+    proc = run_cli(venv_bin("mmpriv"), "run", "--help", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    ours, _, theirs = proc.stdout.partition("usage: lm-eval run")
+    for option in ("--keep_pii", "--include_path DIR", "--output_path PATH", "preset=NAME", "MMPRIV_REFUSAL_MODE"):
+        assert option in ours
+    assert "--model_args" in theirs and "--log_samples" in theirs
