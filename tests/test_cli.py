@@ -108,6 +108,7 @@ def test_lm_eval_hints_that_do_not_apply_are_dropped_and_warnings_kept(caplog):
     assert "max_seq_lengths" not in caplog.text and "a real problem" in caplog.text
 
 
+@pytest.mark.slow  # a fresh interpreter importing evaluate, datasets and lm-eval (test_metrics_evaluate.py: in-process)
 def test_readme_evaluate_example_runs(tmp_path):
     """The README's `evaluate.load(...)` line, as written, after `import evaluate, mmpriv_tasks`."""
     import sys
