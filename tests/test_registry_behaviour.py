@@ -130,6 +130,7 @@ def test_probe_replies_cover_formats_refusals_and_errors():
     assert any(r.startswith("<<mmpriv-error>>") for r in replies)
 
 
+@pytest.mark.slow  # three `mmpriv registry` passes (test_cli.py runs the shipped check in the default lane)
 def test_cli_registry_exit_codes(hearsay_configs):
     (hearsay_configs / "registry.lock").unlink()
     updated = run_cli(venv_bin("mmpriv"), "registry", "--update", "--configs", str(hearsay_configs))
