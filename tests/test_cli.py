@@ -180,3 +180,12 @@ def test_run_help_lists_our_options_before_lm_evals(tmp_path):
     for option in ("--keep_pii", "--include_path DIR", "--output_path PATH", "preset=NAME", "MMPRIV_REFUSAL_MODE"):
         assert option in ours
     assert "--model_args" in theirs and "--log_samples" in theirs
+
+
+def test_ci_runs_readme_command_2_then_the_slow_lane():
+    """`.ci/run` runs the README's test command exactly, then `pytest -m slow` (exit 5 fails either lane)."""
+    blocks = re.findall(r"```bash\n(.*?)```", (REPO / "README.md").read_text(), flags=re.DOTALL)
+    command_2 = next(block.strip() for block in blocks if "pytest" in block)
+    lines = [line for line in (REPO / ".ci" / "run").read_text().splitlines() if "pytest" in line]
+    assert lines == [command_2, ".venv/bin/python -m pytest -m slow"]
+    assert command_2.endswith("python -m pytest -n auto")
