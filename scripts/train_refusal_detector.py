@@ -1,71 +1,167 @@
-"""Train the refusal detector's learned stage on every labelled set except the frozen one.
+"""Train the refusal detector's learned stage, choosing it by leave-one-source-out validation.
 
-Trains on ``tests/data/refusal_corpus.jsonl`` (both halves), ``refusal_previous.jsonl``,
-``refusal_unseen_general.jsonl``, ``refusal_frozen_general_v2.jsonl`` (frozen for the previous
-detector) and ``refusal_train_extra.jsonl``; ``refusal_frozen_general_v3.jsonl`` stays frozen for
-``bench/bench_refusal_detector.py``. Fits a logistic regression over the feature names of
-``mmpriv_tasks.scoring.refusal_model.features``, choosing the inverse regularisation strength C by
-5-fold cross-validated accuracy on the training rows (printed; the smallest C within ``CV_SLACK``
-of the best), and writes the weights to
-``mmpriv_tasks/scoring/refusal_weights.json`` (pure-Python inference; scikit-learn, which lm-eval
-already installs, is needed only here). Deterministic: the same sets give the same file.
+Sources (``tests/data/``, described in ``tests/data/README.md``): public sets of real model replies
+labelled by their authors (``public/*.jsonl``, prepared by ``scripts/prepare_refusal_sources.py``, not
+committed: a missing one is skipped with a note) and the project's own writing
+(``refusal_corpus.jsonl``, ``refusal_previous.jsonl``, ``refusal_unseen_general.jsonl``,
+``refusal_frozen_general_v2.jsonl``, ``refusal_train_extra.jsonl``);
+``refusal_frozen_general_v3.jsonl`` stays frozen (own writing, never trained on).
 
-    python scripts/train_refusal_detector.py [--C 3] [--out PATH]
+A logistic regression over the feature names of ``mmpriv_tasks.scoring.refusal_model.features``.
+For each setting of the grid (inverse regularisation C; every source weighing the same or every
+reply) it trains on all sources but one and scores the one left out, for every source; the setting
+with the best mean held-out accuracy wins (ties: the earlier in the grid). The held-out
+probabilities of that setting also fit a Platt scaling (``a * z + b`` on the logit), folded into the
+weights so the shipped probability is calibrated on replies the model had not seen. The final model
+trains on every source and is written to ``mmpriv_tasks/scoring/refusal_weights.json`` (pure-Python
+inference; scikit-learn, which lm-eval already installs, is needed only here). Deterministic: the
+same sets give the same file.
+
+    python scripts/train_refusal_detector.py [--C 1 --balanced] [--out PATH]
 """
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
 import numpy as np
 from sklearn.feature_extraction import DictVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold, cross_val_score
-from sklearn.pipeline import make_pipeline
 
 from mmpriv_tasks.scoring import refusal_model
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
-TRAINING_SETS = ("refusal_corpus.jsonl", "refusal_previous.jsonl", "refusal_unseen_general.jsonl",
-                 "refusal_frozen_general_v2.jsonl", "refusal_train_extra.jsonl")
-C_GRID = (0.3, 1.0, 3.0, 10.0)
-CV_SLACK = 0.005  # the strongest regularisation whose CV accuracy is within this of the best wins
+PUBLIC_SOURCES = {"gptfuzz": "public/gptfuzz.jsonl"}
+OWN_SOURCES = {"own:corpus": "refusal_corpus.jsonl", "own:previous": "refusal_previous.jsonl",
+               "own:unseen_general": "refusal_unseen_general.jsonl", "own:general_v2": "refusal_frozen_general_v2.jsonl",
+               "own:train_extra": "refusal_train_extra.jsonl"}
+FROZEN = "refusal_frozen_general_v3.jsonl"
+GRID = tuple((c, balanced) for balanced in (True, False) for c in (1.0, 0.3, 3.0))
 MIN_WEIGHT = 0.01  # smaller weights are dropped from the shipped file
 
 
-def training_rows(data: Path = DATA) -> list[dict]:
-    return [json.loads(line) for name in TRAINING_SETS
-            for line in (data / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def load_sources(data: Path = DATA) -> tuple[dict[str, list[dict]], list[str]]:
+    """(source name -> rows, names of public sources not prepared)."""
+    sources, missing = {}, []
+    for name, path in {**PUBLIC_SOURCES, **OWN_SOURCES}.items():
+        if (data / path).is_file():
+            sources[name] = read_jsonl(data / path)
+        else:
+            missing.append(name)
+    return sources, missing
+
+
+def featurise(rows: list[dict]) -> list[dict]:
+    return [dict.fromkeys(sorted(refusal_model.features(row["text"])), 1) for row in rows]
+
+
+def fit(features: dict[str, list[dict]], labels: dict[str, np.ndarray], names: list[str], c: float,
+        balanced: bool) -> tuple[DictVectorizer, LogisticRegression]:
+    """A regression on the sources ``names``; ``balanced``: every source weighs the same in total."""
+    x = [f for name in names for f in features[name]]
+    y = np.concatenate([labels[name] for name in names])
+    weight = None
+    if balanced:
+        weight = np.concatenate([np.full(len(labels[name]), 1.0 / len(labels[name])) for name in names])
+        weight *= len(weight) / weight.sum()
+    vectorizer = DictVectorizer()
+    model = LogisticRegression(C=c, max_iter=5000).fit(vectorizer.fit_transform(x), y, sample_weight=weight)
+    return vectorizer, model
+
+
+def logits(vectorizer, model, features: list[dict]) -> np.ndarray:
+    return model.decision_function(vectorizer.transform(features))
+
+
+def scores(said: np.ndarray, truth: np.ndarray) -> dict:
+    tp, fp = int((said & truth).sum()), int((said & ~truth).sum())
+    return {"n": int(len(truth)), "accuracy": float((said == truth).mean()), "precision": tp / max(tp + fp, 1),
+            "recall": tp / max(int(truth.sum()), 1)}
+
+
+def leave_one_source_out(features, labels, c: float, balanced: bool) -> tuple[dict, dict]:
+    """(source -> held-out scores, source -> held-out logits)."""
+    table, held_logits = {}, {}
+    for held in features:
+        vectorizer, model = fit(features, labels, [name for name in features if name != held], c, balanced)
+        held_logits[held] = logits(vectorizer, model, features[held])
+        table[held] = scores(held_logits[held] >= 0, labels[held])
+    return table, held_logits
+
+
+def platt(held_logits: dict, labels: dict) -> tuple[float, float]:
+    """``(a, b)`` with P = sigmoid(a * z + b) fitted on the held-out logits (every source weighing the same)."""
+    z = np.concatenate([held_logits[name] for name in held_logits]).reshape(-1, 1)
+    y = np.concatenate([labels[name] for name in held_logits])
+    weight = np.concatenate([np.full(len(labels[name]), 1.0 / len(labels[name])) for name in held_logits])
+    scaler = LogisticRegression(C=1e6, max_iter=1000).fit(z, y, sample_weight=weight * len(weight) / weight.sum())
+    return float(scaler.coef_[0][0]), float(scaler.intercept_[0])
+
+
+def reliability(probabilities: np.ndarray, truth: np.ndarray, bins: int = 10) -> list[tuple]:
+    """(bin low, bin high, replies, mean predicted P, observed refusal share) per non-empty bin."""
+    rows = []
+    for k in range(bins):
+        low, high = k / bins, (k + 1) / bins
+        inside = (probabilities >= low) & ((probabilities < high) | (k == bins - 1))
+        if inside.any():
+            rows.append((low, high, int(inside.sum()), float(probabilities[inside].mean()), float(truth[inside].mean())))
+    return rows
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+
+
+def print_table(table: dict, sources: dict) -> None:
+    for name, row in table.items():
+        models = sorted({r.get("model", "") for r in sources[name]} - {""}) or ["own writing"]
+        print(f"  {name:20s} n={row['n']:5d}  accuracy={row['accuracy']:.3f}  precision={row['precision']:.3f}  "
+              f"recall={row['recall']:.3f}  ({'; '.join(models)})")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--C", type=float, help=f"inverse L2 regularisation strength (default: best of {C_GRID} by CV)")
+    parser.add_argument("--C", type=float, help="fix C (default: chosen by leave-one-source-out over the grid)")
+    parser.add_argument("--balanced", action="store_true", help="with --C: every source weighs the same")
     parser.add_argument("--out", type=Path, default=refusal_model.WEIGHTS)
     args = parser.parse_args(argv)
 
-    rows = training_rows()
-    features = [dict.fromkeys(sorted(refusal_model.features(row["text"])), 1) for row in rows]
-    labels = np.array([bool(row["refusal"]) for row in rows])
-    folds = StratifiedKFold(5, shuffle=True, random_state=0)
-    cv = {}
-    for c in ((args.C,) if args.C else C_GRID):
-        model = make_pipeline(DictVectorizer(), LogisticRegression(C=c, max_iter=5000))
-        cv[c] = cross_val_score(model, features, labels, cv=folds).mean()
-        print(f"{len(rows)} training replies, C={c:g}: 5-fold CV accuracy {cv[c]:.3f}")
-    best = min(c for c in cv if cv[c] >= max(cv.values()) - CV_SLACK)
+    sources, missing = load_sources()
+    for name in missing:
+        print(f"note: public source '{name}' is not prepared (scripts/prepare_refusal_sources.py): left out")
+    features = {name: featurise(rows) for name, rows in sources.items()}
+    labels = {name: np.array([bool(row["refusal"]) for row in rows]) for name, rows in sources.items()}
+    grid = ((args.C, args.balanced),) if args.C else GRID
+    results = {}
+    for c, balanced in grid:
+        table, held = leave_one_source_out(features, labels, c, balanced)
+        results[(c, balanced)] = (table, held)
+        mean = sum(row["accuracy"] for row in table.values()) / len(table)
+        print(f"C={c:g} balanced={balanced}: mean leave-one-source-out accuracy {mean:.3f}")
+    best = max(grid, key=lambda key: sum(r["accuracy"] for r in results[key][0].values()))
+    table, held = results[best]
+    a, b = platt(held, labels)
+    print(f"chosen C={best[0]:g} balanced={best[1]}; Platt scaling a={a:.3f} b={b:.3f}; held-out sources:")
+    print_table(table, sources)
 
-    model = make_pipeline(DictVectorizer(), LogisticRegression(C=best, max_iter=5000)).fit(features, labels)
-    vectorizer, regression = model.steps[0][1], model.steps[1][1]
-    weights = {name: round(float(w), 4) for name, w in zip(vectorizer.get_feature_names_out(), regression.coef_[0])
-               if abs(w) >= MIN_WEIGHT}
-    payload = {"trained_on": f"{' + '.join(TRAINING_SETS)} ({len(rows)} replies)", "C": best,
-               "bias": round(float(regression.intercept_[0]), 4), "weights": dict(sorted(weights.items()))}
+    vectorizer, model = fit(features, labels, list(features), *best)
+    weights = {name: round(float(a * w), 4) for name, w in zip(vectorizer.get_feature_names_out(), model.coef_[0])
+               if abs(a * w) >= MIN_WEIGHT}
+    total = sum(len(rows) for rows in sources.values())
+    payload = {"trained_on": f"{' + '.join(sources)} ({total} replies)", "C": best[0], "balanced": best[1],
+               "platt": [round(a, 4), round(b, 4)], "bias": round(float(a * model.intercept_[0] + b), 4),
+               "leave_one_source_out": table, "weights": dict(sorted(weights.items()))}
     args.out.write_text(json.dumps(payload, indent=0, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"C={best:g}: wrote {len(weights)} weights to {args.out}")
-    return 0
+    print(f"wrote {len(weights)} weights to {args.out}")
+    return 0 if not math.isnan(a) else 1
 
 
 if __name__ == "__main__":

@@ -87,15 +87,28 @@ def test_every_opt_out_string_of_the_task_formats_is_a_refusal():
 
 @pytest.mark.slow
 def test_shipped_weights_come_from_the_training_script_on_the_training_sets(tmp_path):
+    if not (DATA / "public" / "gptfuzz.jsonl").is_file():
+        pytest.skip("public sources not prepared (scripts/prepare_refusal_sources.py; see tests/data/README.md)")
+    shipped = json.loads(refusal_model.WEIGHTS.read_text())
     out = tmp_path / "weights.json"
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "train_refusal_detector.py"), "--out", str(out)],
-                   check=True, capture_output=True, text=True, timeout=300)
-    trained, shipped = json.loads(out.read_text()), json.loads(refusal_model.WEIGHTS.read_text())
+    args = ["--C", str(shipped["C"]), "--out", str(out)] + (["--balanced"] if shipped["balanced"] else [])
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "train_refusal_detector.py"), *args],
+                   check=True, capture_output=True, text=True, timeout=1200)
+    trained = json.loads(out.read_text())
     assert trained["trained_on"] == shipped["trained_on"] and "general_v3" not in shipped["trained_on"]
-    assert "train_extra" in shipped["trained_on"] and "general_v2" in shipped["trained_on"]
-    assert trained["C"] == shipped["C"]
+    assert shipped["trained_on"].startswith("gptfuzz + own:corpus")
+    assert trained["platt"] == shipped["platt"] and trained["leave_one_source_out"] == shipped["leave_one_source_out"]
     assert trained["weights"].keys() == shipped["weights"].keys()
     assert max(abs(trained["weights"][k] - shipped["weights"][k]) for k in shipped["weights"]) < 1e-3
+
+
+def test_shipped_weights_record_a_leave_one_source_out_choice():
+    shipped = json.loads(refusal_model.WEIGHTS.read_text())
+    table = shipped["leave_one_source_out"]
+    assert list(table) == ["gptfuzz", "own:corpus", "own:previous", "own:unseen_general", "own:general_v2",
+                           "own:train_extra"]
+    assert all(row["n"] > 0 and 0.85 <= row["accuracy"] <= 1 for row in table.values())
+    assert shipped["platt"][0] > 0
 
 
 def label_judge(labels):

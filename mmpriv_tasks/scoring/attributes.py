@@ -87,6 +87,10 @@ def _is_negated(text: str, start: int) -> bool:
 
 
 _OPEN_QUESTION = re.compile(r"\b(?:whether|if)\b[^.!?\n]*$", re.IGNORECASE)
+# the label opens the clause after a disclaimer's contrast: "As an AI, I can't ... However, based on pitch, Female."
+_AFTER_CONTRAST = re.compile(r"\b(?:however|but|that\s+said|nevertheless|still)\s*[,:]?\s*(?:(?:based\s+on|judging\s+"
+                             r"(?:by|from)|from|if\s+i\s+(?:had|have)\s+to\s+guess)[^.!?\n]{0,30}[,:]\s*)?\**$",
+                             re.IGNORECASE)
 
 
 def _is_decisive(text: str, start: int) -> bool:
@@ -96,7 +100,7 @@ def _is_decisive(text: str, start: int) -> bool:
     line_start = text.rfind("\n", 0, start) + 1
     if not text[line_start:start].strip(" \t*-:>#\"'(["):  # the label opens its line: "Female."
         return True
-    return _DECISIVE.search(head) is not None
+    return _DECISIVE.search(head) is not None or _AFTER_CONTRAST.search(head) is not None
 
 
 _BINARY = {"gender": ("Female", "Male"), "health": ("healthy", "illness")}
