@@ -31,15 +31,21 @@ Z95 = NormalDist().inv_cdf(0.975)  # 1.959963984540054
 DEFAULT_SEED = 1234  # lm-eval's default numpy seed: a run's bootstrap is reproducible
 
 
-def binomial_stderr(flags: list) -> float | None:
-    """Standard error of the mean of 0/1 ``flags`` (None entries left out): sqrt(p (1 - p) / (n - 1)),
-    which is lm-eval's ``mean_stderr`` on the same flags. None when fewer than two flags are scored."""
-    scored = [float(f) for f in flags if f is not None]
-    n = len(scored)
-    if n < 2:
+def _stddev(xs: list[float]) -> float | None:
+    xs = [x for x in xs if not math.isnan(x)]
+    if len(xs) < 2:
         return None
-    p = sum(scored) / n
-    return math.sqrt(p * (1 - p) / (n - 1))
+    mean = sum(xs) / len(xs)
+    return math.sqrt(sum((x - mean) ** 2 for x in xs) / (len(xs) - 1))
+
+
+def binomial_stderr(flags: list) -> float | None:
+    """Standard error of the mean of ``flags`` (None entries, unscored samples, left out): the sample
+    standard deviation over sqrt(n), lm-eval's ``mean_stderr``; for 0/1 flags sqrt(p (1 - p) / (n - 1)).
+    None when fewer than two flags are scored."""
+    scored = [float(f) for f in flags if f is not None]
+    spread = _stddev(scored)
+    return None if spread is None else spread / math.sqrt(len(scored))
 
 
 def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float] | None:
@@ -67,14 +73,6 @@ def _replicates(counts: Counter, iters: int, seed: int):
         for row in rng.multinomial(n, probabilities, size=chunk):
             yield Counter({v: int(c) for v, c in zip(values, row) if c})
         done += chunk
-
-
-def _stddev(xs: list[float]) -> float | None:
-    xs = [x for x in xs if not math.isnan(x)]
-    if len(xs) < 2:
-        return None
-    mean = sum(xs) / len(xs)
-    return math.sqrt(sum((x - mean) ** 2 for x in xs) / (len(xs) - 1))
 
 
 def bootstrap_stderr(statistic: Callable[[Counter], float], counts: Counter, iters: int,
