@@ -134,7 +134,7 @@ def _leaderboard(runs: list[Run], hooks, comparisons: list[dict]) -> Section:
                 row.update(module.leaderboard(run) or {})
         columns.update(dict.fromkeys(row))
         values.append(row)
-    same = {(c["b"].label, c["what"]) for c in comparisons if c["a"] is runs[0] and c.get("aggregate")
+    same = {(c["run_b"].label, c["what"]) for c in comparisons if c["run_a"] is runs[0] and c.get("aggregate")
             and not compare.significant(c)}
     rows = [[run.label + ("" if run.limit is None else f" ({_limit(run)})"), len(run.leaf_tasks),
              *(_mark(row.get(c), (run.label, c) in same) for c in columns)] for run, row in zip(runs, values)]

@@ -59,7 +59,7 @@ def compare(a: Run, b: Run, pairs: list[tuple]) -> dict:
         result["test"] = "paired bootstrap"
     if not pairs:
         result["p"] = None
-    result["a"], result["b"] = (statistic(Counter(v for v, _ in pairs)), statistic(Counter(v for _, v in pairs))) \
+    result["value_a"], result["value_b"] = (statistic(Counter(v for v, _ in pairs)), statistic(Counter(v for _, v in pairs))) \
         if pairs else (None, None)
     return result
 
@@ -75,14 +75,14 @@ def _comparisons(runs: list[Run], aggregates: dict) -> list[dict]:
                        *(m for m in ALSO if a.values(task, m) and b.values(task, m))]
             for metric in filter(None, metrics):
                 ka, kb = _keyed(a, task, metric), _keyed(b, task, metric)
-                found.append({"a": a, "b": b, "what": task, "metric": metric,
+                found.append({"run_a": a, "run_b": b, "what": task, "metric": metric,
                               **compare(a, b, [(ka[k], kb[k]) for k in ka])})
         for name, (pattern, metric) in aggregates.items():
             tasks = [t for t in common if re.match(pattern, t)]
             pairs = [(ka[k], kb[k]) for t in tasks
                      for ka, kb in [(_keyed(a, t, metric), _keyed(b, t, metric))] for k in ka]
             if tasks and pairs:
-                found.append({"a": a, "b": b, "what": name, "metric": metric, "aggregate": True,
+                found.append({"run_a": a, "run_b": b, "what": name, "metric": metric, "aggregate": True,
                               **compare(a, b, pairs)})
     for row, adjusted in zip(found, holm([row["p"] for row in found])):
         row["p_holm"] = adjusted
@@ -102,8 +102,8 @@ def section(runs: list[Run], aggregates: dict) -> tuple[Section | None, list[dic
     def number(x):
         return None if x is None else round(x, 3)
 
-    table = [[f"{r['b'].label} vs {r['a'].label}", f"**{r['what']}**" if r.get("aggregate") else r["what"], r["metric"],
-              r["n"], number(r["a"]), number(r["b"]), f"{r['difference']:+.3f}" if r["n"] else None,
+    table = [[f"{r['run_b'].label} vs {r['run_a'].label}", f"**{r['what']}**" if r.get("aggregate") else r["what"], r["metric"],
+              r["n"], number(r["value_a"]), number(r["value_b"]), f"{r['difference']:+.3f}" if r["n"] else None,
               f"[{r['low']:+.3f}, {r['high']:+.3f}]" if r["low"] is not None else None, r["test"],
               None if r["p"] is None else f"{r['p']:.3g}", None if r["p_holm"] is None else f"{r['p_holm']:.3g}",
               "yes" if significant(r) else "no"] for r in rows]
