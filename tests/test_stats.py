@@ -12,7 +12,8 @@ import pytest
 
 from mmpriv_tasks.scoring import aggregate
 from mmpriv_tasks.scoring.stats import (
-    binomial_stderr, bootstrap_stderr, holm, mcnemar_exact, minimum_detectable_difference, paired_bootstrap, wilson,
+    binomial_stderr, bootstrap_stderr, holm, mcnemar_exact, minimum_detectable_difference, paired_bootstrap,
+    paired_permutation_p, wilson,
 )
 
 from conftest import run_cli, venv_bin
@@ -61,6 +62,9 @@ def test_paired_bootstrap_difference_and_interval():
     result = paired_bootstrap(share, pairs, 2000, seed=1)
     assert result["n"] == 20 and result["difference"] == 0.4
     assert 0.15 < result["low"] < 0.4 < result["high"] < 0.65 and result["p"] == 0.0
+    # the permutation p-value (pairs swapped at random) of 6 vs 1 discordant items approaches McNemar's 0.125
+    discordant = [(1, 0)] * 6 + [(0, 1)] + [(0, 0)] * 5
+    assert paired_permutation_p(share, discordant, 4000, seed=3) == pytest.approx(0.125, abs=0.015)
 
 
 def test_minimum_detectable_difference_matches_the_textbook_formula():

@@ -1,6 +1,6 @@
 """Paired comparisons of runs on the same items: per task and per family aggregate, the difference
-(later run minus earlier run) with its 95 % interval and a p-value (exact McNemar for 0/1 flags, paired
-bootstrap otherwise), Holm-corrected across every comparison of the report."""
+(later run minus earlier run) with its 95 % interval (paired bootstrap) and a p-value (exact McNemar for
+0/1 flags, paired permutation otherwise), Holm-corrected across every comparison of the report."""
 from __future__ import annotations
 
 import re
@@ -10,7 +10,7 @@ from itertools import combinations
 from mmpriv_tasks.report.blocks import Section, Table, Text
 from mmpriv_tasks.report.runs import ReportError, Run
 from mmpriv_tasks.scoring.aggregate import macro_f1_of_counts
-from mmpriv_tasks.scoring.stats import DEFAULT_SEED, holm, mcnemar_exact, paired_bootstrap
+from mmpriv_tasks.scoring.stats import DEFAULT_SEED, holm, mcnemar_exact, paired_bootstrap, paired_permutation_p
 
 ITERS = 2000  # paired bootstrap draws (seeded: a report is reproducible)
 ALPHA = 0.05
@@ -56,7 +56,8 @@ def compare(a: Run, b: Run, pairs: list[tuple]) -> dict:
         result["p"] = mcnemar_exact(sum(x == 1 and y == 0 for x, y in pairs), sum(x == 0 and y == 1 for x, y in pairs))
         result["test"] = "McNemar exact"
     else:
-        result["test"] = "paired bootstrap"
+        result["p"] = paired_permutation_p(statistic, [(y, x) for x, y in pairs], ITERS, DEFAULT_SEED)
+        result["test"] = "paired permutation"
     if not pairs:
         result["p"] = None
     result["value_a"], result["value_b"] = (statistic(Counter(v for v, _ in pairs)), statistic(Counter(v for _, v in pairs))) \
@@ -109,7 +110,7 @@ def section(runs: list[Run], aggregates: dict) -> tuple[Section | None, list[dic
               "yes" if significant(r) else "no"] for r in rows]
     text = (f"Runs paired on the same items (same ids and data). difference = later run minus earlier run; "
             f"95 % interval: paired bootstrap ({ITERS} draws, seed {DEFAULT_SEED}); p: exact McNemar test for "
-            f"0/1 flags, paired bootstrap for macro-F1; p (Holm): corrected across all {len(rows)} comparisons "
+            f"0/1 flags, paired permutation test (A/B swapped per item) for macro-F1; p (Holm): corrected across all {len(rows)} comparisons "
             f"of this report; significant: p (Holm) < {ALPHA}. **Bold** rows pool a family aggregate's items.")
     return Section("Paired comparisons", [Text(text), Table(
         ["runs", "task / aggregate", "metric", "n paired", "earlier", "later", "difference", "95 % interval",

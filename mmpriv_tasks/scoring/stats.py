@@ -6,7 +6,7 @@
 - :func:`bootstrap_stderr`: seeded bootstrap of any statistic of a multiset (macro-F1, entropy, shares);
 - :func:`mcnemar_exact`: exact two-sided McNemar p-value for paired 0/1 flags;
 - :func:`paired_bootstrap`: difference of a statistic between two runs on the same items, its
-  interval and a two-sided p-value;
+  interval and a two-sided p-value; :func:`paired_permutation_p`: a p-value valid for few items;
 - :func:`holm`: Holm's step-down correction of several p-values;
 - :func:`minimum_detectable_difference`: the smallest difference in a rate that n items detect at 80 %
   power (two-sided 5 % test).
@@ -121,6 +121,38 @@ def paired_bootstrap(statistic: Callable[[Counter], float], pairs: list[tuple[Ha
     return {"n": len(pairs), "difference": observed, "low": diffs[int(tail * (len(diffs) - 1))],
             "high": diffs[math.ceil((1 - tail) * (len(diffs) - 1))],
             "p": min(1.0, 2 * min(below, above) / len(diffs))}
+
+
+def paired_permutation_p(statistic: Callable[[Counter], float], pairs: list[tuple[Hashable, Hashable]], iters: int,
+                         seed: int = DEFAULT_SEED) -> float | None:
+    """Two-sided p-value of ``statistic(A) - statistic(B)`` under the null that A and B are exchangeable on
+    each item: each pair is swapped with probability 1/2 (``iters`` seeded draws; (1 + hits) / (1 + iters),
+    so never 0). Valid for small n, where a bootstrap p-value is not."""
+    import numpy as np
+
+    joint = Counter(pairs)
+    if not joint or iters < 1:
+        return None
+
+    def difference(kept: dict, swapped: dict) -> float:
+        a, b = Counter(), Counter()
+        for (x, y), count in kept.items():
+            a[x] += count
+            b[y] += count
+        for (x, y), count in swapped.items():
+            a[y] += count
+            b[x] += count
+        return statistic(+a) - statistic(+b)
+
+    observed = abs(difference(joint, {}))
+    rng = np.random.default_rng(seed)
+    keys, counts = list(joint), np.asarray(list(joint.values()))
+    hits = 0
+    for row in rng.binomial(counts, 0.5, size=(iters, len(keys))):
+        swapped = {k: int(s) for k, s in zip(keys, row)}
+        kept = {k: int(c) - swapped[k] for k, c in zip(keys, counts)}
+        hits += abs(difference(kept, swapped)) >= observed - 1e-12
+    return (1 + hits) / (1 + iters)
 
 
 def holm(pvalues: list[float | None]) -> list[float | None]:
