@@ -104,7 +104,8 @@ def bar_chart(title: str, categories: list[str], series: dict[str, list], ylabel
                         ecolor="#333", elinewidth=1, capsize=3, zorder=3)
         if len(categories) * len(series) <= 24:  # values on the bars (a 0 bar is otherwise invisible)
             ax.bar_label(bars, labels=[f"{h:.2f}" if not math.isnan(h) else "" for h in heights], fontsize=8,
-                         padding=2, label_type="center" if any(e != (0, 0) for e in errors) else "edge")
+                         padding=2, label_type="center" if any(e != (0, 0) for e in errors) else "edge", zorder=5,
+                         bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})
     for label, values in (markers or {}).items():
         ax.scatter(range(len(categories)), [_finite(v) for v in values], marker="_", s=900, color="black",
                    zorder=4, label=label)
@@ -116,7 +117,7 @@ def bar_chart(title: str, categories: list[str], series: dict[str, list], ylabel
         ax.set_yticks([t / 5 for t in range(6)] if ylim[1] <= 1.1 else ax.get_yticks())
     ax.set_title(title, wrap=True)
     if series or markers:
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False, markerscale=0.6)
     return _svg(fig, title)
 
 
