@@ -119,7 +119,7 @@ def test_bootstrap_iters_must_be_a_whole_number(tmp_path):
         "mmpriv: --bootstrap_iters: expected a whole number >= 0 (0: no stderr), got 'many'")
 
 
-def _fake_run(folder: Path, model: str, flags: dict[str, int | None], stamp: str, ids=None) -> None:
+def _fake_run(folder: Path, model: str, flags: dict[str, int | None], stamp: str, ids=None, limit=None) -> None:
     """A results file + samples file of one task (``mmpriv_disclosure_direct``) with the given leak flags."""
     folder.mkdir(parents=True)
     ids = ids or list(flags)
@@ -129,7 +129,7 @@ def _fake_run(folder: Path, model: str, flags: dict[str, int | None], stamp: str
     scored = [f for f in flags.values() if f is not None]
     payload = {"results": {"mmpriv_disclosure_direct": {"leak_rate,none": sum(scored) / len(scored)}},
                "n-samples": {"mmpriv_disclosure_direct": {"effective": len(rows)}}, "group_subtasks": {},
-               "config": {"model": model, "limit": None}, "model_name": model}
+               "config": {"model": model, "limit": limit}, "model_name": model}
     (folder / f"results_{stamp}.json").write_text(json.dumps(payload), encoding="utf-8")
     (folder / f"samples_mmpriv_disclosure_direct_{stamp}.jsonl").write_text(
         "".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
@@ -161,3 +161,18 @@ def test_pairing_runs_on_different_items_is_one_clear_error(tmp_path):
     assert proc.stderr.strip() == (
         "mmpriv: cannot pair model-a and model-b on mmpriv_disclosure_direct: different items (6 only in model-a, "
         "e.g. k0; 6 only in model-b, e.g. other-0); compare runs made on the same data and --limit")
+
+
+def test_a_limited_run_is_not_ranked_with_a_full_run_unless_asked(tmp_path):
+    flags = {f"k{i}": i % 2 for i in range(6)}
+    _fake_run(tmp_path / "a", "model-a", flags, "2026-01-01T00-00-00")
+    _fake_run(tmp_path / "b", "model-b", flags, "2026-01-02T00-00-00", limit=6.0)
+    args = (venv_bin("mmpriv"), "report", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "r"))
+    proc = run_cli(*args)
+    assert proc.returncode == 2 and proc.stderr.strip() == (
+        "mmpriv: runs with different item limits (--limit 6, all items: model-a: all items, model-b: --limit 6) are "
+        "not ranked together; report them apart or pass --mixed_limits")
+    proc = run_cli(*args, "--mixed_limits")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    text = (tmp_path / "r" / "report.md").read_text()
+    assert "| model-b (--limit 6) | 1 |" in text and "Limited runs (model-b) evaluated only the first items" in text

@@ -74,7 +74,6 @@ def _pyplot():
 def _svg(fig, title: str) -> Figure:
     plt = _pyplot()
     buffer = io.StringIO()
-    fig.tight_layout()
     fig.savefig(buffer, format="svg", metadata={"Date": None}, bbox_inches="tight", pad_inches=0.1)
     plt.close(fig)
     return Figure(title, buffer.getvalue())

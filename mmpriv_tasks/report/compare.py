@@ -10,7 +10,9 @@ from itertools import combinations
 from mmpriv_tasks.report.blocks import Section, Table, Text
 from mmpriv_tasks.report.runs import ReportError, Run
 from mmpriv_tasks.scoring.aggregate import macro_f1_of_counts
-from mmpriv_tasks.scoring.stats import DEFAULT_SEED, holm, mcnemar_exact, paired_bootstrap, paired_permutation_p
+from mmpriv_tasks.scoring.stats import (
+    DEFAULT_SEED, holm, mcnemar_exact, paired_bootstrap, paired_flag_difference, paired_permutation_p,
+)
 
 ITERS = 2000  # paired bootstrap draws (seeded: a report is reproducible)
 ALPHA = 0.05
@@ -51,7 +53,9 @@ def compare(a: Run, b: Run, pairs: list[tuple]) -> dict:
     pairs = [(x, y) for x, y in pairs if x is not None and y is not None]
     binary = all(not isinstance(v, tuple) and v in (0, 1) for pair in pairs for v in pair)
     statistic = _share_of_ones if binary else macro_f1_of_counts
-    result = paired_bootstrap(statistic, [(y, x) for x, y in pairs], ITERS, DEFAULT_SEED)
+    swapped = [(y, x) for x, y in pairs]  # B - A
+    result = (paired_flag_difference(swapped, ITERS, DEFAULT_SEED) if binary
+              else paired_bootstrap(statistic, swapped, ITERS, DEFAULT_SEED))
     if binary:
         result["p"] = mcnemar_exact(sum(x == 1 and y == 0 for x, y in pairs), sum(x == 0 and y == 1 for x, y in pairs))
         result["test"] = "McNemar exact"
