@@ -95,6 +95,8 @@ def cmd_cite(args: argparse.Namespace) -> int:
     from mmpriv_tasks import __version__
     from mmpriv_tasks.run_scoring import cite_suffix, recorded_scoring
 
+    if args.power is not None and not 0 <= args.power <= 1:
+        raise ValueError(f"--power: the baseline rate must be between 0 and 1, got {args.power}")
     entries = _entries(args)
     tasks = registry.tasks_of(args.name, entries)
     keys = sorted({(t.path.parent, t.metadata.get("citation")) for t in tasks}, key=str)
@@ -115,8 +117,6 @@ def _print_power(tasks, baseline: float) -> None:
     """Items per task and the smallest change of a rate from ``baseline`` detectable at 80 % power."""
     from mmpriv_tasks.scoring.stats import minimum_detectable_difference
 
-    if not 0 <= baseline <= 1:
-        raise ValueError(f"--power: the baseline rate must be between 0 and 1, got {baseline}")
     print(f"\n% Items and minimum detectable difference (80 % power, two-sided 5 % test, baseline rate {baseline:g}):")
     for task in tasks:
         items = task.num_items()

@@ -176,3 +176,15 @@ def test_a_limited_run_is_not_ranked_with_a_full_run_unless_asked(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     text = (tmp_path / "r" / "report.md").read_text()
     assert "| model-b (--limit 6) | 1 |" in text and "Limited runs (model-b) evaluated only the first items" in text
+
+
+def test_cite_power_prints_items_and_minimum_detectable_difference(tmp_path):
+    proc = run_cli(venv_bin("mmpriv"), "cite", "mmpriv_disclosure", "--power", "0.3", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.splitlines()
+    assert "%   mmpriv_disclosure_direct: 60 items, detectable difference 0.250" in lines
+    assert lines[-1] == "%   pooled over the 5 tasks: 300 items, detectable difference 0.109"
+    assert round(minimum_detectable_difference(60, 0.3), 3) == 0.250
+    proc = run_cli(venv_bin("mmpriv"), "cite", "mmpriv_disclosure_direct", "--power", "1.5", cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stdout == "" and proc.stderr.strip() == (
+        "mmpriv: --power: the baseline rate must be between 0 and 1, got 1.5")
