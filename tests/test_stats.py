@@ -13,7 +13,7 @@ import pytest
 from mmpriv_tasks.scoring import aggregate
 from mmpriv_tasks.scoring.stats import (
     binomial_stderr, bootstrap_stderr, holm, mcnemar_exact, minimum_detectable_difference, paired_bootstrap,
-    paired_permutation_p, wilson,
+    paired_flag_difference, paired_permutation_p, wilson,
 )
 
 from conftest import run_cli, venv_bin
@@ -29,6 +29,8 @@ def test_binomial_stderr_and_wilson_match_closed_form():
     assert (round(low, 4), round(high, 4)) == (0.1078, 0.6032)  # textbook Wilson 95 % interval for 3/10
     assert wilson(0, 10)[0] == 0.0 and round(wilson(0, 10)[1], 4) == 0.2775 and wilson(10, 10)[1] == 1.0
     assert wilson(0, 0) is None and binomial_stderr([1, None]) is None and binomial_stderr([]) is None
+    assert binomial_stderr([1, 0]) == 0.5 and binomial_stderr([1, 1, None]) == 0.0  # two flags: sqrt(.25 / 1)
+    assert wilson(1, 1) == (pytest.approx(1 / (1 + 1.959964 ** 2), abs=1e-6), 1.0)  # 1/1: centre - half
 
 
 def test_bootstrap_matches_the_binomial_law_with_a_fixed_seed():
@@ -65,6 +67,11 @@ def test_paired_bootstrap_difference_and_interval():
     # the permutation p-value (pairs swapped at random) of 6 vs 1 discordant items approaches McNemar's 0.125
     discordant = [(1, 0)] * 6 + [(0, 1)] + [(0, 0)] * 5
     assert paired_permutation_p(share, discordant, 4000, seed=3) == pytest.approx(0.125, abs=0.015)
+    assert paired_permutation_p(share, [(1, 1)] * 5, 99) == 1.0 and paired_permutation_p(share, [], 99) is None
+    flags = paired_flag_difference(pairs, 2000, seed=1)  # the vectorised 0/1 form: same law, same answers
+    assert flags["n"] == 20 and flags["difference"] == 0.4 and flags["p"] == 0.0
+    assert 0.15 < flags["low"] < 0.4 < flags["high"] < 0.65
+    assert paired_flag_difference([(1, 0)], 100)["low"] is None and paired_bootstrap(share, [(1, 0)], 100)["p"] is None
 
 
 def test_minimum_detectable_difference_matches_the_textbook_formula():
