@@ -17,19 +17,12 @@ from mmpriv_tasks.scoring.stats import (
 ITERS = 2000  # paired bootstrap draws (seeded: a report is reproducible)
 ALPHA = 0.05
 HEADLINE = ("leak_rate", "control_answer_rate", "accuracy", "refusal_rate")  # first present per task
-ALSO = ("macro_f1",)  # compared too where present (paired bootstrap)
+ALSO = ("macro_f1",)  # compared too where present (paired permutation p, bootstrap interval)
 
 
 def _share_of_ones(counts: Counter) -> float:
     total = sum(counts.values())
     return sum(n for v, n in counts.items() if v == 1) / total if total else float("nan")
-
-
-def _keyed(run: Run, task: str, metric: str) -> dict[str, object]:
-    values = run.values(task, metric) or []
-    rows = [r for r in run.samples.get(task, []) if r.get("filter", "none") == run.samples[task][0].get("filter", "none")]
-    return {str(r.get("doc", {}).get("id", r.get("doc_id"))): (tuple(v) if isinstance(v, list) else v)
-            for r, v in zip(rows, values)}
 
 
 def check_same_items(a: Run, b: Run, task: str) -> None:
@@ -48,24 +41,23 @@ def check_same_items(a: Run, b: Run, task: str) -> None:
                       f"and --limit")
 
 
-def compare(a: Run, b: Run, pairs: list[tuple]) -> dict:
-    """Difference B - A over ``pairs`` of (value in A, value in B), its interval and p-value."""
+def compare(pairs: list[tuple]) -> dict:
+    """Difference later - earlier over ``pairs`` of (earlier run's value, later run's value) for one item
+    each (unscored items dropped): the values, n, difference, 95 % interval, test and p-value."""
     pairs = [(x, y) for x, y in pairs if x is not None and y is not None]
-    binary = all(not isinstance(v, tuple) and v in (0, 1) for pair in pairs for v in pair)
-    statistic = _share_of_ones if binary else macro_f1_of_counts
-    swapped = [(y, x) for x, y in pairs]  # B - A
-    result = (paired_flag_difference(swapped, ITERS, DEFAULT_SEED) if binary
-              else paired_bootstrap(statistic, swapped, ITERS, DEFAULT_SEED))
-    if binary:
-        result["p"] = mcnemar_exact(sum(x == 1 and y == 0 for x, y in pairs), sum(x == 0 and y == 1 for x, y in pairs))
-        result["test"] = "McNemar exact"
+    later_first = [(y, x) for x, y in pairs]
+    if not all(not isinstance(v, tuple) and v in (0, 1) for pair in pairs for v in pair):  # macro-F1 pairs
+        result = paired_bootstrap(macro_f1_of_counts, later_first, ITERS, DEFAULT_SEED)
+        result.update(test="paired permutation",
+                      p=paired_permutation_p(macro_f1_of_counts, later_first, ITERS, DEFAULT_SEED))
+        statistic = macro_f1_of_counts
     else:
-        result["p"] = paired_permutation_p(statistic, [(y, x) for x, y in pairs], ITERS, DEFAULT_SEED)
-        result["test"] = "paired permutation"
-    if not pairs:
-        result["p"] = None
-    result["value_a"], result["value_b"] = (statistic(Counter(v for v, _ in pairs)), statistic(Counter(v for _, v in pairs))) \
-        if pairs else (None, None)
+        result = paired_flag_difference(later_first, ITERS, DEFAULT_SEED)
+        result.update(test="McNemar exact", p=mcnemar_exact(sum(x > y for x, y in pairs), sum(x < y for x, y in pairs))
+                      if pairs else None)
+        statistic = _share_of_ones
+    result["value_a"] = statistic(Counter(x for x, _ in pairs)) if pairs else None
+    result["value_b"] = statistic(Counter(y for _, y in pairs)) if pairs else None
     return result
 
 
@@ -79,16 +71,16 @@ def _comparisons(runs: list[Run], aggregates: dict) -> list[dict]:
             metrics = [next((m for m in HEADLINE if a.values(task, m) and b.values(task, m)), None),
                        *(m for m in ALSO if a.values(task, m) and b.values(task, m))]
             for metric in filter(None, metrics):
-                ka, kb = _keyed(a, task, metric), _keyed(b, task, metric)
+                ka, kb = a.by_item(task, metric), b.by_item(task, metric)
                 found.append({"run_a": a, "run_b": b, "what": task, "metric": metric,
-                              **compare(a, b, [(ka[k], kb[k]) for k in ka])})
+                              **compare([(ka[k], kb[k]) for k in ka])})
         for name, (pattern, metric) in aggregates.items():
             tasks = [t for t in common if re.match(pattern, t)]
             pairs = [(ka[k], kb[k]) for t in tasks
-                     for ka, kb in [(_keyed(a, t, metric), _keyed(b, t, metric))] for k in ka]
+                     for ka, kb in [(a.by_item(t, metric), b.by_item(t, metric))] for k in ka]
             if tasks and pairs:
                 found.append({"run_a": a, "run_b": b, "what": name, "metric": metric, "aggregate": True,
-                              **compare(a, b, pairs)})
+                              **compare(pairs)})
     for row, adjusted in zip(found, holm([row["p"] for row in found])):
         row["p_holm"] = adjusted
     return found

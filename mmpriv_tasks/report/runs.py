@@ -61,18 +61,27 @@ class Run:
         """lm-eval's ``--limit`` of this run (None: every item)."""
         return (self.payload.get("config") or {}).get("limit")
 
+    def _rows(self, task: str) -> list[dict]:
+        """The task's sample records of its first filter (one per doc)."""
+        rows = self.samples.get(task) or []
+        return [row for row in rows if row.get("filter", "none") == rows[0].get("filter", "none")]
+
+    @staticmethod
+    def _item(row: dict) -> str:
+        return str(row.get("doc", {}).get("id", row.get("doc_id")))
+
     def values(self, task: str, name: str) -> list | None:
         """The per-sample values of metric ``name`` (None: not scored), one per doc; None without samples."""
-        rows = self.samples.get(task)
-        if not rows or not any(name in row for row in rows):
-            return None
-        first = rows[0].get("filter", "none")
-        return [row.get(name) for row in rows if row.get("filter", "none") == first]
+        rows = self._rows(task)
+        return [row.get(name) for row in rows] if any(name in row for row in rows) else None
+
+    def by_item(self, task: str, name: str) -> dict[str, object]:
+        """``item id -> value`` of metric ``name`` (lists as tuples, so they can be counted)."""
+        return {self._item(row): tuple(v) if isinstance(v := row.get(name), list) else v for row in self._rows(task)}
 
     def doc_keys(self, task: str) -> dict[str, str]:
         """``item id -> doc_hash`` of the items a task scored (what pairing two runs compares)."""
-        return {str(row.get("doc", {}).get("id", row.get("doc_id"))): row.get("doc_hash", "")
-                for row in self.samples.get(task, [])}
+        return {self._item(row): row.get("doc_hash", "") for row in self._rows(task)}
 
     def rate(self, task: str, name: str) -> Rate | None:
         """``name`` of ``task`` as a :class:`Rate`: 0/1 flags from the samples give the Wilson interval over
