@@ -32,6 +32,7 @@ __all__ = ["ReportError", "Run", "Section", "Table", "Text", "Figure", "Rate", "
 METRIC_COLUMNS = ("leak_rate", "refusal_rate", "leak_rate_answered", "distractor_leak_rate",
                   "control_answer_rate", "accuracy", "macro_f1", "chance", "error_rate")
 GLOSSARY = {
+    "samples": "samples the task evaluated, errored ones included (for a group: summed over its tasks).",
     "n": "samples scored for that number: errored samples (and, for `*_answered`, refusals) are left out.",
     "[low, high]": "95 % interval next to a rate: Wilson score interval over the n scored samples (for a "
                    "statistic that is not a share, such as macro_f1 or blind_entropy: value +- 1.96 bootstrap "
