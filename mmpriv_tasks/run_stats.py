@@ -109,8 +109,8 @@ def _strict(value: Any, path: tuple, nulls: dict) -> Any:
 
 
 def add_uncertainty(results: dict, entries: dict) -> dict:
-    """``results`` (lm-eval's, with ``samples``) with a number-or-null stderr for every metric of our
-    tasks and groups and no NaN anywhere; ``entries``: our registry (``packs.entries()``)."""
+    """Sets a number-or-null stderr for every metric of our tasks and groups in ``results`` (lm-eval's,
+    with ``samples``; ``entries``: ``packs.entries()``) and returns a copy with no NaN anywhere."""
     config = results.get("config") or {}
     iters = int(config.get("bootstrap_iters") or 0)
     seed = config.get("numpy_seed")

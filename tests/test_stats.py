@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from mmpriv_tasks import packs
+from mmpriv_tasks.run_stats import NO_DECISION, add_uncertainty, for_display
 from mmpriv_tasks.scoring import aggregate
 from mmpriv_tasks.scoring.stats import (
     binomial_stderr, bootstrap_stderr, holm, mcnemar_exact, minimum_detectable_difference, paired_bootstrap,
@@ -195,3 +197,44 @@ def test_cite_power_prints_items_and_minimum_detectable_difference(tmp_path):
     proc = run_cli(venv_bin("mmpriv"), "cite", "mmpriv_disclosure_direct", "--power", "1.5", cwd=tmp_path)
     assert proc.returncode == 2 and proc.stdout == "" and proc.stderr.strip() == (
         "mmpriv: --power: the baseline rate must be between 0 and 1, got 1.5")
+
+
+def test_results_get_task_and_group_stderrs_the_way_lm_eval_combines_them():
+    def sample(flag, pair):
+        return {"filter": "none", "accuracy": flag, "macro_f1": pair, "error_rate": int(flag is None),
+                "scoring_mode": "offline"}
+
+    gender = [sample(1, ["F", "F"]), sample(1, ["M", "M"]), sample(0, ["F", "M"]), sample(0, ["M", "refused"])]
+    accent = [sample(1, ["a", "a"]), sample(0, ["b", "a"]), sample(0, ["a", "b"]), sample(None, None)]
+    results = {
+        "results": {
+            "hearsay_gender_cot": {"sample_len": 4, "accuracy,none": 0.5, "accuracy_stderr,none": "N/A",
+                                   "macro_f1,none": aggregate.macro_f1([s["macro_f1"] for s in gender]),
+                                   "macro_f1_stderr,none": "N/A", "scoring_mode,none": "offline",
+                                   "scoring_mode_stderr,none": "N/A"},
+            "hearsay_accent_cot": {"sample_len": 4, "accuracy,none": 1 / 3, "accuracy_stderr,none": "N/A",
+                                   "macro_f1,none": float("nan"), "macro_f1_stderr,none": "N/A"},
+            "hearsay_cot": {"sample_len": 8, "accuracy,none": (0.5 * 4 + 1 / 3 * 4) / 8, "accuracy_stderr,none": "N/A"},
+        },
+        "group_subtasks": {"hearsay_cot": ["hearsay_gender_cot", "hearsay_accent_cot"]},
+        "samples": {"hearsay_gender_cot": gender, "hearsay_accent_cot": accent},
+        "config": {"bootstrap_iters": 100000, "numpy_seed": 1234},
+    }
+    out = add_uncertainty(results, packs.entries())
+    gender_se, accent_se = math.sqrt(0.25 / 3), math.sqrt((1 / 3) * (2 / 3) / 2)  # 2/4 scored; 1/3 (one errored)
+    assert out["results"]["hearsay_gender_cot"]["accuracy_stderr,none"] == pytest.approx(gender_se, abs=1e-15)
+    assert out["results"]["hearsay_accent_cot"]["accuracy_stderr,none"] == pytest.approx(accent_se, abs=1e-15)
+    # lm-eval's pooled_sample_stderr over sizes 4 and 4: sqrt(sum((n - 1) n se^2) / (8 - 2) / 8)
+    pooled = math.sqrt((3 * 4 * gender_se ** 2 + 3 * 4 * accent_se ** 2) / 6 / 8)
+    assert out["results"]["hearsay_cot"]["accuracy_stderr,none"] == pytest.approx(pooled, abs=1e-12)
+    macro = out["results"]["hearsay_gender_cot"]["macro_f1_stderr,none"]
+    assert isinstance(macro, float) and macro > 0  # seeded bootstrap (capped at 2000 draws)
+    assert macro == add_uncertainty(results, packs.entries())["results"]["hearsay_gender_cot"]["macro_f1_stderr,none"]
+    assert out["results"]["hearsay_gender_cot"]["scoring_mode_stderr,none"] is None  # a record has none
+    assert out["results"]["hearsay_accent_cot"]["macro_f1,none"] is None  # NaN -> null, with the reason
+    assert out["mmpriv_statistics"]["null"] == {"hearsay_accent_cot": {"macro_f1,none": NO_DECISION}}
+    assert out["mmpriv_statistics"]["bootstrap_iters"] == 2000
+    json.loads(json.dumps(out), parse_constant=_reject)
+    assert for_display(out)["results"]["hearsay_accent_cot"]["macro_f1_stderr,none"] == "N/A"  # lm-eval's table
+    results["config"]["bootstrap_iters"] = 0  # lm-eval's "no stderr"
+    assert add_uncertainty(results, packs.entries())["results"]["hearsay_gender_cot"]["accuracy_stderr,none"] is None
