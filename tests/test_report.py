@@ -63,7 +63,8 @@ def test_a_folder_with_several_runs_reports_them_all(two_runs):
     assert "2 run(s) reported" in text and sorted(p.name for p in two_runs.iterdir() if p.is_dir()) == [
         "figures", "refuse-all", "voice-profiler"]
     board = _table(text.split("## Leaderboard")[1])
-    assert board["refuse-all (--limit 4)"]["disclosure leak"] == "0.000 [0.00, 0.32] n=8"  # Wilson 0/8: z²/(8 + z²), pooled
+    # pooled over 2 formats x 4 items; Wilson upper bound of 0/8 = z² / (8 + z²)
+    assert board["refuse-all (--limit 4)"]["disclosure leak"] == "0.000 [0.00, 0.32] n=8"
     assert board["refuse-all (--limit 4)"]["disclosure refusal"] == "1.000 [0.68, 1.00] n=8"
     assert board["refuse-all (--limit 4)"]["privacy_utility"] == "0.000"  # refusing everything has no utility
     assert board["refuse-all (--limit 4)"]["HearSay accuracy"] == "–"

@@ -157,7 +157,8 @@ def _metrics_section(runs: list[Run]) -> Section:
                    "(see `pooled`).")]
     for run in runs:
         columns = [m for m in METRIC_COLUMNS if any(run.metric(t, m) is not None for t in run.tasks)]
-        rows = [[f"*{task}* (group)" if task in run.groups else task, run.n(task), *(run.rate(task, m) for m in columns)]
+        rows = [[f"*{task}* (group)" if task in run.groups else task, run.n(task),
+                 *(run.rate(task, m) for m in columns)]
                 for task in run.tasks if any(run.metric(task, m) is not None for m in columns)]
         blocks += [Text(f"**{run.label}** (`{run.results_file.name}`)"), Table(["task", "samples", *columns], rows)]
     return Section("Per-task metrics", blocks)

@@ -99,15 +99,15 @@ def section(runs: list[Run], aggregates: dict) -> tuple[Section | None, list[dic
     def number(x):
         return None if x is None else round(x, 3)
 
-    table = [[f"{r['run_b'].label} vs {r['run_a'].label}", f"**{r['what']}**" if r.get("aggregate") else r["what"], r["metric"],
-              r["n"], number(r["value_a"]), number(r["value_b"]), f"{r['difference']:+.3f}" if r["n"] else None,
+    table = [[f"{r['run_b'].label} vs {r['run_a'].label}", f"**{r['what']}**" if r.get("aggregate") else r["what"],
+              r["metric"], r["n"], number(r["value_a"]), number(r["value_b"]), f"{r['difference']:+.3f}" if r["n"] else None,
               f"[{r['low']:+.3f}, {r['high']:+.3f}]" if r["low"] is not None else None, r["test"],
               None if r["p"] is None else f"{r['p']:.3g}", None if r["p_holm"] is None else f"{r['p_holm']:.3g}",
               "yes" if significant(r) else "no"] for r in rows]
     text = (f"Runs paired on the same items (same ids and data). difference = later run minus earlier run; "
             f"95 % interval: paired bootstrap ({ITERS} draws, seed {DEFAULT_SEED}); p: exact McNemar test for "
-            f"0/1 flags, paired permutation test (A/B swapped per item) for macro-F1; p (Holm): corrected across all {len(rows)} comparisons "
-            f"of this report; significant: p (Holm) < {ALPHA}. **Bold** rows pool a family aggregate's items.")
+            f"0/1 flags, paired permutation test (A/B swapped per item) for macro-F1; p (Holm): corrected across "
+            f"all {len(rows)} comparisons of this report; significant: p (Holm) < {ALPHA}. **Bold** rows pool a family aggregate's items.")
     return Section("Paired comparisons", [Text(text), Table(
         ["runs", "task / aggregate", "metric", "n paired", "earlier", "later", "difference", "95 % interval",
          "test", "p", "p (Holm)", "significant"], table)]), rows

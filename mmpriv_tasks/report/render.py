@@ -12,7 +12,8 @@ _STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 h1{font-size:1.6em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.8em}
 .scroll{max-width:100%;overflow-x:auto}table{border-collapse:collapse;margin:.6em 0;font-size:.85em}
-small.ci{display:block;color:#666;font-size:.8em;white-space:nowrap}th,td{border:1px solid #ccc;padding:.25em .6em;text-align:left}
+small.ci{display:block;color:#666;font-size:.8em;white-space:nowrap}
+th,td{border:1px solid #ccc;padding:.25em .6em;text-align:left}
 th{background:#f3f3f3}td.num{text-align:right;font-variant-numeric:tabular-nums}
 figure{margin:1em 1em 1em 0;display:inline-block;vertical-align:top}figure svg{max-width:100%;height:auto}figcaption{font-size:.85em;color:#555}
 code{background:#f5f5f5;padding:0 .2em;border-radius:3px}nav a{margin-right:1em}

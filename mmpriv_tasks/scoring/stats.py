@@ -6,7 +6,8 @@
 - :func:`bootstrap_stderr`: seeded bootstrap of any statistic of a multiset (macro-F1, entropy, shares);
 - :func:`mcnemar_exact`: exact two-sided McNemar p-value for paired 0/1 flags;
 - :func:`paired_bootstrap`: difference of a statistic between two runs on the same items, its
-  interval and a two-sided p-value (:func:`paired_flag_difference`: the same for 0/1 flags, vectorised); :func:`paired_permutation_p`: a p-value valid for few items;
+  interval and a two-sided p-value (:func:`paired_flag_difference`: the same for 0/1 flags, vectorised);
+- :func:`paired_permutation_p`: a p-value valid for few items;
 - :func:`holm`: Holm's step-down correction of several p-values;
 - :func:`minimum_detectable_difference`: the smallest difference in a rate that n items detect at 80 %
   power (two-sided 5 % test).
