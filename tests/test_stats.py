@@ -42,6 +42,7 @@ def test_bootstrap_matches_the_binomial_law_with_a_fixed_seed():
     assert got == pytest.approx(math.sqrt(0.3 * 0.7 / 100), rel=0.03)  # the resampled mean's sd: sqrt(pq/n)
     assert got == bootstrap_stderr(share, counts, 20000, seed=7) != bootstrap_stderr(share, counts, 20000, seed=8)
     assert bootstrap_stderr(share, Counter({1: 1}), 100) is None and bootstrap_stderr(share, counts, 0) is None
+    assert bootstrap_stderr(share, Counter({1: 1, 0: 1}), 4000, seed=2) == pytest.approx(math.sqrt(0.25 / 2), rel=0.05)
 
 
 def test_bootstrap_of_macro_f1_resamples_the_same_statistic():
@@ -74,6 +75,11 @@ def test_paired_bootstrap_difference_and_interval():
     assert flags["n"] == 20 and flags["difference"] == 0.4 and flags["p"] == 0.0
     assert 0.15 < flags["low"] < 0.4 < flags["high"] < 0.65
     assert paired_flag_difference([(1, 0)], 100)["low"] is None and paired_bootstrap(share, [(1, 0)], 100)["p"] is None
+    two = paired_flag_difference([(1, 0), (0, 0)], 2000, seed=1)
+    assert (two["difference"], two["low"], two["high"]) == (0.5, 0.0, 1.0)
+    # resampled differences on both sides of 0: twice the smaller side, about 0.05 by either bootstrap
+    assert paired_flag_difference(discordant, 4000, seed=3)["p"] == pytest.approx(0.05, abs=0.01)
+    assert paired_bootstrap(share, discordant, 4000, seed=3)["p"] == pytest.approx(0.05, abs=0.01)
 
 
 def test_minimum_detectable_difference_matches_the_textbook_formula():
