@@ -66,14 +66,17 @@ def test_paired_bootstrap_difference_and_interval():
     share = lambda c: c[1] / sum(c.values())  # noqa: E731
     result = paired_bootstrap(share, pairs, 2000, seed=1)
     assert result["n"] == 20 and result["difference"] == 0.4
-    assert 0.15 < result["low"] < 0.4 < result["high"] < 0.65 and result["p"] == 0.0
+    # the resampled difference is X / 20 with X ~ Binomial(20, 0.4): 2.5 % and 97.5 % quantiles 4 and 12
+    assert (result["low"], result["high"], result["p"]) == (0.2, 0.6, 0.0)
+    assert paired_bootstrap(share, [(1, 0), (0, 0)], 2000, seed=1)["high"] == 1.0  # two pairs are enough
     # the permutation p-value (pairs swapped at random) of 6 vs 1 discordant items approaches McNemar's 0.125
     discordant = [(1, 0)] * 6 + [(0, 1)] + [(0, 0)] * 5
     assert paired_permutation_p(share, discordant, 4000, seed=3) == pytest.approx(0.125, abs=0.015)
     assert paired_permutation_p(share, [(1, 1)] * 5, 99) == 1.0 and paired_permutation_p(share, [], 99) is None
+    assert paired_permutation_p(share, [(1, 1)] * 5, 1) == 1.0  # one draw: (1 + 1) / (1 + 1)
     flags = paired_flag_difference(pairs, 2000, seed=1)  # the vectorised 0/1 form: same law, same answers
     assert flags["n"] == 20 and flags["difference"] == 0.4 and flags["p"] == 0.0
-    assert 0.15 < flags["low"] < 0.4 < flags["high"] < 0.65
+    assert (flags["low"], flags["high"]) == (0.2, 0.6)
     assert paired_flag_difference([(1, 0)], 100)["low"] is None and paired_bootstrap(share, [(1, 0)], 100)["p"] is None
     two = paired_flag_difference([(1, 0), (0, 0)], 2000, seed=1)
     assert (two["difference"], two["low"], two["high"]) == (0.5, 0.0, 1.0)
