@@ -43,6 +43,7 @@ def test_bootstrap_matches_the_binomial_law_with_a_fixed_seed():
     assert got == bootstrap_stderr(share, counts, 20000, seed=7) != bootstrap_stderr(share, counts, 20000, seed=8)
     assert bootstrap_stderr(share, Counter({1: 1}), 100) is None and bootstrap_stderr(share, counts, 0) is None
     assert bootstrap_stderr(share, Counter({1: 1, 0: 1}), 4000, seed=2) == pytest.approx(math.sqrt(0.25 / 2), rel=0.05)
+    assert bootstrap_stderr(share, counts, 2, seed=1) is not None  # two draws are enough for a spread
 
 
 def test_bootstrap_of_macro_f1_resamples_the_same_statistic():
@@ -69,6 +70,7 @@ def test_paired_bootstrap_difference_and_interval():
     # the resampled difference is X / 20 with X ~ Binomial(20, 0.4): 2.5 % and 97.5 % quantiles 4 and 12
     assert (result["low"], result["high"], result["p"]) == (0.2, 0.6, 0.0)
     assert paired_bootstrap(share, [(1, 0), (0, 0)], 2000, seed=1)["high"] == 1.0  # two pairs are enough
+    assert paired_bootstrap(share, pairs, 2, seed=1)["p"] is not None  # and two draws
     # the permutation p-value (pairs swapped at random) of 6 vs 1 discordant items approaches McNemar's 0.125
     discordant = [(1, 0)] * 6 + [(0, 1)] + [(0, 0)] * 5
     assert paired_permutation_p(share, discordant, 4000, seed=3) == pytest.approx(0.125, abs=0.015)
