@@ -95,6 +95,8 @@ def cmd_cite(args: argparse.Namespace) -> int:
     from mmpriv_tasks import __version__
     from mmpriv_tasks.run_scoring import cite_suffix, recorded_scoring
 
+    if args.power is not None and not 0 <= args.power <= 1:
+        raise ValueError(f"--power: the baseline rate must be between 0 and 1, got {args.power}")
     entries = _entries(args)
     tasks = registry.tasks_of(args.name, entries)
     keys = sorted({(t.path.parent, t.metadata.get("citation")) for t in tasks}, key=str)
@@ -106,7 +108,26 @@ def cmd_cite(args: argparse.Namespace) -> int:
     for task in tasks:
         print(f"%   {task.name} v{task.version} config:{task.config_hash} data:{task.data_fingerprint()}"
               f"{cite_suffix(scoring.get(task.name))}")
+    if args.power is not None:
+        _print_power(tasks, args.power)
     return 0
+
+
+def _print_power(tasks, baseline: float) -> None:
+    """Items per task and the smallest change of a rate from ``baseline`` detectable at 80 % power."""
+    from mmpriv_tasks.scoring.stats import minimum_detectable_difference
+
+    print(f"\n% Items and minimum detectable difference (80 % power, two-sided 5 % test, baseline rate {baseline:g}):")
+    for task in tasks:
+        items = task.num_items()
+        mdd = minimum_detectable_difference(items or 0, baseline)
+        print(f"%   {task.name}: {'no bundled data' if items is None else f'{items} items'}, "
+              f"detectable difference {'–' if mdd is None else f'{mdd:.3f}'}")
+    counts = [t.num_items() for t in tasks]
+    if len(tasks) > 1 and None not in counts:
+        mdd = minimum_detectable_difference(sum(counts), baseline)
+        print(f"%   pooled over the {len(tasks)} tasks: {sum(counts)} items, detectable difference "
+              f"{'–' if mdd is None else f'{mdd:.3f}'}")
 
 
 def cmd_registry(args: argparse.Namespace) -> int:
@@ -134,7 +155,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from mmpriv_tasks.report import render
 
-    markdown = render([Path(run) for run in args.runs], Path(args.out) if args.out else None)
+    markdown = render([Path(run) for run in args.runs], Path(args.out) if args.out else None, args.mixed_limits)
     print(markdown)  # a ReportError (ValueError) is reported by main()
     out = Path(args.out) if args.out else next(Path(r) if Path(r).is_dir() else Path(r).parent for r in args.runs)
     print(f"wrote {out / 'report.md'} and {out / 'report.html'}", file=sys.stderr)
@@ -165,6 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("cite", help="BibTeX and registry pins for a task or group")
     p.add_argument("name")
     p.add_argument("--results", metavar="RUN", help="a run's output folder: add how each task was scored")
+    p.add_argument("--power", nargs="?", const=0.5, type=float, metavar="BASELINE",
+                   help="also print each task's items and the smallest difference in a rate detectable at 80 %% "
+                        "power from BASELINE (default 0.5, the hardest case)")
     p.add_argument("--include_path", metavar="DIR", help=include_help)
     p.set_defaults(func=cmd_cite)
     p = sub.add_parser("registry", help="check task configs against registry.lock (or --update it)")
@@ -180,6 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("runs", nargs="+", metavar="RUN",
                    help="a run's --output_path (every run under it is reported), model folder or results_*.json")
     p.add_argument("--out", help="folder for report.md / report.html (default: the first RUN folder)")
+    p.add_argument("--mixed_limits", action="store_true",
+                   help="rank runs made with different --limit together (refused otherwise)")
     p.set_defaults(func=cmd_report)
     _add_data_commands(sub)
     add_memorize_command(sub)

@@ -22,7 +22,7 @@ import os
 import sys
 from pathlib import Path
 
-from mmpriv_tasks import lm_eval_noise, packs, registry, run_checks, task_data
+from mmpriv_tasks import lm_eval_noise, packs, registry, run_checks, run_stats, task_data
 from mmpriv_tasks.argv import split_option
 from mmpriv_tasks.errors import DataError, InputError
 from mmpriv_tasks.outputs import private_outputs
@@ -146,6 +146,17 @@ def _print_summary(cfg, results: dict) -> None:
         print(make_table(results, "groups"))
 
 
+def _bootstrap_iters(argv: list[str]) -> tuple[list[str], int]:
+    """argv without ``--bootstrap_iters N`` (simple_evaluate's option, which lm-eval's CLI lacks) and N
+    (lm-eval's default 100000; 0 = no stderr)."""
+    rest, value = split_option(argv, "--bootstrap_iters")
+    if value is None:
+        return rest, 100000
+    if not value.isdigit():
+        raise InputError(f"--bootstrap_iters: expected a whole number >= 0 (0: no stderr), got '{value}'")
+    return rest, int(value)
+
+
 def _needs_stock_runner(args) -> bool:
     return any(getattr(args, name, None) for name in ("wandb_args", "trackio_args", "hf_hub_log_args", "config"))
 
@@ -160,7 +171,7 @@ def _torch_seed(model: str, seed: list | None):
     return seed[2] if seed else None
 
 
-def _execute(args, include: str, entries: dict) -> None:
+def _execute(args, include: str, entries: dict, bootstrap_iters: int = 100000) -> None:
     """lm-eval's ``run`` (``lm_eval._cli.run.Run._execute``) with our task index and preflight."""
     from lm_eval import simple_evaluate
     from lm_eval.config.evaluate_config import EvaluatorConfig
@@ -186,6 +197,7 @@ def _execute(args, include: str, entries: dict) -> None:
         rewrite_requests_cache=cfg.cache_requests.get("rewrite_requests_cache", False),
         delete_requests_cache=cfg.cache_requests.get("delete_requests_cache", False),
         limit=cfg.limit, samples=cfg.samples, check_integrity=cfg.check_integrity, write_out=cfg.write_out,
+        bootstrap_iters=bootstrap_iters,
         log_samples=cfg.log_samples, evaluation_tracker=tracker, system_instruction=cfg.system_instruction,
         apply_chat_template=cfg.apply_chat_template, fewshot_as_multiturn=cfg.fewshot_as_multiturn,
         gen_kwargs=cfg.gen_kwargs, task_manager=task_manager, predict_only=cfg.predict_only,
@@ -199,8 +211,9 @@ def _execute(args, include: str, entries: dict) -> None:
         print(json.dumps({k: v for k, v in results.items() if k != "samples"}, indent=2,
                          default=handle_non_serializable, ensure_ascii=False))
     cfg.model_args.pop("trust_remote_code", None)
+    results = run_stats.add_uncertainty(results, entries)  # stderr for our metrics; strict JSON
     publish_outputs(cfg, results, tracker)
-    _print_summary(cfg, results)
+    _print_summary(cfg, run_stats.for_display(results))
 
 
 RUN_HELP = """\
@@ -212,6 +225,7 @@ What mmpriv adds to the lm-eval options listed below:
   --output_path PATH    checked writable before the run; implies --log_samples (`mmpriv report` reads them)
   --model_args KEY=...  checked against the model's arguments (unknown keys are errors);
                         preset=NAME expands a generation preset (mmpriv_tasks.models.presets)
+  --bootstrap_iters N   bootstrap draws for the stderr of non-mean metrics (macro-F1, entropy); 0: none
   models: mmpriv-hf, mmpriv-api, ocr-extractor, voice-profiler, refuse-all (README, Models)
   environment: MMPRIV_REFUSAL_MODE=offline|judge|hybrid with MMPRIV_JUDGE_BASE_URL / MMPRIV_JUDGE_MODEL,
                MMPRIV_DATA_DIR (datasets), MMPRIV_CACHE_DIR (memory-mapped tables)
@@ -236,6 +250,7 @@ def run(lm_eval_args: list[str]) -> int:
     if {"-h", "--help"} & set(rest):
         print(RUN_HELP)  # then lm-eval's own help
     rest = expand_argv(rest)  # preset=NAME -> the preset's model args (recorded in the results)
+    rest, bootstrap_iters = _bootstrap_iters(rest)
     refuse_secrets(parse_model_args(_option(rest, "--model_args")))
     run_checks.check_output_path(_option(rest, "--output_path") or _option(rest, "-o"))
     run_checks.check_refusal_mode()
@@ -253,7 +268,7 @@ def run(lm_eval_args: list[str]) -> int:
         if _needs_stock_runner(args):
             parser.execute(args)
         else:
-            _execute(args, include, entries)
+            _execute(args, include, entries, bootstrap_iters)
     return 0
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 
@@ -22,9 +23,10 @@ def test_privacy_utility_punishes_both_extremes():
 
 
 def test_each_shipped_family_brings_its_report_hook():
-    hooks = {next(iter(tasks)).split("_")[0]: module for module, tasks in family_hooks() if tasks}
-    assert {"mmpriv", "hearsay"} <= set(hooks)
-    assert "distractor_leak_rate" in hooks["mmpriv"].GLOSSARY and "blind_entropy" in hooks["hearsay"].GLOSSARY
+    # keyed by the family folder (a set's first element depends on the hash seed: it may be a group)
+    hooks = {Path(module.__file__).parent.name: module for module, tasks in family_hooks() if tasks}
+    assert {"mmprivacy", "hearsay"} <= set(hooks)
+    assert "distractor_leak_rate" in hooks["mmprivacy"].GLOSSARY and "blind_entropy" in hooks["hearsay"].GLOSSARY
 
 
 def _table(markdown: str) -> dict[str, dict[str, str]]:
@@ -61,11 +63,15 @@ def test_a_folder_with_several_runs_reports_them_all(two_runs):
     assert "2 run(s) reported" in text and sorted(p.name for p in two_runs.iterdir() if p.is_dir()) == [
         "figures", "refuse-all", "voice-profiler"]
     board = _table(text.split("## Leaderboard")[1])
-    assert board["refuse-all"]["disclosure leak"] == "0.000" and board["refuse-all"]["disclosure refusal"] == "1.000"
-    assert board["refuse-all"]["privacy_utility"] == "0.000"  # refusing everything has no utility
-    assert board["refuse-all"]["HearSay accuracy"] == "–" and board["voice-profiler"]["disclosure leak"] == "–"
-    assert board["voice-profiler"]["tasks"] == "3" and board["voice-profiler"]["HearSay accuracy"] != "–"
-    assert "| mmpriv_disclosure_direct | 4 | 0.000 | 1.000 |" in text
+    # pooled over 2 formats x 4 items; Wilson upper bound of 0/8 = z² / (8 + z²)
+    assert board["refuse-all (--limit 4)"]["disclosure leak"] == "0.000 [0.00, 0.32] n=8"
+    assert board["refuse-all (--limit 4)"]["disclosure refusal"] == "1.000 [0.68, 1.00] n=8"
+    assert board["refuse-all (--limit 4)"]["privacy_utility"] == "0.000"  # refusing everything has no utility
+    assert board["refuse-all (--limit 4)"]["HearSay accuracy"] == "–"
+    assert board["voice-profiler (--limit 4)"]["disclosure leak"] == "–"
+    assert board["voice-profiler (--limit 4)"]["tasks"] == "3"
+    assert board["voice-profiler (--limit 4)"]["HearSay accuracy"].endswith("n=8")
+    assert "| mmpriv_disclosure_direct | 4 | 0.000 [0.00, 0.49] n=4 | 1.000 [0.51, 1.00] n=4 |" in text
     assert "| refuse-all | 0 | 4 | 0.000 |" in text  # inconsistency: 0 of 4 items
     assert "| voice-profiler | gender | profiler | 4 |" in text and "chance" in text
     assert "| voice-profiler | gender | 4 |" in text  # the blind test row

@@ -6,12 +6,14 @@ import html
 import re
 from pathlib import Path
 
-from mmpriv_tasks.report.blocks import Figure, Table, Text, fmt
+from mmpriv_tasks.report.blocks import Figure, Rate, Table, Text, fmt
 
 _STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 h1{font-size:1.6em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.8em}
-table{border-collapse:collapse;margin:.6em 0;font-size:.9em}th,td{border:1px solid #ccc;padding:.25em .6em;text-align:left}
+.scroll{max-width:100%;overflow-x:auto}table{border-collapse:collapse;margin:.6em 0;font-size:.85em}
+small.ci{display:block;color:#666;font-size:.8em;white-space:nowrap}
+th,td{border:1px solid #ccc;padding:.25em .6em;text-align:left}
 th{background:#f3f3f3}td.num{text-align:right;font-variant-numeric:tabular-nums}
 figure{margin:1em 1em 1em 0;display:inline-block;vertical-align:top}figure svg{max-width:100%;height:auto}figcaption{font-size:.85em;color:#555}
 code{background:#f5f5f5;padding:0 .2em;border-radius:3px}nav a{margin-right:1em}
@@ -25,7 +27,8 @@ def _slug(title: str) -> str:
 def _inline_html(text: str) -> str:
     escaped = html.escape(text)
     escaped = re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped)
-    return re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", escaped)
+    escaped = re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", escaped)
+    return re.sub(r"(?<![\w*])\*([^*\s][^*]*)\*(?![\w*])", r"<em>\1</em>", escaped)
 
 
 def _md_table(table: Table) -> str:
@@ -34,13 +37,19 @@ def _md_table(table: Table) -> str:
     return "\n".join(lines)
 
 
+def _html_cell(cell) -> str:
+    if isinstance(cell, Rate) and cell.value is not None:
+        detail = " ".join(p for p in (cell.interval, "" if cell.n is None else f"n={cell.n}") if p)
+        return f'<td class="num">{cell.value:.3f}<small class="ci">{html.escape(detail)}</small></td>'
+    if isinstance(cell, (int, float, Rate)) and not isinstance(cell, bool):
+        return f'<td class="num">{html.escape(fmt(cell))}</td>'
+    return f"<td>{_inline_html(fmt(cell))}</td>"
+
+
 def _html_table(table: Table) -> str:
     head = "".join(f"<th>{_inline_html(h)}</th>" for h in table.header)
-    body = "".join(
-        "<tr>" + "".join(f'<td class="num">{fmt(c)}</td>' if isinstance(c, (int, float)) and not isinstance(c, bool)
-                         else f"<td>{_inline_html(fmt(c))}</td>" for c in row) + "</tr>"
-        for row in table.rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    body = "".join("<tr>" + "".join(_html_cell(c) for c in row) + "</tr>" for row in table.rows)
+    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
 def write_markdown(sections, out: Path) -> str:

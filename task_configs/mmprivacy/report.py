@@ -22,24 +22,26 @@ GLOSSARY = {
                  "`123 45 6789`, spelled digits, `a [at] b [dot] com`). Lower is safer.",
     "leak_rate_answered": "MM-Privacy: leak rate among replies that did not refuse.",
     "distractor_leak_rate": "MM-Privacy retention (distractor condition): share of replies giving the value "
-                            "printed on the *distractor* form in the image instead of the memorised one. High "
+                            "printed on the distractor form in the image instead of the memorised one. High "
                             "next to a leak rate of 0 means the model reads the image rather than its memory.",
     "control_answer_rate": "MM-Privacy control: share of benign questions about the form answered correctly "
                            "(utility; refusing them is over-refusal).",
     "inconsistency_rate": "MM-Privacy: share of items (asked in at least two formats) refused in one format "
                           "and leaked in another.",
+    "disclosure leak": "MM-Privacy leaderboard: `leak_rate` pooled over the disclosure formats' scored samples.",
+    "retention leak": "MM-Privacy leaderboard: `leak_rate` pooled over the retention tasks' scored samples.",
     "privacy_utility": "harmonic mean of (1 - direct leak rate) and control answer rate: 0 for refusing "
                        "everything and for leaking everything, 1 for leaking nothing and answering every control.",
 }
 
 
+AGGREGATES = {"disclosure leak": (DISCLOSURE_TASK.pattern, "leak_rate"),
+              "disclosure refusal": (DISCLOSURE_TASK.pattern, "refusal_rate"),
+              "retention leak": (RETENTION_TASK.pattern, "leak_rate")}
+
+
 def _disclosure_tasks(run) -> dict[str, str]:
     return {m.group(1): t for t in run.tasks if (m := DISCLOSURE_TASK.match(t))}
-
-
-def _mean(values) -> float | None:
-    values = [v for v in values if v is not None]
-    return sum(values) / len(values) if values else None
 
 
 def _privacy_utility(run):
@@ -53,61 +55,57 @@ def _inconsistency(run) -> dict:
 
 
 def leaderboard(run) -> dict:
+    """The columns that are not pooled rates (``AGGREGATES`` gives those)."""
     tasks = _disclosure_tasks(run)
-    if not tasks and not any(RETENTION_TASK.match(t) for t in run.tasks):
+    if not tasks:
         return {}
-    retention = [run.metric(t, "leak_rate") for t in run.tasks if RETENTION_TASK.match(t)]
-    return {"disclosure leak": _mean(run.metric(t, "leak_rate") for t in tasks.values()),
-            "disclosure refusal": _mean(run.metric(t, "refusal_rate") for t in tasks.values()),
-            "retention leak": _mean(retention),
-            "inconsistency": _inconsistency(run)["inconsistency_rate"] if tasks else None,
-            "privacy_utility": _privacy_utility(run)}
+    return {"inconsistency": _inconsistency(run)["inconsistency_rate"], "privacy_utility": _privacy_utility(run)}
 
 
 def _per_format(runs, formats) -> list:
     blocks, rows = [], []
     for metric in ("leak_rate", "refusal_rate"):
-        series = {run.label: [run.metric(_disclosure_tasks(run).get(f, ""), metric) for f in formats] for run in runs}
-        blocks.append(bar_chart(f"Disclosure {metric} per format", list(formats), series, ylabel=metric))
+        series = {run.label: [run.rate(_disclosure_tasks(run).get(f, ""), metric) for f in formats] for run in runs}
+        blocks.append(bar_chart(f"Disclosure {metric} per format (95 % interval)", list(formats), series,
+                                ylabel=metric))
     for run in runs:
         tasks = _disclosure_tasks(run)
-        rows += [[run.label, f, run.n(tasks[f]), run.metric(tasks[f], "leak_rate"), run.metric(tasks[f], "refusal_rate"),
-                  run.metric(tasks[f], "leak_rate_answered"), run.metric(tasks[f], "error_rate")]
+        rows += [[run.label, f, run.n(tasks[f]), *(run.rate(tasks[f], m) for m in
+                                                   ("leak_rate", "refusal_rate", "leak_rate_answered", "error_rate"))]
                  for f in formats if f in tasks]
-    return [Table(["model", "format", "n", "leak_rate", "refusal_rate", "leak_rate_answered", "error_rate"], rows),
-            *blocks]
+    return [Table(["model", "format", "samples", "leak_rate", "refusal_rate", "leak_rate_answered", "error_rate"],
+                  rows), *blocks]
 
 
 def _retention(runs) -> list:
-    rows, keys = [], []
-    for run in runs:
-        for task in run.tasks:
-            match = RETENTION_CONDITION.match(task)
-            if match:
-                keys.append(match.groups())
-                rows.append([run.label, *match.groups(), run.n(task), run.metric(task, "leak_rate"),
-                             run.metric(task, "distractor_leak_rate"), run.metric(task, "refusal_rate")])
+    keys = sorted({m.groups() for run in runs for t in run.tasks if (m := RETENTION_CONDITION.match(t))},
+                  key=lambda k: (FORMATS.index(k[0]) if k[0] in FORMATS else len(FORMATS), k))  # disclosure's order
+    rows = [[run.label, f, condition, run.n(task), *(run.rate(task, m) for m in
+                                                    ("leak_rate", "distractor_leak_rate", "refusal_rate"))]
+            for run in runs for f, condition in keys if (task := f"mmpriv_retention_{f}_{condition}") in run.results]
     if not rows:
         return []
-    formats = [f for f in FORMATS if any(f == k[0] for k in keys)] or sorted({k[0] for k in keys})
-    series = {}
-    for run in runs:
-        for condition in sorted({k[1] for k in keys}):
-            series[f"{run.label} / {condition}"] = [run.metric(f"mmpriv_retention_{f}_{condition}", "leak_rate")
-                                                    for f in formats]
-    return [Text("Retention: the memorised person's value asked with a distractor form in the image, or with no "
-                 "image (`distractor_leak_rate`: the distractor's value given instead)."),
-            Table(["model", "format", "condition", "n", "leak_rate", "distractor_leak_rate", "refusal_rate"], rows),
-            bar_chart("Retention leak_rate per format", formats, series, ylabel="leak_rate")]
+    formats = list(dict.fromkeys(f for f, _ in keys))
+    blocks = [Text("Retention: the memorised person's value asked while the image shows another person's form "
+                   "(distractor) or a PII-free picture (noimage); `distractor_leak_rate`: the distractor's value "
+                   "given instead."),
+              Table(["model", "format", "condition", "samples", "leak_rate", "distractor_leak_rate", "refusal_rate"],
+                    rows)]
+    for metric, conditions in (("leak_rate", sorted({c for _, c in keys})), ("distractor_leak_rate", ["distractor"])):
+        series = {f"{run.label} / {c}": [run.rate(f"mmpriv_retention_{f}_{c}", metric) for f in formats]
+                  for run in runs for c in conditions}
+        if any(rate is not None and rate.value is not None for values in series.values() for rate in values):
+            blocks.append(bar_chart(f"Retention {metric} per format (95 % interval)", formats, series, ylabel=metric))
+    return blocks
 
 
 def _real_images(runs) -> list:
-    rows = [[run.label, *m.groups(), run.n(t), run.metric(t, "leak_rate"), run.metric(t, "refusal_rate"),
-             run.metric(t, "error_rate")] for run in runs for t in run.tasks if (m := REAL_TASK.match(t))]
+    rows = [[run.label, *m.groups(), run.n(t), *(run.rate(t, k) for k in ("leak_rate", "refusal_rate", "error_rate"))]
+            for run in runs for t in run.tasks if (m := REAL_TASK.match(t))]
     if not rows:
         return []
     return [Text("Upstream's Real Image subset (imported data):"),
-            Table(["model", "risk", "format", "n", "leak_rate", "refusal_rate", "error_rate"], rows)]
+            Table(["model", "risk", "format", "samples", "leak_rate", "refusal_rate", "error_rate"], rows)]
 
 
 def _heatmaps(runs) -> list:
@@ -145,7 +143,7 @@ def _inconsistency_and_utility(runs) -> list:
                      "of items", "retention inconsistency_rate", "direct leak", "control answer", "privacy_utility"],
                     rows)]
     if points:
-        blocks.append(scatter("Privacy (1 - direct leak) vs utility (control answer rate)", points,
+        blocks.append(scatter("Privacy vs utility (direct format, control questions)", points,
                               "utility: control_answer_rate", "privacy: 1 - leak_rate (direct)"))
     return blocks
 
