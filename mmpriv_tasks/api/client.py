@@ -45,6 +45,8 @@ from typing import Any, Callable, Iterable, Union
 
 from tqdm import tqdm
 
+from mmpriv_tasks.api.payload import MediaText
+
 logger = logging.getLogger(__name__)
 
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529})
@@ -95,9 +97,36 @@ class _Unreachable(_Transient):
 Job = Union[dict, Callable[[], dict]]  # a payload, or a function building it when a slot frees up
 
 
+_MEDIA_MARK = f"mmpriv-media-{os.urandom(8).hex()}:"  # stands in for base64 media while the rest is encoded
+
+
+def _set_media_aside(value: Any, media: list) -> Any:
+    """``value`` with each :class:`MediaText` replaced by a numbered mark (appended to ``media``)."""
+    if isinstance(value, MediaText):
+        media.append(value)
+        return f"{_MEDIA_MARK}{len(media) - 1}"
+    if isinstance(value, dict):
+        return {key: _set_media_aside(item, media) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_set_media_aside(item, media) for item in value]
+    return value
+
+
 def encode_body(payload: dict) -> bytes:
-    """The bytes sent for ``payload``: compact UTF-8 JSON, keys in the payload's own order."""
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    """The bytes sent for ``payload``: compact UTF-8 JSON, keys in the payload's own order. Base64
+    media (:class:`MediaText`) are joined in as bytes, not scanned by the JSON encoder: the result
+    is byte for byte ``json.dumps(payload, separators=(",", ":"), ensure_ascii=False)``."""
+    media: list = []
+    text = json.dumps({**payload, "messages": _set_media_aside(payload.get("messages"), media)}
+                      if "messages" in payload else payload, separators=(",", ":"), ensure_ascii=False)
+    if not media:
+        return text.encode("utf-8")
+    first, *rest = text.split('"' + _MEDIA_MARK)
+    pieces = [first.encode("utf-8")]
+    for index, piece in enumerate(rest):
+        after = piece[len(str(index)) + 1:]  # past '<index>"'
+        pieces += [b'"', media[index].encode("ascii"), b'"', after.encode("utf-8")]
+    return b"".join(pieces)
 
 
 def request_key(payload: dict) -> str:

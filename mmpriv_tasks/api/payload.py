@@ -26,10 +26,19 @@ from mmpriv_tasks.media import (
 MAX_STOP = 4  # OpenAI accepts at most 4 stop sequences; the rest are applied client side
 
 
+class MediaText(str):
+    """Base64 media (or a data URL of it): text that JSON writes as is, with no character to escape,
+    so a request body can take its bytes without the JSON encoder scanning them
+    (``client.encode_body``)."""
+
+
+def _base64(data: bytes, prefix: str = "") -> MediaText:
+    return MediaText(prefix + base64.b64encode(data).decode("ascii"))
+
+
 def image_part(image: Any, sample: str = "?", detail: str | None = None) -> dict:
     """An ``image_url`` content part holding the image as a PNG data URL."""
-    data = base64.b64encode(encode_png(load_image(image, sample))).decode("ascii")
-    url: dict = {"url": f"data:image/png;base64,{data}"}
+    url: dict = {"url": _base64(encode_png(load_image(image, sample)), "data:image/png;base64,")}
     if detail:
         url["detail"] = detail
     return {"type": "image_url", "image_url": url}
@@ -74,7 +83,7 @@ def audio_part(audio: Any, sample: str = "?", sample_rate: int = DEFAULT_SAMPLE_
         wav = stored
     else:
         wav = encode_wav(load_audio(audio, sample, sample_rate), sample_rate)
-    return {"type": "input_audio", "input_audio": {"data": base64.b64encode(wav).decode("ascii"), "format": "wav"}}
+    return {"type": "input_audio", "input_audio": {"data": _base64(wav), "format": "wav"}}
 
 
 def _chat_history(context: str) -> list[dict] | None:
