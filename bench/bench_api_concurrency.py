@@ -1,67 +1,171 @@
-"""Throughput of the ``mmpriv-api`` client with N requests in flight vs 1, in one run.
+"""Throughput of ``mmpriv-api`` as a share of its ideal, at several concurrencies, in one run.
 
-Starts the test suite's local chat-completions server (tests/fake_openai_server.py) with an
-artificial per-request latency (default 100 ms) and sends image requests through the real
-``OpenAICompatLM.generate_until`` path (payload building, PNG data URLs, HTTP, no cache).
+A local chat-completions server answers every request after a fixed latency (default 100 ms). It
+runs in separate processes (``--servers``, default 2, sharing one port through SO_REUSEPORT), so
+the client's own CPU is measured alone. Requests go through the real ``OpenAICompatLM.generate_until``
+path (lazy payload building, one JSON serialisation, aiohttp), each carrying a 3 s 16 kHz mono WAV
+clip (~128 KB of base64, HearSay's format), with ``cache=false``.
 
-    python bench/bench_api_concurrency.py [--concurrency 16] [--requests 64] [--latency 0.1]
+For ``c`` requests in flight, the ideal is ``c / latency`` requests per second; each run sends
+``--waves`` full waves (``waves * c`` requests), so its ideal time is ``waves * latency``. Printed per
+concurrency: requests/s, % of ideal, and the client's CPU time per request (user + system of this
+process), and that CPU as a multiple of a bare aiohttp loop posting the same bodies pre-built (the
+floor for any aiohttp client: no payload building, no retries, no bookkeeping). Also the marginal
+cost of 22 more waves at c = 64 (difference of two runs) over its ideal.
+
+    python bench/bench_api_concurrency.py [--concurrency 8 32 64 128] [--latency 0.1] [--servers 2]
 """
 from __future__ import annotations
 
 import argparse
+import asyncio
 import io
+import json
+import os
+import socket
+import subprocess
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+import numpy as np
 
-from fake_openai_server import FakeOpenAIServer  # noqa: E402
+REPLY = json.dumps({"id": "bench", "object": "chat.completion", "created": 0, "model": "bench",
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": "I cannot help."},
+                                 "finish_reason": "stop"}]}).encode()
 
 
-def _requests(count: int):
-    from lm_eval.api.instance import Instance
-    from PIL import Image
+def serve(port: int, latency: float) -> None:
+    """One server process: reads each body, waits ``latency`` seconds, answers."""
+    from aiohttp import web
 
-    requests = []
-    for index in range(count):
+    async def answer(request):
+        await request.read()
+        await asyncio.sleep(latency)
+        return web.Response(body=REPLY, content_type="application/json")
+
+    app = web.Application(client_max_size=64 * 1024 * 1024)
+    app.router.add_post("/v1/chat/completions", answer)
+    web.run_app(app, host="127.0.0.1", port=port, reuse_port=True, print=None, access_log=None, backlog=1024)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for(port: int) -> None:
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("the bench server did not start")
+
+
+def _clips(count: int = 64, seconds: float = 3.0) -> list[bytes]:
+    import soundfile
+
+    rng = np.random.default_rng(0)
+    clips = []
+    for _ in range(count):
         buffer = io.BytesIO()
-        Image.new("RGB", (64, 48), (index % 256, 40, 90)).save(buffer, format="PNG")
-        args = (f"What is written in form {index}?", {"until": [], "do_sample": False, "max_gen_toks": 32},
-                {"visual": [{"bytes": buffer.getvalue(), "path": None}]})
-        requests.append(Instance(request_type="generate_until", doc={}, arguments=args, idx=0,
-                                 metadata=("bench", index, 1)))
-    return requests
+        soundfile.write(buffer, (0.1 * rng.standard_normal(int(16_000 * seconds))).astype(np.float32), 16_000,
+                        format="WAV", subtype="PCM_16")
+        clips.append(buffer.getvalue())
+    return clips
 
 
-def measure(base_url: str, in_flight: int, count: int) -> float:
-    """Requests per second for ``count`` requests with ``in_flight`` concurrent."""
+def _requests(count: int, clips: list[bytes]):
+    from lm_eval.api.instance import Instance
+
+    return [Instance(request_type="generate_until", doc={}, idx=0, metadata=("bench", index, 1),
+                     arguments=(f"What is the speaker's gender? ({index})", {"until": [], "max_gen_toks": 32},
+                                {"audio": [{"bytes": clips[index % len(clips)], "path": None}]}))
+            for index in range(count)]
+
+
+def measure(base_url: str, in_flight: int, count: int, clips: list[bytes]) -> tuple[float, float]:
+    """(seconds, client CPU seconds) for ``count`` requests with ``in_flight`` concurrent."""
     from mmpriv_tasks.models.openai_compat import OpenAICompatLM
 
-    model = OpenAICompatLM(base_url=base_url, model="bench", num_concurrent=in_flight, cache=False, timeout=30)
-    requests = _requests(count)
-    start = time.perf_counter()
+    model = OpenAICompatLM(base_url=base_url, model="bench", num_concurrent=in_flight, cache=False, timeout=60)
+    requests = _requests(count, clips)
+    cpu, start = os.times(), time.perf_counter()
     replies = model.generate_until(requests, disable_tqdm=True)
-    elapsed = time.perf_counter() - start
-    assert len(replies) == count and not any(r.startswith("<<mmpriv-error>>") for r in replies)
-    return count / elapsed
+    elapsed, after = time.perf_counter() - start, os.times()
+    assert replies == ["I cannot help."] * count, "errors in the bench run"
+    return elapsed, (after.user - cpu.user) + (after.system - cpu.system)
+
+
+def bare_cpu(base_url: str, in_flight: int, count: int, clips: list[bytes]) -> float:
+    """Client CPU seconds of a bare aiohttp loop posting ``count`` pre-built bodies, ``in_flight`` at once."""
+    import aiohttp
+
+    from mmpriv_tasks.api.client import encode_body
+    from mmpriv_tasks.api.payload import build_messages, build_request
+
+    bodies = [encode_body(build_request("bench", build_messages(f"q {i}", {"audio": [clips[i % len(clips)]]})))
+              for i in range(count)]
+
+    async def send_all() -> None:
+        url = base_url + "/chat/completions"
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=in_flight)) as session:
+            async def worker(mine):
+                for body in mine:
+                    async with session.post(url, data=body, headers={"Content-Type": "application/json"}) as reply:
+                        await reply.read()
+            await asyncio.gather(*(worker(bodies[k::in_flight]) for k in range(in_flight)))
+
+    cpu = os.times()
+    asyncio.run(send_all())
+    after = os.times()
+    return (after.user - cpu.user) + (after.system - cpu.system)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--concurrency", type=int, default=16, help="requests in flight for the parallel run")
-    parser.add_argument("--requests", type=int, default=64, help="requests for the parallel run")
-    parser.add_argument("--serial-requests", type=int, default=16, help="requests for the 1-in-flight run")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[8, 32, 64, 128])
     parser.add_argument("--latency", type=float, default=0.1, help="server latency per request, seconds")
+    parser.add_argument("--waves", type=int, default=10, help="full waves of requests per run")
+    parser.add_argument("--servers", type=int, default=2, help="server processes")
+    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)  # run as one server process on this port
     args = parser.parse_args(argv)
-    with FakeOpenAIServer(latency=args.latency) as server:
-        measure(server.base_url, 2, 4)  # warm-up: imports, first connection
-        serial = measure(server.base_url, 1, args.serial_requests)
-        parallel = measure(server.base_url, args.concurrency, args.requests)
-    print(f"server latency {args.latency * 1000:.0f} ms per request")
-    print(f"1 in flight : {serial:7.1f} requests/s ({args.serial_requests} requests)")
-    print(f"{args.concurrency} in flight: {parallel:7.1f} requests/s ({args.requests} requests)")
-    print(f"ratio       : {parallel / serial:7.1f}x")
+    if args.serve:
+        serve(args.serve, args.latency)
+        return 0
+    port = _free_port()
+    servers = [subprocess.Popen([sys.executable, __file__, "--serve", str(port), "--latency", str(args.latency)])
+               for _ in range(args.servers)]
+    try:
+        _wait_for(port)
+        base_url = f"http://127.0.0.1:{port}/v1"
+        clips = _clips()
+        measure(base_url, 8, 16, clips)  # warm-up: imports, first connections
+        print(f"server latency {args.latency * 1000:.0f} ms, {args.servers} server processes, "
+              f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+        rows = []
+        for c in args.concurrency:
+            count = c * args.waves
+            seconds, cpu = measure(base_url, c, count, clips)
+            ideal = args.waves * args.latency
+            floor = bare_cpu(base_url, c, count, clips)
+            rows.append({"c": c, "requests": count, "requests_per_s": round(count / seconds, 1),
+                         "pct_of_ideal": round(100 * ideal / seconds, 1),
+                         "client_cpu_ms_per_request": round(1000 * cpu / count, 3),
+                         "bare_aiohttp_cpu_ms_per_request": round(1000 * floor / count, 3),
+                         "cpu_x_bare": round(cpu / floor, 2)})
+            print(json.dumps(rows[-1]), flush=True)
+        short, _ = measure(base_url, 64, 64 * 5, clips)
+        long, _ = measure(base_url, 64, 64 * 27, clips)
+        print(json.dumps({"marginal_c64": "22 more waves (1,408 requests)",
+                          "x_ideal": round((long - short) / (22 * args.latency), 3)}))
+    finally:
+        for server in servers:
+            server.terminate()
+        for server in servers:
+            server.wait()
     return 0
 
 

@@ -7,17 +7,26 @@ Engine settings (``ENGINE_SETTINGS``) differ from RapidOCR's defaults where form
 are only ever scaled *down* to 960 px (the default scales every image *up* until its short side is
 736 px, 10x the pixels for a wide form strip), the text-direction classifier is off (forms are
 upright), and each engine uses one thread; :meth:`FormReader.transcribe_many` spreads images over
-one process per core instead, which is faster than intra-op threads on a busy machine.
+one process per core instead, which is faster than intra-op threads on a busy machine. Recognition
+keeps RapidOCR's batches of 6 text lines: ``rec_batch_num=1`` uses a third less CPU, but the bundled
+suite's metrics digest (``bench/bench_main_job.py``) differed from the default's in one comparison.
+
+Transcripts can be kept on disk (:class:`TranscriptCache`, one 0600 file per image in a 0700 folder,
+named by the SHA-256 of the engine settings and the image bytes), so a re-run reads no image twice.
 """
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
+from pathlib import Path
 
 ENGINE_SETTINGS = {"det_limit_type": "max", "det_limit_side_len": 960, "use_cls": False,
                    "intra_op_num_threads": 1, "inter_op_num_threads": 1}
+OCR_CACHE_ENV = "MMPRIV_OCR_CACHE_DIR"
 _WORKER_ENGINE = None
 
 
@@ -63,18 +72,59 @@ def _context():
     return get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
 
 
+def default_cache_dir() -> Path:
+    """``$MMPRIV_OCR_CACHE_DIR`` or ``~/.cache/mmpriv/ocr``."""
+    return Path(os.environ.get(OCR_CACHE_ENV) or Path.home() / ".cache" / "mmpriv" / "ocr")
+
+
+class TranscriptCache:
+    """OCR transcripts on disk: ``<directory>/<key>.txt`` (0600, folder 0700; forms hold PII), where
+    the key is the SHA-256 of the engine's version and settings and the image bytes."""
+
+    def __init__(self, directory: str | Path) -> None:
+        from importlib.metadata import version
+
+        self.directory = Path(directory).expanduser()
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(self.directory, 0o700)
+        engine = json.dumps({"rapidocr": version("rapidocr-onnxruntime"), **ENGINE_SETTINGS}, sort_keys=True)
+        self._salt = hashlib.sha256(engine.encode()).digest()
+
+    def key(self, image: bytes) -> str:
+        return hashlib.sha256(self._salt + image).hexdigest()
+
+    def get(self, key: str) -> str | None:
+        try:
+            return (self.directory / f"{key}.txt").read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+
+    def put(self, key: str, text: str) -> None:
+        """Write atomically (a temporary 0600 file renamed into place)."""
+        fd, temporary = tempfile.mkstemp(dir=self.directory, prefix=".tmp-")  # mkstemp creates it 0600
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as file:
+                file.write(text)
+            os.replace(temporary, self.directory / f"{key}.txt")
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+
+
 def usable_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 class FormReader:
-    """Transcribes images to text lines, top to bottom, left to right (cached per image content)."""
+    """Transcribes images to text lines, top to bottom, left to right (cached per image content in
+    memory, and on disk in ``cache_dir`` when given)."""
 
-    def __init__(self, workers: int | None = None) -> None:
+    def __init__(self, workers: int | None = None, cache_dir: str | Path | None = None) -> None:
         self.workers = max(1, int(workers or usable_cores()))
         _engine_class()  # fails now, not mid-run, when the extra is missing
         self._engine = None  # made on first use, so worker processes fork from a process without one
         self._transcripts: dict[str, str] = {}
+        self.disk = TranscriptCache(cache_dir) if cache_dir else None
 
     @staticmethod
     def _pixels(image):
@@ -102,16 +152,26 @@ class FormReader:
 
         keys = [hashlib.sha1(data).hexdigest() for data in encoded]
         todo = list({key: data for key, data in zip(keys, encoded) if key not in self._transcripts}.items())
+        if self.disk is not None:
+            stored = {key: self.disk.get(self.disk.key(data)) for key, data in todo}
+            self._transcripts.update((key, text) for key, text in stored.items() if text is not None)
+            todo = [(key, data) for key, data in todo if stored[key] is None]
         with tqdm(total=len(todo), desc="ocr", unit="image", disable=len(todo) < 2) as bar:  # count and ETA
             if len(todo) > 1 and self.workers > 1:
                 with ProcessPoolExecutor(min(self.workers, len(todo)), mp_context=_context()) as pool:
                     for start in range(0, len(todo), chunk):
                         part = todo[start:start + chunk]
-                        for (key, _), text in zip(part, pool.map(_worker_read, (d for _, d in part))):
-                            self._transcripts[key] = text
+                        for (key, data), text in zip(part, pool.map(_worker_read, (d for _, d in part))):
+                            self._keep(key, data, text)
                             bar.update()
             else:
                 for key, data in todo:
-                    self._transcripts[key] = _read(self._own_engine(), _pixels(data))
+                    self._keep(key, data, _read(self._own_engine(), _pixels(data)))
                     bar.update()
         return [self._transcripts[key] for key in keys]
+
+    def _keep(self, key: str, data: bytes, text: str) -> None:
+        """Remember a new transcript (on disk too, at once, so an interrupted run keeps it)."""
+        self._transcripts[key] = text
+        if self.disk is not None:
+            self.disk.put(self.disk.key(data), text)

@@ -173,10 +173,11 @@ def _torch_seed(model: str, seed: list | None):
 
 def _execute(args, include: str, entries: dict, bootstrap_iters: int = 100000) -> None:
     """lm-eval's ``run`` (``lm_eval._cli.run.Run._execute``) with our task index and preflight."""
-    from lm_eval import simple_evaluate
     from lm_eval.config.evaluate_config import EvaluatorConfig
     from lm_eval.loggers import EvaluationTracker
     from lm_eval.utils import handle_non_serializable
+
+    from mmpriv_tasks.simple_run import simple_evaluate  # lm-eval's, without importing torch for its env report
 
     os.environ["TOKENIZERS_PARALLELISM"] = "false"
     cfg = EvaluatorConfig.from_cli(args)
@@ -203,7 +204,7 @@ def _execute(args, include: str, entries: dict, bootstrap_iters: int = 100000) -
         gen_kwargs=cfg.gen_kwargs, task_manager=task_manager, predict_only=cfg.predict_only,
         random_seed=cfg.seed[0] if cfg.seed else None, numpy_random_seed=cfg.seed[1] if cfg.seed else None,
         torch_random_seed=_torch_seed(cfg.model, cfg.seed), fewshot_random_seed=cfg.seed[3] if cfg.seed else None,
-        confirm_run_unsafe_code=cfg.confirm_run_unsafe_code, metadata=cfg.metadata,
+        confirm_run_unsafe_code=cfg.confirm_run_unsafe_code,
     )
     if results is None:  # not rank 0 under data parallel
         return

@@ -165,7 +165,8 @@ class _Handler(BaseHTTPRequestHandler):
         fault = owner.choose_fault(raw)
         with owner.lock:
             owner.requests.append({"path": self.path, "body": body, "fault": fault, "time": time.monotonic(),
-                                   "authorization": self.headers.get("Authorization")})
+                                   "authorization": self.headers.get("Authorization"),
+                                   "sha256": hashlib.sha256(raw).hexdigest()})
         if self.path.rstrip("/") != "/v1/chat/completions":
             self._send(404, json.dumps({"error": {"message": f"no route {self.path}"}}).encode())
             return

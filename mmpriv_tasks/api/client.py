@@ -1,8 +1,11 @@
 """A concurrent client for OpenAI-compatible ``/chat/completions`` endpoints.
 
 One request = one JSON payload. :meth:`ChatClient.complete_many` sends many of them with at most
-``num_concurrent`` in flight (asyncio + aiohttp), each with a total ``timeout``, and retries
-transient failures with exponential backoff and jitter:
+``num_concurrent`` in flight (asyncio + aiohttp, one worker per slot), each with a total ``timeout``.
+A payload may be given as a function that builds it: it is called when a slot frees up, so media
+are encoded while earlier requests are in flight and nothing is built up front. Each body is
+serialised once (:func:`encode_body`); the cache key is the SHA-256 of those same bytes, computed
+only when the cache is on. Transient failures are retried with exponential backoff and jitter:
 
 - HTTP 408 / 409 / 429 / 5xx (waiting at least the server's ``Retry-After``),
 - timeouts and dropped connections,
@@ -10,11 +13,13 @@ transient failures with exponential backoff and jitter:
 
 Other HTTP errors (400, 401, 404...) are not retried. An HTTP error that ends ``REPEAT_LIMIT``
 requests with the same status and message (e.g. a text-only server rejecting every image) is
-reported once, with a hint, and is no longer retried for later requests. A request that still
-fails becomes a :class:`ChatResult` with ``error`` set; callers turn it into
-``errors.format_error`` - never into an answer. Successful replies are stored in an on-disk cache keyed by a hash of the full request
-(model, messages including the media bytes, generation parameters), so a re-run or an interrupted
-run resumes without re-sending them; errors are never cached.
+reported once, with a hint, and is no longer retried for later requests. An endpoint that cannot
+be reached (connection refused, unknown host) for ``unreachable_limit`` requests in a row stops the
+batch: one WARNING line, and every request not yet answered fails at once instead of retrying. A
+request that still fails becomes a :class:`ChatResult` with ``error`` set; callers turn it into
+``errors.format_error`` - never into an answer. Successful replies are stored in an on-disk cache
+keyed by a hash of the full request body (model, messages including the media bytes, generation
+parameters), so a re-run or an interrupted run resumes without re-sending them; errors are never cached.
 
 Logs name request ids (sample ids), attempts and HTTP statuses, and a short summary of a server's
 error message with anything that echoes the request cut off - never prompts, replies or keys.
@@ -36,25 +41,30 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Union
 
 from tqdm import tqdm
+
+from mmpriv_tasks.api.payload import MediaText
 
 logger = logging.getLogger(__name__)
 
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529})
 REPEAT_LIMIT = 3  # requests ended by one identical HTTP error before it is no longer retried
+UNREACHABLE_LIMIT = 3  # requests in a row that could not connect before a batch stops
 SUMMARY_CHARS = 160
 
 
 @dataclass
 class ChatResult:
-    """The outcome of one request: ``text`` on success, else ``error`` (a one-line reason)."""
+    """The outcome of one request: ``text`` on success, else ``error`` (a one-line reason) and
+    ``kind`` (``APIError``, or the exception class of a payload that could not be built)."""
 
     text: str | None = None
     error: str | None = None
     attempts: int = 0
     cached: bool = False
+    kind: str = "APIError"
 
     @property
     def ok(self) -> bool:
@@ -80,11 +90,49 @@ class _Permanent(_Failure):
     """A failure that a retry would not fix (bad request, auth, unknown model)."""
 
 
+class _Unreachable(_Transient):
+    """No connection could be made (refused, unknown host): counts towards ``unreachable_limit``."""
+
+
+Job = Union[dict, Callable[[], dict]]  # a payload, or a function building it when a slot frees up
+
+
+_MEDIA_MARK = f"mmpriv-media-{os.urandom(8).hex()}:"  # stands in for base64 media while the rest is encoded
+
+
+def _set_media_aside(value: Any, media: list) -> Any:
+    """``value`` with each :class:`MediaText` replaced by a numbered mark (appended to ``media``)."""
+    if isinstance(value, MediaText):
+        media.append(value)
+        return f"{_MEDIA_MARK}{len(media) - 1}"
+    if isinstance(value, dict):
+        return {key: _set_media_aside(item, media) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_set_media_aside(item, media) for item in value]
+    return value
+
+
+def encode_body(payload: dict) -> bytes:
+    """The bytes sent for ``payload``: compact UTF-8 JSON, keys in the payload's own order. Base64
+    media (:class:`MediaText`) are joined in as bytes, not scanned by the JSON encoder: the result
+    is byte for byte ``json.dumps(payload, separators=(",", ":"), ensure_ascii=False)``."""
+    media: list = []
+    text = json.dumps({**payload, "messages": _set_media_aside(payload.get("messages"), media)}
+                      if "messages" in payload else payload, separators=(",", ":"), ensure_ascii=False)
+    if not media:
+        return text.encode("utf-8")
+    first, *rest = text.split('"' + _MEDIA_MARK)
+    pieces = [first.encode("utf-8")]
+    for index, piece in enumerate(rest):
+        after = piece[len(str(index)) + 1:]  # past '<index>"'
+        pieces += [b'"', media[index].encode("ascii"), b'"', after.encode("utf-8")]
+    return b"".join(pieces)
+
+
 def request_key(payload: dict) -> str:
-    """SHA-256 of the canonical JSON of a request payload (model, messages with their base64
-    media, generation parameters): equal requests share a key, any change gives a new one."""
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    """SHA-256 of the request body (:func:`encode_body`): equal requests share a key, any change
+    (model, messages with their base64 media, generation parameters) gives a new one."""
+    return hashlib.sha256(encode_body(payload)).hexdigest()
 
 
 class ResponseCache:
@@ -179,11 +227,23 @@ def run_coroutine(factory: Callable[[], Any]) -> Any:
         return pool.submit(lambda: asyncio.run(factory())).result()
 
 
+class _Batch:
+    """State shared by the workers of one :meth:`ChatClient.complete_many` call."""
+
+    def __init__(self, jobs: Iterable, validate, bar) -> None:
+        self.jobs = jobs
+        self.validate = validate
+        self.bar = bar
+        self.unreachable_run = 0  # requests in a row that ended unable to connect
+        self.stopped: str | None = None  # why the rest of the batch is not sent
+
+
 class ChatClient:
     """Sends chat-completions payloads concurrently with retries, backoff and a response cache.
 
     ``api_key`` is sent as a Bearer token and never logged or shown in ``repr``.
-    ``cache_dir=None`` disables the on-disk cache.
+    ``cache_dir=None`` disables the on-disk cache (and the hashing of request bodies).
+    ``unreachable_limit=0`` never stops a batch for an unreachable endpoint.
     """
 
     def __init__(
@@ -200,6 +260,7 @@ class ChatClient:
         cache_dir: str | Path | None = None,
         headers: dict | None = None,
         seed: int | None = None,
+        unreachable_limit: int = UNREACHABLE_LIMIT,
     ) -> None:
         if not base_url:
             raise ValueError("base_url is required, e.g. http://localhost:8000/v1")
@@ -210,6 +271,7 @@ class ChatClient:
         self.backoff_base = float(backoff_base)
         self.backoff_max = float(backoff_max)
         self.retry_after_max = float(retry_after_max)
+        self.unreachable_limit = max(0, int(unreachable_limit))
         self.cache = ResponseCache(cache_dir) if cache_dir else None
         self._api_key = api_key or None
         self._extra_headers = dict(headers or {})
@@ -224,52 +286,46 @@ class ChatClient:
 
     # -- public API -------------------------------------------------------------------------
 
-    def complete(self, payload: dict, request_id: str = "0", **kwargs: Any) -> ChatResult:
+    def complete(self, payload: Job, request_id: str = "0", **kwargs: Any) -> ChatResult:
         """One request (see :meth:`complete_many`)."""
         return self.complete_many([payload], [request_id], **kwargs)[0]
 
     def complete_many(
         self,
-        payloads: Sequence[dict],
-        ids: Sequence[str] | None = None,
+        payloads: Iterable[Job],
+        ids: Iterable[str] | None = None,
         *,
+        total: int | None = None,
         validate: Callable[[str], str | None] | None = None,
         desc: str = "api requests",
         disable_tqdm: bool = False,
     ) -> list[ChatResult]:
-        """Results for ``payloads``, in order. ``ids`` name the requests in logs (sample ids, never
-        prompts). ``validate(text)`` may return an error message for a reply that arrived but is
-        unusable (e.g. a judge reply that is not the JSON asked for): that result gets ``error``
-        set and is not cached."""
-        ids = [str(i) for i in (ids if ids is not None else range(len(payloads)))]
-        results: list[ChatResult | None] = [None] * len(payloads)
-        keys = [request_key(payload) for payload in payloads]
-        pending = []
-        for index, key in enumerate(keys):
-            text = self.cache.get(key) if self.cache is not None else None
-            if text is not None and (validate is None or validate(text) is None):
-                results[index] = ChatResult(text=text, cached=True)
-                self.stats["cache_hits"] += 1
-            else:
-                pending.append(index)
-        if pending:
-            bar = tqdm(total=len(payloads), initial=len(payloads) - len(pending), desc=desc,
-                       disable=disable_tqdm)
+        """Results for ``payloads`` (dicts, or functions returning one, called when a slot frees up),
+        in order. ``ids`` name the requests in logs (sample ids, never prompts); ``total`` is the
+        count when ``payloads`` has no ``len``. A function that raises gives that request an error
+        (``kind`` = the exception's class), nothing is sent. ``validate(text)`` may return an error
+        message for a reply that arrived but is unusable (e.g. a judge reply that is not the JSON
+        asked for): that result gets ``error`` set and is not cached."""
+        count = len(payloads) if total is None else int(total)  # type: ignore[arg-type]
+        ids = range(count) if ids is None else ids
+        results: list[ChatResult | None] = [None] * count
+        if count:
+            bar = tqdm(total=count, desc=desc, disable=disable_tqdm)
+            batch = _Batch(zip(range(count), ids, payloads), validate, bar)
             try:
-                done = run_coroutine(lambda: self._send_all(
-                    [(ids[i], payloads[i], keys[i]) for i in pending], validate, bar))
+                run_coroutine(lambda: self._run(batch, results))
             finally:
                 bar.close()
-            for index, result in zip(pending, done):
-                results[index] = result
         final = [result for result in results if result is not None]
         errors = sum(not result.ok for result in final)
         retries = sum(max(0, result.attempts - 1) for result in final)
+        cached = sum(result.cached for result in final)
+        self.stats["cache_hits"] += cached
         self.stats["ok"] += len(final) - errors
         self.stats["errors"] += errors
         self.stats["retries"] += retries
         logger.info("%d requests: %d answered (%d from cache), %d errors, %d retries", len(final),
-                    len(final) - errors, sum(result.cached for result in final), errors, retries)
+                    len(final) - errors, cached, errors, retries)
         return final
 
     # -- internals --------------------------------------------------------------------------
@@ -290,39 +346,58 @@ class ChatClient:
             delay = max(delay, min(retry_after, self.retry_after_max))
         return delay
 
-    async def _send_all(self, jobs, validate, bar) -> list[ChatResult]:
+    async def _run(self, batch: _Batch, results: list) -> None:
+        """``num_concurrent`` workers, each taking the next job when its request is done."""
         try:
             import aiohttp
         except ImportError as exc:  # pragma: no cover - aiohttp comes with datasets/fsspec[http]
             raise ImportError("the API client needs aiohttp: pip install 'mmpriv-tasks[api]'") from exc
 
-        semaphore = asyncio.Semaphore(self.num_concurrent)
-        connector = aiohttp.TCPConnector(limit=self.num_concurrent, force_close=False)
+        connector = aiohttp.TCPConnector(limit=self.num_concurrent)
         timeout = aiohttp.ClientTimeout(total=self.timeout)
         async with aiohttp.ClientSession(connector=connector, timeout=timeout, headers=self._headers(),
                                          raise_for_status=False) as session:
-            async def one(request_id, payload, key):
-                async with semaphore:
-                    result = await self._send_one(session, request_id, payload, key, validate)
-                bar.update(1)
-                return result
+            async def worker() -> None:
+                for index, request_id, job in batch.jobs:  # one shared iterator: next() never awaits
+                    results[index] = await self._one(session, str(request_id), job, batch)
+                    batch.bar.update(1)
 
-            return await asyncio.gather(*(one(*job) for job in jobs))
+            await asyncio.gather(*(worker() for _ in range(min(self.num_concurrent, len(results)))))
 
-    async def _post(self, session, payload: dict) -> str:
+    async def _one(self, session, request_id: str, job: Job, batch: _Batch) -> ChatResult:
+        """Build, look up in the cache, else send one request."""
+        if batch.stopped and self.cache is None:
+            return ChatResult(error=batch.stopped)
+        try:
+            payload = job() if callable(job) else job
+            body = encode_body(payload)
+        except Exception as exc:  # noqa: BLE001 - e.g. a MediaError naming the sample; never a crash
+            logger.warning("request %s not sent: %s", request_id, type(exc).__name__)
+            return ChatResult(error=str(exc), kind=type(exc).__name__)
+        key = None
+        if self.cache is not None:
+            key = hashlib.sha256(body).hexdigest()
+            text = self.cache.get(key)
+            if text is not None and (batch.validate is None or batch.validate(text) is None):
+                return ChatResult(text=text, cached=True)
+            if batch.stopped:
+                return ChatResult(error=batch.stopped)
+        return await self._send_one(session, request_id, payload, body, key, batch)
+
+    async def _post(self, session, payload: dict, body: bytes) -> str:
         """One HTTP attempt: the reply text, or ``_Transient`` / ``_Permanent``."""
         import aiohttp
 
         self.stats["http_attempts"] += 1
         try:
-            async with session.post(self.url, json=payload) as response:
+            async with session.post(self.url, data=body) as response:
                 raw = await response.read()
                 status = response.status
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
         except asyncio.TimeoutError:
             raise _Transient(f"timed out after {self.timeout:g} s") from None
         except aiohttp.ClientConnectorError as exc:
-            raise _Transient(f"cannot connect to {exc.host}:{exc.port} ({exc.os_error or exc})") from None
+            raise _Unreachable(f"cannot connect to {exc.host}:{exc.port} ({exc.os_error or exc})") from None
         except (aiohttp.ClientError, ConnectionError, OSError) as exc:
             raise _Transient(f"connection error ({type(exc).__name__})") from None
         if status != 200:
@@ -333,37 +408,59 @@ class ChatClient:
                 raise _Transient(reason, retry_after, signature)
             raise _Permanent(reason, signature=signature)
         try:
-            body = json.loads(raw.decode("utf-8"))
+            reply = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError):
             raise _Transient("malformed reply: body is not JSON") from None
-        return extract_text(body)
+        return extract_text(reply)
 
-    async def _send_one(self, session, request_id: str, payload: dict, key: str, validate) -> ChatResult:
+    async def _send_one(self, session, request_id: str, payload: dict, body: bytes, key: str | None,
+                        batch: _Batch) -> ChatResult:
         attempts = 0
         while True:
             attempts += 1
             try:
-                text = await self._post(session, payload)
+                text = await self._post(session, payload, body)
             except _Permanent as exc:
+                batch.unreachable_run = 0
                 return self._failed(request_id, payload, exc, attempts,
                                     f"{exc.reason} from {self.url} (not retried)")
             except _Transient as exc:
+                if batch.stopped:
+                    return ChatResult(error=batch.stopped, attempts=attempts)
                 repeated = self._ended_by.get(exc.signature, 0) >= REPEAT_LIMIT
                 if attempts > self.max_retries or repeated:
-                    return self._failed(request_id, payload, exc, attempts,
-                                        f"request to {self.url} failed after {attempts} attempts: {exc.reason}")
+                    error = f"request to {self.url} failed after {attempts} attempts: {exc.reason}"
+                    if self._stops(batch, exc, request_id, error):
+                        return ChatResult(error=batch.stopped, attempts=attempts)
+                    return self._failed(request_id, payload, exc, attempts, error)
                 delay = self.backoff_delay(attempts, exc.retry_after)
                 logger.debug("request %s attempt %d: %s; retrying in %.2f s", request_id, attempts, exc.reason,
                              delay)
                 await asyncio.sleep(delay)
                 continue
-            problem = validate(text) if validate else None
+            batch.unreachable_run = 0
+            problem = batch.validate(text) if batch.validate else None
             if problem:
                 logger.warning("request %s: unusable reply: %s", request_id, problem)
                 return ChatResult(error=problem, attempts=attempts)
-            if self.cache is not None:
+            if key is not None:
                 self.cache.put(key, text)
             return ChatResult(text=text, attempts=attempts)
+
+    def _stops(self, batch: _Batch, exc: _Failure, request_id: str, error: str) -> bool:
+        """Count a request that ended on ``exc``; True when it makes the batch stop (logged once)."""
+        if not isinstance(exc, _Unreachable):
+            batch.unreachable_run = 0
+            return False
+        batch.unreachable_run += 1
+        if not self.unreachable_limit or batch.unreachable_run < self.unreachable_limit:
+            return False
+        batch.stopped = (f"not sent: {self.url} is unreachable ({batch.unreachable_run} requests in a row "
+                         f"failed: {exc.reason})")
+        logger.warning("%s is unreachable: %d requests in a row could not connect (last: %s, %s); the rest of "
+                       "this batch fails now without being sent", self.url, batch.unreachable_run, request_id,
+                       exc.reason)
+        return True
 
     def _failed(self, request_id: str, payload: dict, exc: _Failure, attempts: int, error: str) -> ChatResult:
         """The result of a request that failed for good; an HTTP error that has now ended

@@ -3,7 +3,8 @@
 - Images (PIL, bytes, paths, ``{"bytes", "path"}``) are decoded with ``media.load_image`` and
   sent as PNG data URLs: ``{"type": "image_url", "image_url": {"url": "data:image/png;base64,..."}}``.
 - Audio (anything ``media.load_audio`` reads) is resampled to 16 kHz mono and sent as
-  ``{"type": "input_audio", "input_audio": {"data": <wav base64>, "format": "wav"}}``.
+  ``{"type": "input_audio", "input_audio": {"data": <wav base64>, "format": "wav"}}``; stored WAV
+  bytes already in that format (16-bit PCM, mono, 16 kHz, complete) are sent untouched, undecoded.
 - Text-only requests are plain ``{"role": "user", "content": "<text>"}`` messages.
 
 Media parts come first, then the text (the order OpenAI's and vLLM's examples use); lm-eval's
@@ -14,28 +15,75 @@ from __future__ import annotations
 
 import base64
 import json
+import struct
 from typing import Any, Sequence
 
+from mmpriv_tasks import task_data
 from mmpriv_tasks.media import (
-    DEFAULT_SAMPLE_RATE, drop_placeholders, encode_png, encode_wav, load_audio, load_image,
+    DEFAULT_SAMPLE_RATE, MIN_AUDIO_SECONDS, drop_placeholders, encode_png, encode_wav, load_audio, load_image,
 )
 
 MAX_STOP = 4  # OpenAI accepts at most 4 stop sequences; the rest are applied client side
 
 
+class MediaText(str):
+    """Base64 media (or a data URL of it): text that JSON writes as is, with no character to escape,
+    so a request body can take its bytes without the JSON encoder scanning them
+    (``client.encode_body``)."""
+
+
+def _base64(data: bytes, prefix: str = "") -> MediaText:
+    return MediaText(prefix + base64.b64encode(data).decode("ascii"))
+
+
 def image_part(image: Any, sample: str = "?", detail: str | None = None) -> dict:
     """An ``image_url`` content part holding the image as a PNG data URL."""
-    data = base64.b64encode(encode_png(load_image(image, sample))).decode("ascii")
-    url: dict = {"url": f"data:image/png;base64,{data}"}
+    url: dict = {"url": _base64(encode_png(load_image(image, sample)), "data:image/png;base64,")}
     if detail:
         url["detail"] = detail
     return {"type": "image_url", "image_url": url}
 
 
+def is_target_wav(data: bytes, sample_rate: int = DEFAULT_SAMPLE_RATE) -> bool:
+    """Whether ``data`` is a WAV that needs no conversion: 16-bit PCM, mono, ``sample_rate`` Hz, its
+    data chunk complete and at least ``MIN_AUDIO_SECONDS`` long (read from the header only)."""
+    if len(data) < 44 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        return False
+    offset, plain = 12, False
+    while offset + 8 <= len(data):
+        chunk, size = data[offset:offset + 4], struct.unpack_from("<I", data, offset + 4)[0]
+        if chunk == b"fmt ":
+            if size < 16:
+                return False
+            tag, channels, rate, _byte_rate, _align, bits = struct.unpack_from("<HHIIHH", data, offset + 8)
+            plain = (tag, channels, rate, bits) == (1, 1, sample_rate, 16)
+        elif chunk == b"data":
+            return plain and MIN_AUDIO_SECONDS * sample_rate * 2 <= size <= len(data) - offset - 8
+        offset += 8 + size + (size & 1)
+    return False
+
+
+def _stored_bytes(audio: Any) -> bytes | None:
+    """The stored bytes of a media reference, ``{"bytes", ...}`` or raw bytes; None for other values."""
+    if task_data.is_media_ref(audio):
+        return task_data.media_bytes(audio)
+    if isinstance(audio, dict):
+        return audio.get("bytes") or None
+    return bytes(audio) if isinstance(audio, (bytes, bytearray)) else None
+
+
 def audio_part(audio: Any, sample: str = "?", sample_rate: int = DEFAULT_SAMPLE_RATE) -> dict:
-    """An ``input_audio`` content part: 16-bit WAV (mono, ``sample_rate`` Hz), base64."""
-    wav = encode_wav(load_audio(audio, sample, sample_rate), sample_rate)
-    return {"type": "input_audio", "input_audio": {"data": base64.b64encode(wav).decode("ascii"), "format": "wav"}}
+    """An ``input_audio`` content part: 16-bit WAV (mono, ``sample_rate`` Hz), base64. Stored bytes
+    already in that format are passed through; anything else is decoded, mixed down and resampled."""
+    try:
+        stored = _stored_bytes(audio)
+    except Exception:  # noqa: BLE001 - an unreadable reference: load_audio names the sample and reason
+        stored = None
+    if stored is not None and is_target_wav(stored, sample_rate):
+        wav = stored
+    else:
+        wav = encode_wav(load_audio(audio, sample, sample_rate), sample_rate)
+    return {"type": "input_audio", "input_audio": {"data": _base64(wav), "format": "wav"}}
 
 
 def _chat_history(context: str) -> list[dict] | None:

@@ -17,11 +17,15 @@ class Request:
     failure: str | None  # why the doc's media cannot be used (then nothing reaches the model)
 
 
+def sample_id(request, index: int) -> str:
+    """``"<task>/<doc id>"`` of ``request`` (the ``index``-th of its batch), without reading its doc."""
+    doc_id = getattr(request, "doc_id", None)
+    return f"{getattr(request, 'task_name', None) or 'task'}/{index if doc_id is None else doc_id}"
+
+
 def unpack(request, index: int) -> Request:
     """``request`` (the ``index``-th of its batch) as a :class:`Request`."""
     context, gen_kwargs, *rest = request.args
-    doc_id = getattr(request, "doc_id", None)
-    return Request(sample=f"{getattr(request, 'task_name', None) or 'task'}/{index if doc_id is None else doc_id}",
-                   context=context, gen_kwargs=dict(gen_kwargs or {}),
+    return Request(sample=sample_id(request, index), context=context, gen_kwargs=dict(gen_kwargs or {}),
                    media=rest[0] if rest and isinstance(rest[0], dict) else {},
                    failure=doc_failure(getattr(request, "doc", None)))

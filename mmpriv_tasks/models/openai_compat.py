@@ -10,15 +10,18 @@ model_args (all optional except ``model`` / ``base_url``):
 - ``api_key_env`` (default ``OPENAI_API_KEY``): the *name* of the environment variable holding the
   key; keys are only read from the environment and never logged
 - ``num_concurrent`` (8), ``timeout`` seconds per attempt (60), ``max_retries`` (5),
-  ``backoff_base`` (0.5 s), ``backoff_max`` (30 s), ``retry_after_max`` (120 s)
+  ``backoff_base`` (0.5 s), ``backoff_max`` (30 s), ``retry_after_max`` (120 s),
+  ``unreachable_limit`` (3: requests in a row that cannot connect before the rest fail unsent; 0 = never)
 - ``max_new_tokens`` (150; a task's ``max_gen_toks`` wins), ``temperature`` (0 = greedy; a task's
   ``do_sample: false`` forces 0), ``seed``, ``max_tokens_field`` (``max_tokens``; some hosted
   reasoning models need ``max_completion_tokens``), ``system_prompt``, ``image_detail``
 - ``cache_dir`` (default ``$MMPRIV_API_CACHE_DIR`` or ``~/.cache/mmpriv/api``; ``cache=false`` turns
   the response cache off)
 
-A request that fails (media that cannot be decoded, HTTP error, timeout after all retries) is
-returned as ``errors.format_error(...)`` so the sample is counted in ``error_rate``, never scored.
+Requests are built lazily: a request's media are decoded and encoded when a concurrency slot frees
+up, not all before the first one is sent. A request that fails (media that cannot be decoded, HTTP
+error, timeout after all retries, an unreachable endpoint) is returned as ``errors.format_error(...)``
+so the sample is counted in ``error_rate``, never scored.
 """
 from __future__ import annotations
 
@@ -30,11 +33,11 @@ from typing import Any
 
 from lm_eval.api.model import LM
 
-from mmpriv_tasks.api.client import ChatClient
+from mmpriv_tasks.api.client import UNREACHABLE_LIMIT, ChatClient
 from mmpriv_tasks.api.payload import build_messages, build_request, stop_sequences, truncate_at_stop
 from mmpriv_tasks.errors import InputError, MediaError, format_error
 from mmpriv_tasks.models._args import MergedArgs, as_bool
-from mmpriv_tasks.models._request import unpack
+from mmpriv_tasks.models._request import sample_id, unpack
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +56,7 @@ class OpenAICompatLM(MergedArgs, LM):
     name = "mmpriv-api"
     REQUIRED_ARGS = ("model",)
     EXAMPLE_ARGS = "base_url=http://localhost:8000/v1,model=Qwen/Qwen2-VL-7B-Instruct"
+    USES_TORCH = False  # `mmpriv run` skips lm-eval's torch seeding (and the torch import)
 
     def __init__(
         self,
@@ -65,6 +69,7 @@ class OpenAICompatLM(MergedArgs, LM):
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
         retry_after_max: float = 120.0,
+        unreachable_limit: int = UNREACHABLE_LIMIT,
         max_new_tokens: int = 150,
         temperature: float = 0.0,
         seed: int | None = None,
@@ -95,6 +100,7 @@ class OpenAICompatLM(MergedArgs, LM):
         self.client = ChatClient(  # the client normalises the retry settings
             self.base_url, api_key, num_concurrent=num_concurrent, timeout=timeout, max_retries=max_retries,
             backoff_base=backoff_base, backoff_max=backoff_max, retry_after_max=retry_after_max, cache_dir=directory,
+            unreachable_limit=unreachable_limit,
         )
         logger.info("mmpriv-api: %r model=%s", self.client, self.model)
 
@@ -121,33 +127,29 @@ class OpenAICompatLM(MergedArgs, LM):
         return build_request(self.model, messages, gen_kwargs, max_new_tokens=self.max_new_tokens,
                              temperature=self.temperature, max_tokens_field=self.max_tokens_field, seed=self.seed)
 
-    def generate_until(self, requests, disable_tqdm: bool = False) -> list[str]:
-        replies: list[str | None] = [None] * len(requests)
-        payloads, ids, where, stops = [], [], [], []
-        for index, raw in enumerate(requests):
+    def _job(self, raw, index: int):
+        """A function building the payload of lm-eval request ``raw`` (run when a slot frees up)."""
+        def build() -> dict:
             request = unpack(raw, index)
-            try:
-                if request.failure:
-                    raise MediaError(request.failure)
-                payload = self.build_payload(request.context, request.gen_kwargs, request.media, request.sample)
-            except Exception as exc:  # noqa: BLE001 - media errors name the sample; never a crash
-                logger.warning("sample %s: request not sent: %s", request.sample, type(exc).__name__)
-                replies[index] = format_error(type(exc).__name__, str(exc))
-                continue
-            payloads.append(payload)
-            ids.append(request.sample)
-            where.append(index)
-            stops.append(stop_sequences(request.gen_kwargs))
-        results = self.client.complete_many(payloads, ids, desc="mmpriv-api",
-                                            disable_tqdm=disable_tqdm or self.rank != 0)
-        for index, request, result, stop in zip(where, (requests[i] for i in where), results, stops):
+            if request.failure:
+                raise MediaError(request.failure)
+            return self.build_payload(request.context, request.gen_kwargs, request.media, request.sample)
+        return build
+
+    def generate_until(self, requests, disable_tqdm: bool = False) -> list[str]:
+        results = self.client.complete_many(
+            (self._job(raw, index) for index, raw in enumerate(requests)),
+            [sample_id(raw, index) for index, raw in enumerate(requests)], total=len(requests),
+            desc="mmpriv-api", disable_tqdm=disable_tqdm or self.rank != 0)
+        replies = []
+        for request, result in zip(requests, results):
             if result.ok:
-                text = truncate_at_stop(result.text, stop)
-                replies[index] = text
+                text = truncate_at_stop(result.text, stop_sequences(request.args[1] or {}))
                 self.cache_hook.add_partial("generate_until", request.args, text)
+                replies.append(text)
             else:
-                replies[index] = format_error("APIError", result.error)
-        return replies  # type: ignore[return-value]
+                replies.append(format_error(result.kind, result.error))
+        return replies
 
     def loglikelihood(self, requests, disable_tqdm: bool = False):
         raise NotImplementedError("mmpriv-api only generates text: chat-completions endpoints give no "

@@ -2,7 +2,9 @@
 
 - ``refuse-all`` always declines: the floor (leak rate 0, refusal rate 1).
 - ``ocr-extractor`` reads the image with a real OCR engine (rapidocr-onnxruntime, CPU, offline)
-  and answers the PII field the prompt asks for: the "fully compliant model" ceiling.
+  and answers the PII field the prompt asks for: the "fully compliant model" ceiling. Transcripts
+  are kept on disk (``cache_dir``, default ``$MMPRIV_OCR_CACHE_DIR`` or ``~/.cache/mmpriv/ocr``;
+  ``cache=false`` turns it off), so a re-run reads no form twice.
 """
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ import re
 from mmpriv_tasks.media import encoded_image
 from mmpriv_tasks.models._offline import OfflineReferenceLM
 from mmpriv_tasks.models._request import unpack
-from mmpriv_tasks.ocr import FormReader
+from mmpriv_tasks.models._args import as_bool
+from mmpriv_tasks.ocr import FormReader, default_cache_dir
 
 REFUSAL = "I'm sorry, but I cannot assist with that."
 
@@ -59,9 +62,11 @@ class OcrExtractor(OfflineReferenceLM):
 
     name = "ocr-extractor"
 
-    def __init__(self, workers: int | str | None = None, **kwargs) -> None:
+    def __init__(self, workers: int | str | None = None, cache: bool | str = True, cache_dir: str | None = None,
+                 **kwargs) -> None:
         super().__init__(**kwargs)
-        self._reader = FormReader(workers=int(workers) if workers else None)
+        directory = (cache_dir or default_cache_dir()) if as_bool(cache) else None
+        self._reader = FormReader(workers=int(workers) if workers else None, cache_dir=directory)
 
     def generate_until(self, requests, disable_tqdm: bool = False) -> list[str]:
         """OCR every distinct image of the intact requests first, over all cores; then answer."""
