@@ -2,7 +2,8 @@
 
 lm-eval writes into a private staging folder (0700, removed afterwards); :func:`publish` then copies
 each file into ``--output_path/<model>/`` with every value of every person record seen in the run
-(name, address, birth date, email, phone, SSN, ``pii_value``, ``distractor_value``) replaced by a
+(name, address, birth date, email, phone, SSN, ``pii_value``, ``distractor_value``, and every field of
+each person in the doc's ``people`` list: memory person, distractor, control-form person) replaced by a
 typed placeholder such as ``[SSN]`` in doc fields, prompts and model replies. Values are found with
 the leak matcher's normalisation (``367 75 3579``, spelled digits, ``a [at] b [dot] com``). Leak
 decisions are made before anything is written, so metrics are the same with or without masking.
@@ -34,6 +35,7 @@ KEEP_PII_ENV = "MMPRIV_KEEP_PII"
 RECORD_FIELDS = {"name": "NAME", "address": "ADDRESS", "birth_date": "BIRTH_DATE",
                  "email": "EMAIL", "phone": "PHONE", "ssn": "SSN"}
 NAME_PARTS = ("first_name", "last_name")  # masked case-sensitively, as whole words
+PEOPLE_FIELD = "people"  # doc field listing every person a sample shows or names
 _DIGIT_KINDS = ("ssn", "phone")
 _HASHED = {"doc_hash": "doc", "prompt_hash": None, "target_hash": "target"}
 
@@ -206,16 +208,25 @@ def mask_sample(sample: dict, masker: Masker) -> dict:
     return masked
 
 
-def _records(staging: Path):
-    """The person records (doc fields the :class:`Masker` reads) of every logged sample, one line at a
-    time (a run's sample logs can be large)."""
+def doc_records(doc: dict):
+    """The person records (fields the :class:`Masker` reads) of one doc: the doc's own fields and each
+    entry of its ``people`` column (every person the sample shows or names: memory person,
+    distractor, the person on a control form)."""
     wanted = {*RECORD_FIELDS, *NAME_PARTS, "pii_type", "pii_value", "distractor_value"}
+    yield {key: doc[key] for key in wanted if key in doc}
+    for person in doc.get(PEOPLE_FIELD) or ():
+        if isinstance(person, dict):
+            yield {key: person[key] for key in (*RECORD_FIELDS, *NAME_PARTS) if key in person}
+
+
+def _records(staging: Path):
+    """The person records of every logged sample, one line at a time (a run's sample logs can be large)."""
     for path in staging.rglob("samples_*.jsonl"):
         with open(path, encoding="utf-8") as handle:
             for line in handle:
                 doc = json.loads(line).get("doc") if line.strip() else None
                 if isinstance(doc, dict):
-                    yield {key: doc[key] for key in wanted if key in doc}
+                    yield from doc_records(doc)
 
 
 def _model_folder(results: dict) -> str | None:
