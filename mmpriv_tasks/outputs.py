@@ -109,6 +109,7 @@ class Masker:
                 if isinstance(record.get(key), str) and len(record[key].strip()) > 1:
                     self.name_parts.add(record[key], "NAME")
         self._lengths = sorted({len(k) for k in self.digits}, reverse=True)
+        self._longest_email = max(map(len, self.emails), default=0)
 
     @staticmethod
     def _kind(pii_type) -> str | None:
@@ -143,12 +144,18 @@ class Masker:
         return None
 
     def _email_placeholder(self, address: str) -> str | None:
-        """The placeholder of a known address that ``address`` is, or starts with up to a dot
-        (a sentence may run on: ``a@b.com.Next``)."""
-        while address:
-            if address in self.emails:
-                return self.emails[address]
-            address = address.rpartition(".")[0]
+        """The placeholder of a known address that ``address`` is, or holds between dots (a sentence
+        may run on, ``a@b.com.Next``; words may run into it, ``see.jane@b.com``). Checks only pieces
+        no longer than the longest known address (linear in ``address``)."""
+        at = address.find("@")
+        starts = [0, *(i + 1 for i in range(at) if address[i] == ".")]
+        starts = [start for start in starts if at - start < self._longest_email]
+        end = len(address)
+        while end > at >= 0:
+            for start in starts:
+                if address[start:end] in self.emails:
+                    return self.emails[address[start:end]]
+            end = address.rfind(".", at, end)  # a few domain labels at most (email_spans bounds them)
         return None
 
     def spans(self, text: str) -> list[tuple[int, int, str]]:
