@@ -21,7 +21,7 @@ TASKS = ("mmpriv_disclosure,mmpriv_retention,mmpriv_disclosure_control")
 DIGITS = "zero one two three four five six seven eight nine".split()
 
 
-def _people_by_image() -> dict[str, list[dict]]:
+def people_by_image_url() -> dict[str, list[dict]]:
     """Image data URL as the API client sends it -> the people of every row showing that image."""
     found: dict[str, list[dict]] = {}
     for split in SPLITS:
@@ -71,7 +71,7 @@ def _leaks(text: str, people: list[dict]) -> list[str]:
 
 @pytest.mark.slow
 def test_every_field_of_every_person_is_masked_in_every_file(tmp_path):
-    people_by_image = _people_by_image()
+    people_by_image = people_by_image_url()
     with FakeOpenAIServer(answer=lambda body: _reply(people_by_image, body)) as server:
         proc = run_cli(venv_bin("mmpriv"), "run", "--model", "mmpriv-api", "--model_args",
                        f"base_url={server.base_url},model=fake,cache=false", "--tasks", TASKS,
@@ -94,7 +94,7 @@ def test_every_field_of_every_person_is_masked_in_every_file(tmp_path):
 
 def test_formats_cover_the_distractor_and_control_person():
     """The reply of a control item names its form's person; a distractor item both people."""
-    people_by_image = _people_by_image()
+    people_by_image = people_by_image_url()
     rows = {split: pq.read_table(bundled_data_dir() / "mmprivacy" / f"{split}.parquet").to_pylist()
             for split in ("retention", "control")}
     distractor = next(r for r in rows["retention"] if r["condition"] == "distractor")
