@@ -20,12 +20,15 @@ import json
 import os
 import re
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 from datetime import date
 from pathlib import Path
 
 from mmpriv_tasks.argv import split_option
+from mmpriv_tasks.errors import InputError
 from mmpriv_tasks.scoring.pii import canonical_pii_type, digit_spans, email_spans
 
 KEEP_PII_FLAG = "--keep_pii"
@@ -253,7 +256,12 @@ def _model_folder(results: dict) -> str | None:
 
 def publish(staging: Path, output_path: Path, keep_pii: bool = False) -> list[Path]:
     """Copy lm-eval's files from ``staging`` into ``output_path`` (masked unless ``keep_pii``),
-    renaming a randomly named model folder after the model. Returns the files written."""
+    renaming a randomly named model folder after the model. Returns the files written.
+
+    Atomic: each file is written under a hidden temporary name beside its target, then renamed,
+    sample logs first and ``results_*.json`` last (a results file means a complete run); on any
+    failure or interrupt the temporary files are removed. Fails first, with one line, when the
+    destination lacks free space for the staged files."""
     masker = None if keep_pii else Masker(_records(staging))
     json_target = output_path.suffix == ".json"
     destination_root = output_path.parent if json_target else output_path
@@ -263,28 +271,55 @@ def publish(staging: Path, output_path: Path, keep_pii: bool = False) -> list[Pa
         if folder != staging and not json_target:
             name = _model_folder(json.loads(results_file.read_text(encoding="utf-8")))
             renames[folder] = name or folder.name
-    written = []
+    plan = []
     for source in sorted(p for p in staging.rglob("*") if p.is_file()):
         relative = source.relative_to(staging)
         if source.parent in renames:
             relative = Path(renames[source.parent]) / source.name
-        target = destination_root / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if masker is None and source.suffix not in (".json",):
-            shutil.copyfile(source, target)
-        elif source.suffix == ".jsonl":
-            _publish_samples(source, target, masker)
-        else:
-            target.write_text(_published_text(source, masker, renames.get(source.parent)), encoding="utf-8")
-        if keep_pii:
-            os.chmod(target, 0o600)  # raw person records: owner-only, like the caches
-        written.append(target)
-    return written
+        plan.append((source, destination_root / relative))
+    plan.sort(key=lambda item: item[1].name.startswith("results_"))  # results last
+    _check_free_space(destination_root, sum(source.stat().st_size for source, _ in plan))
+    temporary = []
+    try:
+        for source, target in plan:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+            temporary.append(partial)
+            with _create(partial, 0o600 if keep_pii else 0o644) as out:  # raw: owner-only, like the caches
+                if source.suffix == ".jsonl" and masker is not None:
+                    _publish_samples(source, out, masker)
+                elif masker is None and source.suffix != ".json":
+                    with open(source, encoding="utf-8") as raw:
+                        shutil.copyfileobj(raw, out)
+                else:
+                    out.write(_published_text(source, masker, renames.get(source.parent)))
+        for partial, (_, target) in zip(temporary, plan):
+            os.replace(partial, target)
+    finally:
+        for partial in temporary:
+            partial.unlink(missing_ok=True)
+    return [target for _, target in plan]
 
 
-def _publish_samples(source: Path, target: Path, masker: Masker) -> None:
+FREE_SPACE_MARGIN = 1.2  # masked files are about as large as the staged ones
+
+
+def _check_free_space(folder: Path, needed: int) -> None:
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), Path("/"))
+    free = shutil.disk_usage(existing).free
+    if free < needed * FREE_SPACE_MARGIN:
+        raise InputError(f"{folder}: not enough free space to publish the run ({free:,} bytes free, about "
+                         f"{int(needed * FREE_SPACE_MARGIN):,} needed); nothing was written")
+
+
+def _create(path: Path, mode: int):
+    """A new text file created with ``mode`` (never readable by others first, then narrowed)."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode), "w", encoding="utf-8")
+
+
+def _publish_samples(source: Path, out, masker: Masker) -> None:
     """A per-sample log masked line by line (never held whole in memory)."""
-    with open(source, encoding="utf-8") as lines, open(target, "w", encoding="utf-8") as out:
+    with open(source, encoding="utf-8") as lines:
         for line in lines:
             if line.strip():
                 out.write(json.dumps(mask_sample(json.loads(line), masker), ensure_ascii=False) + "\n")
@@ -309,11 +344,35 @@ def _split_output_path(argv: list[str]) -> tuple[list[str], str | None, bool]:
     return rest, output, keep
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGHUP during a run, raised like Ctrl-C so that every cleanup runs."""
+
+
+@contextlib.contextmanager
+def interrupt_on_signals():
+    """While active, SIGTERM and SIGHUP raise :class:`Interrupted` in the main thread (SIGINT already
+    raises KeyboardInterrupt), so staging folders and temporary files are removed on the way out."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, _frame):
+        signal.signal(signum, signal.SIG_IGN)  # a second signal must not cut the cleanup short
+        raise Interrupted(signal.Signals(signum).name)
+
+    previous = {number: signal.signal(number, interrupt) for number in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
 @contextlib.contextmanager
 def private_outputs(argv: list[str]):
     """Yield lm-eval argv writing into a private staging folder; on success publish the files into
     the user's ``--output_path`` (masked unless ``--keep_pii``). Without ``--output_path`` nothing
-    is staged."""
+    is staged. The staging folder is removed on every way out, SIGTERM, SIGHUP and Ctrl-C included."""
     rest, output, keep = _split_output_path(argv)
     if output is None:
         yield rest
@@ -321,15 +380,16 @@ def private_outputs(argv: list[str]):
     if keep:
         print(f"mmpriv: {KEEP_PII_FLAG}/{KEEP_PII_ENV}: the files written to {output} will hold every "
               "person record value (names, SSNs, emails, phones...) unmasked", file=sys.stderr)
-    staging = Path(tempfile.mkdtemp(prefix="mmpriv-run-"))  # 0700
-    try:
-        target = Path(output).expanduser()
-        staged = staging / target.name if target.suffix == ".json" else staging
-        yield [*rest, "--output_path", str(staged)]
-        written = publish(staging, target, keep_pii=keep)
-        if written:
-            state = "raw, PII kept" if keep else "PII masked"
-            print(f"mmpriv: wrote {len(written)} file(s) to {sorted({p.parent for p in written})[0]} ({state})",
-                  file=sys.stderr)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    with interrupt_on_signals():
+        staging = Path(tempfile.mkdtemp(prefix="mmpriv-run-"))  # 0700
+        try:
+            target = Path(output).expanduser()
+            staged = staging / target.name if target.suffix == ".json" else staging
+            yield [*rest, "--output_path", str(staged)]
+            written = publish(staging, target, keep_pii=keep)
+            if written:
+                state = "raw, PII kept" if keep else "PII masked"
+                print(f"mmpriv: wrote {len(written)} file(s) to {sorted({p.parent for p in written})[0]} ({state})",
+                      file=sys.stderr)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)

@@ -206,16 +206,20 @@ def run(lm_eval_args: list[str]) -> int:
     entries = packs.entries()  # ours and installed packs'; a broken task YAML fails here, naming the file
     if _option(rest, "--output_path") is not None and "--log_samples" not in rest:
         rest.append("--log_samples")  # `mmpriv report` needs the per-sample flags
-    with private_outputs(rest) as rest:  # lm-eval writes to a private folder; PII masked on publishing
-        sys.argv = ["lm-eval", "run", *rest, "--include_path", include]
-        parser = HarnessCLI()
-        args = parser.parse_args()
-        _setup_logging(getattr(logging, str(args.verbosity or "INFO"), logging.INFO))
-        lm_eval_noise.install()  # lm-eval hints that do not apply to our tasks
-        if _needs_stock_runner(args):
-            parser.execute(args)
-        else:
-            _execute(args, include, entries)
+    try:
+        with private_outputs(rest) as rest:  # lm-eval writes to a private folder; PII masked on publishing
+            sys.argv = ["lm-eval", "run", *rest, "--include_path", include]
+            parser = HarnessCLI()
+            args = parser.parse_args()
+            _setup_logging(getattr(logging, str(args.verbosity or "INFO"), logging.INFO))
+            lm_eval_noise.install()  # lm-eval hints that do not apply to our tasks
+            if _needs_stock_runner(args):
+                parser.execute(args)
+            else:
+                _execute(args, include, entries)
+    except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SIGHUP: staging and temporary files are gone
+        print(f"mmpriv: interrupted ({exc or 'SIGINT'}); no results were published", file=sys.stderr)
+        return 130
     return 0
 
 
