@@ -203,6 +203,7 @@ def run(lm_eval_args: list[str]) -> int:
     rest, include = _include_path(lm_eval_args)
     rest = expand_argv(rest)  # preset=NAME -> the preset's model args (recorded in the results)
     refuse_secrets(parse_model_args(_option(rest, "--model_args")))
+    refuse_secrets(parse_model_args(_config_model_args(_option(rest, "--config"))))
     entries = packs.entries()  # ours and installed packs'; a broken task YAML fails here, naming the file
     if _option(rest, "--output_path") is not None and "--log_samples" not in rest:
         rest.append("--log_samples")  # `mmpriv report` needs the per-sample flags
@@ -221,6 +222,19 @@ def run(lm_eval_args: list[str]) -> int:
         print(f"mmpriv: interrupted ({exc or 'SIGINT'}); no results were published", file=sys.stderr)
         return 130
     return 0
+
+
+def _config_model_args(path: str | None):
+    """``model_args`` of an lm-eval ``--config`` YAML file (checked for secrets like the command line)."""
+    if not path or not Path(path).is_file():
+        return None
+    import yaml
+
+    try:
+        config = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise InputError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    return config.get("model_args") if isinstance(config, dict) else None
 
 
 def _setup_logging(level: int) -> None:
