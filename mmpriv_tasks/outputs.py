@@ -337,9 +337,14 @@ def _published_text(source: Path, masker: Masker | None, model_folder: str | Non
     return masker.mask(text) if masker else text
 
 
+def keep_pii_requested(argv: list[str]) -> bool:
+    """Whether ``--keep_pii`` or ``MMPRIV_KEEP_PII=1`` asks for raw outputs."""
+    return os.environ.get(KEEP_PII_ENV, "").strip().lower() in ("1", "true", "yes") or KEEP_PII_FLAG in argv
+
+
 def _split_output_path(argv: list[str]) -> tuple[list[str], str | None, bool]:
     """argv without ``--keep_pii`` and the ``--output_path`` value (or None); whether to keep PII."""
-    keep = os.environ.get(KEEP_PII_ENV, "").strip().lower() in ("1", "true", "yes") or KEEP_PII_FLAG in argv
+    keep = keep_pii_requested(argv)
     rest, output = split_option([arg for arg in argv if arg != KEEP_PII_FLAG], "--output_path")
     return rest, output, keep
 

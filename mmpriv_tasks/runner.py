@@ -12,7 +12,8 @@ module adds around lm-eval's evaluation:
 4. results and sample logs are written in one place, :func:`publish_outputs`.
 
 Runs that use lm-eval's tracker integrations (W&B, Trackio, Hub upload) or task YAML paths are
-handed to lm-eval's own ``run`` unchanged.
+handed to lm-eval's own ``run`` unchanged. Those loggers see raw sample records, so with our tasks
+they are refused unless ``--keep_pii`` (:func:`refuse_raw_uploads`).
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from pathlib import Path
 from mmpriv_tasks import lm_eval_noise, packs, registry, task_data
 from mmpriv_tasks.argv import split_option
 from mmpriv_tasks.errors import DataError, InputError
-from mmpriv_tasks.outputs import private_outputs
+from mmpriv_tasks.outputs import keep_pii_requested, private_outputs
 from mmpriv_tasks.scoring.refusal_modes import offline_decisions
 
 log = logging.getLogger(__name__)
@@ -205,6 +206,7 @@ def run(lm_eval_args: list[str]) -> int:
     refuse_secrets(parse_model_args(_option(rest, "--model_args")))
     refuse_secrets(parse_model_args(_config_model_args(_option(rest, "--config"))))
     entries = packs.entries()  # ours and installed packs'; a broken task YAML fails here, naming the file
+    refuse_raw_uploads(rest, entries)
     if _option(rest, "--output_path") is not None and "--log_samples" not in rest:
         rest.append("--log_samples")  # `mmpriv report` needs the per-sample flags
     try:
@@ -222,6 +224,19 @@ def run(lm_eval_args: list[str]) -> int:
         print(f"mmpriv: interrupted ({exc or 'SIGINT'}); no results were published", file=sys.stderr)
         return 130
     return 0
+
+
+UPLOADERS = ("--wandb_args", "--trackio_args", "--hf_hub_log_args")
+
+
+def refuse_raw_uploads(argv: list[str], entries: dict) -> None:
+    """lm-eval's loggers (W&B, Trackio, Hub) get the raw sample records before any masking: refuse
+    them for our tasks unless ``--keep_pii`` says raw person records may leave the machine."""
+    used = [name for name in UPLOADERS if _option(argv, name) is not None]
+    ours = [name for name in _requested(_option(argv, "--tasks")) if name in entries]
+    if used and ours and not keep_pii_requested(argv):
+        raise InputError(f"{'/'.join(used)} would upload the raw sample records (names, SSNs, emails, voices) of "
+                         f"{ours[0]} unmasked; pass --keep_pii to allow that, or drop {used[0]}")
 
 
 def _config_model_args(path: str | None):
