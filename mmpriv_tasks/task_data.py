@@ -221,6 +221,16 @@ def media_cell(ref: dict) -> dict | None:
     return shared_table(Path(ref["split"])).column(ref["column"])[int(ref["row"])].as_py()
 
 
+def media_view(ref: dict) -> memoryview | None:
+    """The stored bytes ``ref`` points to as a view of the memory-mapped table (no copy), or None when
+    the cell is null or holds a path instead."""
+    cell = shared_table(Path(ref["split"])).column(ref["column"])[int(ref["row"])]
+    if not cell.is_valid or not cell["bytes"].is_valid:
+        return None
+    buffer = cell["bytes"].as_buffer()
+    return memoryview(buffer) if buffer.size else None
+
+
 def ref_name(ref: dict) -> str:
     """``<split file>#<row>``: how a reference is named in messages."""
     return f"{Path(ref['split']).name}#{ref['row']}"
