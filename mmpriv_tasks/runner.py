@@ -230,13 +230,18 @@ UPLOADERS = ("--wandb_args", "--trackio_args", "--hf_hub_log_args")
 
 
 def refuse_raw_uploads(argv: list[str], entries: dict) -> None:
-    """lm-eval's loggers (W&B, Trackio, Hub) get the raw sample records before any masking: refuse
-    them for our tasks unless ``--keep_pii`` says raw person records may leave the machine."""
+    """lm-eval's loggers (W&B, Trackio, Hub) get the raw sample records before any masking, and
+    ``--write_out`` prints raw documents: refuse them for our tasks unless ``--keep_pii`` says raw
+    person records may leave the run's private folder."""
     used = [name for name in UPLOADERS if _option(argv, name) is not None]
     ours = [name for name in _requested(_option(argv, "--tasks")) if name in entries]
     if used and ours and not keep_pii_requested(argv):
         raise InputError(f"{'/'.join(used)} would upload the raw sample records (names, SSNs, emails, voices) of "
                          f"{ours[0]} unmasked; pass --keep_pii to allow that, or drop {used[0]}")
+    printing = [flag for flag in ("--write_out", "-w") if flag in argv]
+    if printing and ours and not keep_pii_requested(argv):
+        raise InputError(f"{printing[0]} prints raw documents of {ours[0]} (names, SSNs, emails) to the console; "
+                         f"pass --keep_pii to allow that, or drop {printing[0]}")
 
 
 def _config_model_args(path: str | None):

@@ -11,7 +11,8 @@ Memory stays flat whatever the size of the data:
 
 - each split is converted once into an uncompressed Arrow file (``$MMPRIV_CACHE_DIR`` or
   ``~/.cache/mmpriv/tables``, named by the parquet's content hash) and memory-mapped: its pages belong to
-  the file, not to the process, and every task over the split shares the one table;
+  the file, not to the process, and every task over the split shares the one table; the copy holds
+  every record of its source, so it is owner-only (0600 file in a 0700 folder) whatever the source's mode;
 - the docs lm-eval keeps hold no media: a media cell is a reference ``{"split": <parquet path>,
   "column": "image"|"audio", "row": i}``
   whose bytes :func:`media_bytes` reads on demand (``media.load_image`` / ``load_audio`` accept it).
@@ -86,6 +87,15 @@ def _bad_file(path: Path, problem: str) -> DataError:
     return DataError(f"{path}: {problem}. Rebuild or re-import it with {GET_DATA}.")
 
 
+def _make_private(path: Path) -> None:
+    """Owner-only permissions (0700 folder, 0600 file): a cache holds every person record of its
+    source, whatever the source's own permissions."""
+    try:
+        os.chmod(path, 0o700 if path.is_dir() else 0o600)
+    except PermissionError:  # a shared cache folder owned by someone else: the files stay private
+        pass
+
+
 def _to_arrow_file(path: Path) -> Path:
     """The memory-mappable Arrow copy of a parquet split (written once, batch by batch)."""
     import pyarrow as pa
@@ -95,6 +105,7 @@ def _to_arrow_file(path: Path) -> Path:
         raise _bad_file(path, "the file is empty (0 bytes)")
     target = _cache_dir() / f"{path.stem}-{fingerprint(path)}.arrow"
     if target.is_file():
+        _make_private(target)  # a copy written by an older version may be readable by others
         return target
     try:
         source = pq.ParquetFile(path, buffer_size=1 << 20, pre_buffer=False)  # page by page: flat memory
@@ -102,7 +113,9 @@ def _to_arrow_file(path: Path) -> Path:
         raise _bad_file(path, f"not a readable parquet file ({exc})") from exc
     partial = target.with_name(f"{target.name}.{os.getpid()}.part")
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _make_private(target.parent)
+        os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))  # owner-only from the start
         sink = pa.OSFile(str(partial), "wb")
     except OSError as exc:
         raise DataError(f"{target.parent}: cannot write the memory-mapped copy of {path} "

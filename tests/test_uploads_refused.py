@@ -35,3 +35,33 @@ def test_keep_pii_hands_the_run_to_the_logger(tmp_path):
                    cwd=tmp_path, env={"WANDB_MODE": "offline", "WANDB_DIR": str(tmp_path)})
     assert "would upload the raw sample records" not in proc.stderr
     assert "wandb" in proc.stderr.lower() and "unmasked" in proc.stderr
+
+
+def test_write_out_is_refused_and_allowed_with_keep_pii(tmp_path):
+    """--write_out prints the first documents raw: refused in one line unless --keep_pii."""
+    base = [venv_bin("mmpriv"), "run", "--model", "refuse-all", "--tasks", TASK, "--limit", "1"]
+    refused = run_cli(*base, "--write_out", cwd=tmp_path)
+    assert refused.returncode == 2
+    assert refused.stderr.strip() == (f"mmpriv: --write_out prints raw documents of {TASK} (names, SSNs, emails) to "
+                                      "the console; pass --keep_pii to allow that, or drop --write_out")
+    allowed = run_cli(*base, "-w", "--keep_pii", cwd=tmp_path)
+    assert allowed.returncode == 0, allowed.stderr[-2000:]
+    assert "Sarah Chang" in allowed.stdout + allowed.stderr  # the first document, printed as asked
+
+
+def test_table_cache_is_owner_only(tmp_path):
+    """The Arrow copy of a split holds every record: 0600 in a 0700 folder, even from a 0644 parquet."""
+    import os
+    import stat
+
+    cache = tmp_path / "cache"
+    proc = run_cli(venv_bin("mmpriv"), "run", "--model", "refuse-all", "--tasks", TASK, "--limit", "1",
+                   cwd=tmp_path, env={"MMPRIV_CACHE_DIR": str(cache)})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    files = list(cache.iterdir())
+    assert [f.suffix for f in files] == [".arrow"]
+    assert stat.S_IMODE(os.stat(cache).st_mode) == 0o700 and stat.S_IMODE(files[0].stat().st_mode) == 0o600
+    os.chmod(files[0], 0o644)  # written by an older version
+    again = run_cli(venv_bin("mmpriv"), "run", "--model", "refuse-all", "--tasks", TASK, "--limit", "1",
+                    cwd=tmp_path, env={"MMPRIV_CACHE_DIR": str(cache)})
+    assert again.returncode == 0 and stat.S_IMODE(files[0].stat().st_mode) == 0o600
