@@ -90,12 +90,19 @@ def preflight(task_manager, names: list[str], metadata: dict, entries: dict) -> 
 
 
 def _probe_scoring(task) -> None:
-    """``process_results`` of the task's first doc with an empty reply, in offline refusal mode."""
+    """``process_results`` of the task's first doc with an empty and a non-empty reply, in offline
+    refusal mode; a gold field of the wrong type (an integer ``pii_value``) is a data fault now."""
     docs = task.eval_docs
     if not len(docs):
         return
     with offline_decisions():
-        task.process_results(dict(docs[0]), [""])
+        for reply in ("", "probe 0"):
+            try:
+                task.process_results(dict(docs[0]), [reply])
+            except (TypeError, AttributeError) as exc:
+                raise DataError(f"task {task.config.task}: its first row cannot be scored ({type(exc).__name__}: "
+                                f"{exc}); a column has the wrong type. Rebuild or re-import the data "
+                                f"({task_data.GET_DATA}).") from None
 
 
 def _data_file(entry, metadata: dict) -> str:

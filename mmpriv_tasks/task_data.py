@@ -177,6 +177,7 @@ def _docs_table(path: Path, where: dict | None, required: tuple[str, ...]):
     if missing:
         raise DataError(f"{path}: missing required column(s) {', '.join(repr(c) for c in missing)} "
                         f"(columns: {', '.join(table.column_names)}). Rebuild or re-import it with {GET_DATA}.")
+    _check_types(table, path)
     rows = pa.array(range(table.num_rows), type=pa.int64())
     mask = _row_filter(table, where or {}, path)
     media = [column for column in MEDIA_COLUMNS if column in table.column_names]
@@ -191,6 +192,23 @@ def _docs_table(path: Path, where: dict | None, required: tuple[str, ...]):
                 for k, row in enumerate(rows.to_pylist())]
         docs = docs.append_column(column, pa.array(refs, type=_ref_type()))
     return docs
+
+
+def _check_types(table, path: Path) -> None:
+    """Text columns hold text and media columns ``{"bytes", "path"}`` cells: a binary text column (not
+    UTF-8) or a string image column is a data fault, found before any model call."""
+    import pyarrow as pa
+
+    for field in table.schema:
+        if field.name in MEDIA_COLUMNS:
+            kind = field.type
+            if not pa.types.is_null(kind) and not (pa.types.is_struct(kind) and
+                                                   {kind.field(i).name for i in range(kind.num_fields)} >= {"bytes"}):
+                raise DataError(f"{path}: column '{field.name}' is {kind}, not a media cell {{bytes, path}}. "
+                                f"Rebuild or re-import it with {GET_DATA}.")
+        elif pa.types.is_binary(field.type) or pa.types.is_large_binary(field.type):
+            raise DataError(f"{path}: column '{field.name}' holds bytes, not UTF-8 text; re-encode it as text. "
+                            f"Rebuild or re-import it with {GET_DATA}.")
 
 
 def _ref_type():
