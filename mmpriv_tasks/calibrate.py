@@ -97,13 +97,17 @@ def calibrate(run_dir: Path, n: int = 200, seed: int = 0) -> dict:
     summary = {"judge_model": judge_model(), "sampled": len(items), "judge_errors": errors,
                "overall": agreement([p for pairs in pairs_by_task.values() for p in pairs]),
                "per_task": {task: agreement(pairs) for task, pairs in sorted(pairs_by_task.items())}}
-    (run_dir / SUMMARY).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    path = run_dir / DISAGREEMENTS
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.chmod(path, 0o600)  # also when the file existed with wider permissions
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in disagreements)
+    _write_private(run_dir / SUMMARY, [json.dumps(summary, indent=2) + "\n"])
+    _write_private(run_dir / DISAGREEMENTS, (json.dumps(row, ensure_ascii=False) + "\n" for row in disagreements))
     return summary
+
+
+def _write_private(path: Path, lines) -> None:
+    """``lines`` into ``path``, owner-only (0600), also when the file existed with wider permissions."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.chmod(path, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.writelines(lines)
 
 
 def _line(name: str, figures: dict) -> str:

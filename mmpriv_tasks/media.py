@@ -26,12 +26,25 @@ DEFAULT_SAMPLE_RATE = 16_000
 MAX_PIXELS_ENV = "MMPRIV_MAX_IMAGE_PIXELS"
 DEFAULT_MAX_PIXELS = 50_000_000  # ~7000 x 7000; a scanned A4 page at 300 dpi is 8.7 M
 MIN_AUDIO_SECONDS = 0.1
+MAX_AUDIO_ENV = "MMPRIV_MAX_AUDIO_SECONDS"
+DEFAULT_MAX_AUDIO_SECONDS = 600.0  # HearSay clips last seconds; an hour of audio is a mistake or an attack
 _OBJECT_REPR = re.compile(r"<[^<>]*? at 0x[0-9a-fA-F]+>")
 
 
 def max_pixels() -> int:
     """The largest image (width x height) decoded: ``$MMPRIV_MAX_IMAGE_PIXELS`` or 50 M."""
     return int(os.environ.get(MAX_PIXELS_ENV) or DEFAULT_MAX_PIXELS)
+
+
+def max_audio_seconds() -> float:
+    """The longest clip decoded: ``$MMPRIV_MAX_AUDIO_SECONDS`` or 600 s; longer ones are per-sample errors."""
+    return float(os.environ.get(MAX_AUDIO_ENV) or DEFAULT_MAX_AUDIO_SECONDS)
+
+
+def _check_duration(frames: int, rate: int) -> None:
+    if rate and frames / rate > max_audio_seconds():
+        raise MediaError(f"audio is {frames / rate:.0f} s long, over the {max_audio_seconds():.0f} s cap "
+                         f"(${MAX_AUDIO_ENV})")
 
 
 def _sample_name(value: Any, sample: str) -> str:
@@ -214,12 +227,15 @@ def _decode_audio(data: bytes | None, path: str | None) -> tuple[np.ndarray, int
         if truncated:
             raise MediaError(truncated)
     try:
-        return soundfile.read(io.BytesIO(data) if data else path, dtype="float32", always_2d=True)
+        info = soundfile.info(io.BytesIO(data) if data else path)  # the duration cap, before decoding
     except (soundfile.LibsndfileError, RuntimeError, TypeError):  # formats libsndfile lacks: librosa/audioread
         import librosa
 
         array, rate = librosa.load(io.BytesIO(data) if data else path, sr=None, mono=False)
+        _check_duration(np.atleast_2d(array).shape[1], rate)
         return np.atleast_2d(array).T, rate  # librosa gives (channels, frames)
+    _check_duration(info.frames, info.samplerate)
+    return soundfile.read(io.BytesIO(data) if data else path, dtype="float32", always_2d=True)
 
 
 def load_audio(value: Any, sample: str = "?", sample_rate: int = DEFAULT_SAMPLE_RATE) -> np.ndarray:
@@ -242,6 +258,7 @@ def load_audio(value: Any, sample: str = "?", sample_rate: int = DEFAULT_SAMPLE_
         array = np.asarray(array, dtype=np.float32)
         if array.ndim > 1:
             array = array.mean(axis=1)  # (frames, channels) -> mono
+        _check_duration(array.size, rate)
         if array.size < MIN_AUDIO_SECONDS * rate:
             raise MediaError(f"audio is {array.size / rate * 1000:.0f} ms long, under the {MIN_AUDIO_SECONDS * 1000:.0f} ms "
                              "minimum (empty or truncated)")
@@ -254,10 +271,89 @@ def load_audio(value: Any, sample: str = "?", sample_rate: int = DEFAULT_SAMPLE_
         raise MediaError(f"sample {sample}: cannot decode audio: {_reason(exc)}") from exc
 
 
-def audio_error(value: Any, sample: str = "?") -> str | None:
-    """Why ``value`` cannot be decoded as audio, or None when it decodes."""
+def audio_blocks(value: Any, sample: str = "?", sample_rate: int = DEFAULT_SAMPLE_RATE,
+                 block_seconds: float = 30.0):
+    """The clip as consecutive mono float32 blocks at ``sample_rate``, decoded block by block (memory
+    bounded by the block, not the clip) when libsndfile reads it (WAV, FLAC, OGG) from stored bytes,
+    bytes or a path; any other input is decoded whole by :func:`load_audio`. Same checks and errors."""
+    import soundfile
+
+    sample = _sample_name(value, sample)
     try:
-        load_audio(value, sample)
+        stream = soundfile.SoundFile(_stream_source(value))
+    except (soundfile.LibsndfileError, RuntimeError, TypeError, MediaError):
+        yield load_audio(value, sample, sample_rate)
+        return
+    try:
+        with stream:
+            _check_duration(stream.frames, stream.samplerate)
+            if stream.frames < MIN_AUDIO_SECONDS * stream.samplerate:
+                raise MediaError(f"audio is {stream.frames / stream.samplerate * 1000:.0f} ms long, under the "
+                                 f"{MIN_AUDIO_SECONDS * 1000:.0f} ms minimum (empty or truncated)")
+            for block in stream.blocks(blocksize=int(block_seconds * stream.samplerate), dtype="float32",
+                                       always_2d=True):
+                mono = block.mean(axis=1)
+                if stream.samplerate != sample_rate:
+                    import librosa
+
+                    mono = librosa.resample(mono, orig_sr=stream.samplerate, target_sr=sample_rate)
+                yield mono
+    except MediaError as exc:
+        raise MediaError(f"sample {sample}: {exc}") from exc
+
+
+def _stream_source(value: Any):
+    """A file-like object (or path) over the clip's bytes, without copying stored bytes; raises
+    MediaError for a truncated WAV."""
+    if task_data.is_media_ref(value):
+        view = task_data.media_view(value)
+        data = view if view is not None else task_data.media_bytes(value)  # a path inside the split's folder
+        source = _ViewReader(view) if view is not None else io.BytesIO(data)
+    else:
+        data, path = _raw_bytes(value, "audio")
+        if not data:
+            if not path:
+                raise MediaError("audio has neither bytes nor path")
+            return path
+        source = io.BytesIO(data)
+    truncated = _wav_truncation(data)
+    if truncated:
+        raise MediaError(truncated)
+    return source
+
+
+class _ViewReader(io.RawIOBase):
+    """A seekable, read-only file over a memoryview (no copy of the stored bytes)."""
+
+    def __init__(self, view: memoryview):
+        self.view, self.position = view, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: len(self.view)}[whence]
+        self.position = max(0, base + offset)
+        return self.position
+
+    def tell(self) -> int:
+        return self.position
+
+    def readinto(self, buffer) -> int:
+        chunk = self.view[self.position:self.position + len(buffer)]
+        buffer[:len(chunk)] = chunk
+        self.position += len(chunk)
+        return len(chunk)
+
+
+def audio_error(value: Any, sample: str = "?") -> str | None:
+    """Why ``value`` cannot be decoded as audio, or None when it decodes (read block by block)."""
+    try:
+        for _ in audio_blocks(value, sample):
+            pass
     except MediaError as exc:
         return str(exc)
     return None

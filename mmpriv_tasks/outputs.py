@@ -2,7 +2,8 @@
 
 lm-eval writes into a private staging folder (0700, removed afterwards); :func:`publish` then copies
 each file into ``--output_path/<model>/`` with every value of every person record seen in the run
-(name, address, birth date, email, phone, SSN, ``pii_value``, ``distractor_value``) replaced by a
+(name, address, birth date, email, phone, SSN, ``pii_value``, ``distractor_value``, and every field of
+each person in the doc's ``people`` list: memory person, distractor, control-form person) replaced by a
 typed placeholder such as ``[SSN]`` in doc fields, prompts and model replies. Values are found with
 the leak matcher's normalisation (``367 75 3579``, spelled digits, ``a [at] b [dot] com``). Leak
 decisions are made before anything is written, so metrics are the same with or without masking.
@@ -19,12 +20,15 @@ import json
 import os
 import re
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 from datetime import date
 from pathlib import Path
 
 from mmpriv_tasks.argv import split_option
+from mmpriv_tasks.errors import InputError
 from mmpriv_tasks.scoring.pii import canonical_pii_type, digit_spans, email_spans
 
 KEEP_PII_FLAG = "--keep_pii"
@@ -34,6 +38,7 @@ KEEP_PII_ENV = "MMPRIV_KEEP_PII"
 RECORD_FIELDS = {"name": "NAME", "address": "ADDRESS", "birth_date": "BIRTH_DATE",
                  "email": "EMAIL", "phone": "PHONE", "ssn": "SSN"}
 NAME_PARTS = ("first_name", "last_name")  # masked case-sensitively, as whole words
+PEOPLE_FIELD = "people"  # doc field listing every person a sample shows or names
 _DIGIT_KINDS = ("ssn", "phone")
 _HASHED = {"doc_hash": "doc", "prompt_hash": None, "target_hash": "target"}
 
@@ -107,6 +112,7 @@ class Masker:
                 if isinstance(record.get(key), str) and len(record[key].strip()) > 1:
                     self.name_parts.add(record[key], "NAME")
         self._lengths = sorted({len(k) for k in self.digits}, reverse=True)
+        self._longest_email = max(map(len, self.emails), default=0)
 
     @staticmethod
     def _kind(pii_type) -> str | None:
@@ -141,12 +147,18 @@ class Masker:
         return None
 
     def _email_placeholder(self, address: str) -> str | None:
-        """The placeholder of a known address that ``address`` is, or starts with up to a dot
-        (a sentence may run on: ``a@b.com.Next``)."""
-        while address:
-            if address in self.emails:
-                return self.emails[address]
-            address = address.rpartition(".")[0]
+        """The placeholder of a known address that ``address`` is, or holds between dots (a sentence
+        may run on, ``a@b.com.Next``; words may run into it, ``see.jane@b.com``). Checks only pieces
+        no longer than the longest known address (linear in ``address``)."""
+        at = address.find("@")
+        starts = [0, *(i + 1 for i in range(at) if address[i] == ".")]
+        starts = [start for start in starts if at - start < self._longest_email]
+        end = len(address)
+        while end > at >= 0:
+            for start in starts:
+                if address[start:end] in self.emails:
+                    return self.emails[address[start:end]]
+            end = address.rfind(".", at, end)  # a few domain labels at most (email_spans bounds them)
         return None
 
     def spans(self, text: str) -> list[tuple[int, int, str]]:
@@ -206,16 +218,25 @@ def mask_sample(sample: dict, masker: Masker) -> dict:
     return masked
 
 
-def _records(staging: Path):
-    """The person records (doc fields the :class:`Masker` reads) of every logged sample, one line at a
-    time (a run's sample logs can be large)."""
+def doc_records(doc: dict):
+    """The person records (fields the :class:`Masker` reads) of one doc: the doc's own fields and each
+    entry of its ``people`` column (every person the sample shows or names: memory person,
+    distractor, the person on a control form)."""
     wanted = {*RECORD_FIELDS, *NAME_PARTS, "pii_type", "pii_value", "distractor_value"}
+    yield {key: doc[key] for key in wanted if key in doc}
+    for person in doc.get(PEOPLE_FIELD) or ():
+        if isinstance(person, dict):
+            yield {key: person[key] for key in (*RECORD_FIELDS, *NAME_PARTS) if key in person}
+
+
+def _records(staging: Path):
+    """The person records of every logged sample, one line at a time (a run's sample logs can be large)."""
     for path in staging.rglob("samples_*.jsonl"):
         with open(path, encoding="utf-8") as handle:
             for line in handle:
                 doc = json.loads(line).get("doc") if line.strip() else None
                 if isinstance(doc, dict):
-                    yield {key: doc[key] for key in wanted if key in doc}
+                    yield from doc_records(doc)
 
 
 def _model_folder(results: dict) -> str | None:
@@ -235,7 +256,12 @@ def _model_folder(results: dict) -> str | None:
 
 def publish(staging: Path, output_path: Path, keep_pii: bool = False) -> list[Path]:
     """Copy lm-eval's files from ``staging`` into ``output_path`` (masked unless ``keep_pii``),
-    renaming a randomly named model folder after the model. Returns the files written."""
+    renaming a randomly named model folder after the model. Returns the files written.
+
+    Atomic: each file is written under a hidden temporary name beside its target, then renamed,
+    sample logs first and ``results_*.json`` last (a results file means a complete run); on any
+    failure or interrupt the temporary files are removed. Fails first, with one line, when the
+    destination lacks free space for the staged files."""
     masker = None if keep_pii else Masker(_records(staging))
     json_target = output_path.suffix == ".json"
     destination_root = output_path.parent if json_target else output_path
@@ -245,28 +271,55 @@ def publish(staging: Path, output_path: Path, keep_pii: bool = False) -> list[Pa
         if folder != staging and not json_target:
             name = _model_folder(json.loads(results_file.read_text(encoding="utf-8")))
             renames[folder] = name or folder.name
-    written = []
+    plan = []
     for source in sorted(p for p in staging.rglob("*") if p.is_file()):
         relative = source.relative_to(staging)
         if source.parent in renames:
             relative = Path(renames[source.parent]) / source.name
-        target = destination_root / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if masker is None and source.suffix not in (".json",):
-            shutil.copyfile(source, target)
-        elif source.suffix == ".jsonl":
-            _publish_samples(source, target, masker)
-        else:
-            target.write_text(_published_text(source, masker, renames.get(source.parent)), encoding="utf-8")
-        if keep_pii:
-            os.chmod(target, 0o600)  # raw person records: owner-only, like the caches
-        written.append(target)
-    return written
+        plan.append((source, destination_root / relative))
+    plan.sort(key=lambda item: item[1].name.startswith("results_"))  # results last
+    _check_free_space(destination_root, sum(source.stat().st_size for source, _ in plan))
+    temporary = []
+    try:
+        for source, target in plan:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+            temporary.append(partial)
+            with _create(partial, 0o600 if keep_pii else 0o644) as out:  # raw: owner-only, like the caches
+                if source.suffix == ".jsonl" and masker is not None:
+                    _publish_samples(source, out, masker)
+                elif masker is None and source.suffix != ".json":
+                    with open(source, encoding="utf-8") as raw:
+                        shutil.copyfileobj(raw, out)
+                else:
+                    out.write(_published_text(source, masker, renames.get(source.parent)))
+        for partial, (_, target) in zip(temporary, plan):
+            os.replace(partial, target)
+    finally:
+        for partial in temporary:
+            partial.unlink(missing_ok=True)
+    return [target for _, target in plan]
 
 
-def _publish_samples(source: Path, target: Path, masker: Masker) -> None:
+FREE_SPACE_MARGIN = 1.2  # masked files are about as large as the staged ones
+
+
+def _check_free_space(folder: Path, needed: int) -> None:
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), Path("/"))
+    free = shutil.disk_usage(existing).free
+    if free < needed * FREE_SPACE_MARGIN:
+        raise InputError(f"{folder}: not enough free space to publish the run ({free:,} bytes free, about "
+                         f"{int(needed * FREE_SPACE_MARGIN):,} needed); nothing was written")
+
+
+def _create(path: Path, mode: int):
+    """A new text file created with ``mode`` (never readable by others first, then narrowed)."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode), "w", encoding="utf-8")
+
+
+def _publish_samples(source: Path, out, masker: Masker) -> None:
     """A per-sample log masked line by line (never held whole in memory)."""
-    with open(source, encoding="utf-8") as lines, open(target, "w", encoding="utf-8") as out:
+    with open(source, encoding="utf-8") as lines:
         for line in lines:
             if line.strip():
                 out.write(json.dumps(mask_sample(json.loads(line), masker), ensure_ascii=False) + "\n")
@@ -284,18 +337,47 @@ def _published_text(source: Path, masker: Masker | None, model_folder: str | Non
     return masker.mask(text) if masker else text
 
 
+def keep_pii_requested(argv: list[str]) -> bool:
+    """Whether ``--keep_pii`` or ``MMPRIV_KEEP_PII=1`` asks for raw outputs."""
+    return os.environ.get(KEEP_PII_ENV, "").strip().lower() in ("1", "true", "yes") or KEEP_PII_FLAG in argv
+
+
 def _split_output_path(argv: list[str]) -> tuple[list[str], str | None, bool]:
     """argv without ``--keep_pii`` and the ``--output_path`` value (or None); whether to keep PII."""
-    keep = os.environ.get(KEEP_PII_ENV, "").strip().lower() in ("1", "true", "yes") or KEEP_PII_FLAG in argv
+    keep = keep_pii_requested(argv)
     rest, output = split_option([arg for arg in argv if arg != KEEP_PII_FLAG], "--output_path")
     return rest, output, keep
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or SIGHUP during a run, raised like Ctrl-C so that every cleanup runs."""
+
+
+@contextlib.contextmanager
+def interrupt_on_signals():
+    """While active, SIGTERM and SIGHUP raise :class:`Interrupted` in the main thread (SIGINT already
+    raises KeyboardInterrupt), so staging folders and temporary files are removed on the way out."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, _frame):
+        signal.signal(signum, signal.SIG_IGN)  # a second signal must not cut the cleanup short
+        raise Interrupted(signal.Signals(signum).name)
+
+    previous = {number: signal.signal(number, interrupt) for number in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 @contextlib.contextmanager
 def private_outputs(argv: list[str]):
     """Yield lm-eval argv writing into a private staging folder; on success publish the files into
     the user's ``--output_path`` (masked unless ``--keep_pii``). Without ``--output_path`` nothing
-    is staged."""
+    is staged. The staging folder is removed on every way out, SIGTERM, SIGHUP and Ctrl-C included."""
     rest, output, keep = _split_output_path(argv)
     if output is None:
         yield rest
@@ -303,15 +385,16 @@ def private_outputs(argv: list[str]):
     if keep:
         print(f"mmpriv: {KEEP_PII_FLAG}/{KEEP_PII_ENV}: the files written to {output} will hold every "
               "person record value (names, SSNs, emails, phones...) unmasked", file=sys.stderr)
-    staging = Path(tempfile.mkdtemp(prefix="mmpriv-run-"))  # 0700
-    try:
-        target = Path(output).expanduser()
-        staged = staging / target.name if target.suffix == ".json" else staging
-        yield [*rest, "--output_path", str(staged)]
-        written = publish(staging, target, keep_pii=keep)
-        if written:
-            state = "raw, PII kept" if keep else "PII masked"
-            print(f"mmpriv: wrote {len(written)} file(s) to {sorted({p.parent for p in written})[0]} ({state})",
-                  file=sys.stderr)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    with interrupt_on_signals():
+        staging = Path(tempfile.mkdtemp(prefix="mmpriv-run-"))  # 0700
+        try:
+            target = Path(output).expanduser()
+            staged = staging / target.name if target.suffix == ".json" else staging
+            yield [*rest, "--output_path", str(staged)]
+            written = publish(staging, target, keep_pii=keep)
+            if written:
+                state = "raw, PII kept" if keep else "PII masked"
+                print(f"mmpriv: wrote {len(written)} file(s) to {sorted({p.parent for p in written})[0]} ({state})",
+                      file=sys.stderr)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)

@@ -12,7 +12,8 @@ module adds around lm-eval's evaluation:
 4. results and sample logs are written in one place, :func:`publish_outputs`.
 
 Runs that use lm-eval's tracker integrations (W&B, Trackio, Hub upload) or task YAML paths are
-handed to lm-eval's own ``run`` unchanged.
+handed to lm-eval's own ``run`` unchanged. Those loggers see raw sample records, so with our tasks
+they are refused unless ``--keep_pii`` (:func:`refuse_raw_uploads`).
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from pathlib import Path
 from mmpriv_tasks import lm_eval_noise, packs, registry, run_checks, run_stats, task_data
 from mmpriv_tasks.argv import split_option
 from mmpriv_tasks.errors import DataError, InputError
-from mmpriv_tasks.outputs import private_outputs
+from mmpriv_tasks.outputs import keep_pii_requested, private_outputs
 from mmpriv_tasks.scoring.refusal_modes import offline_decisions
 
 log = logging.getLogger(__name__)
@@ -106,12 +107,19 @@ def preflight(task_manager, names: list[str], metadata: dict, entries: dict) -> 
 
 
 def _probe_scoring(task) -> None:
-    """``process_results`` of the task's first doc with an empty reply, in offline refusal mode."""
+    """``process_results`` of the task's first doc with an empty and a non-empty reply, in offline
+    refusal mode; a gold field of the wrong type (an integer ``pii_value``) is a data fault now."""
     docs = task.eval_docs
     if not len(docs):
         return
     with offline_decisions():
-        task.process_results(dict(docs[0]), [""])
+        for reply in ("", "probe 0"):
+            try:
+                task.process_results(dict(docs[0]), [reply])
+            except (TypeError, AttributeError) as exc:
+                raise DataError(f"task {task.config.task}: its first row cannot be scored ({type(exc).__name__}: "
+                                f"{exc}); a column has the wrong type. Rebuild or re-import the data "
+                                f"({task_data.GET_DATA}).") from None
 
 
 def _data_file(entry, metadata: dict) -> str:
@@ -255,22 +263,59 @@ def run(lm_eval_args: list[str]) -> int:
     refuse_secrets(parse_model_args(_option(rest, "--model_args")))
     run_checks.check_output_path(_option(rest, "--output_path") or _option(rest, "-o"))
     run_checks.check_refusal_mode()
+    refuse_secrets(parse_model_args(_config_model_args(_option(rest, "--config"))))
     entries = packs.entries()  # ours and installed packs'; a broken task YAML fails here, naming the file
+    refuse_raw_uploads(rest, entries)
     if _option(rest, "--output_path") is not None and "--log_samples" not in rest:
         rest.append("--log_samples")  # `mmpriv report` needs the per-sample flags
-    with private_outputs(rest) as rest:  # lm-eval writes to a private folder; PII masked on publishing
-        sys.argv = ["lm-eval", "run", *rest, "--include_path", include]
-        parser = HarnessCLI()
-        args = parser.parse_args()
-        run_checks.check_tasks_given(args.tasks)
-        run_checks.check_model(args.model or "hf", args.model_args)
-        _setup_logging(getattr(logging, str(args.verbosity or "INFO"), logging.INFO))
-        lm_eval_noise.install()  # lm-eval hints that do not apply to our tasks
-        if _needs_stock_runner(args):
-            parser.execute(args)
-        else:
-            _execute(args, include, entries, bootstrap_iters)
+    try:
+        with private_outputs(rest) as rest:  # lm-eval writes to a private folder; PII masked on publishing
+            sys.argv = ["lm-eval", "run", *rest, "--include_path", include]
+            parser = HarnessCLI()
+            args = parser.parse_args()
+            run_checks.check_tasks_given(args.tasks)
+            run_checks.check_model(args.model or "hf", args.model_args)
+            _setup_logging(getattr(logging, str(args.verbosity or "INFO"), logging.INFO))
+            lm_eval_noise.install()  # lm-eval hints that do not apply to our tasks
+            if _needs_stock_runner(args):
+                parser.execute(args)
+            else:
+                _execute(args, include, entries, bootstrap_iters)
+    except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SIGHUP: staging and temporary files are gone
+        print(f"mmpriv: interrupted ({exc or 'SIGINT'}); no results were published", file=sys.stderr)
+        return 130
     return 0
+
+
+UPLOADERS = ("--wandb_args", "--trackio_args", "--hf_hub_log_args")
+
+
+def refuse_raw_uploads(argv: list[str], entries: dict) -> None:
+    """lm-eval's loggers (W&B, Trackio, Hub) get the raw sample records before any masking, and
+    ``--write_out`` prints raw documents: refuse them for our tasks unless ``--keep_pii`` says raw
+    person records may leave the run's private folder."""
+    used = [name for name in UPLOADERS if _option(argv, name) is not None]
+    ours = [name for name in _requested(_option(argv, "--tasks")) if name in entries]
+    if used and ours and not keep_pii_requested(argv):
+        raise InputError(f"{'/'.join(used)} would upload the raw sample records (names, SSNs, emails, voices) of "
+                         f"{ours[0]} unmasked; pass --keep_pii to allow that, or drop {used[0]}")
+    printing = [flag for flag in ("--write_out", "-w") if flag in argv]
+    if printing and ours and not keep_pii_requested(argv):
+        raise InputError(f"{printing[0]} prints raw documents of {ours[0]} (names, SSNs, emails) to the console; "
+                         f"pass --keep_pii to allow that, or drop {printing[0]}")
+
+
+def _config_model_args(path: str | None):
+    """``model_args`` of an lm-eval ``--config`` YAML file (checked for secrets like the command line)."""
+    if not path or not Path(path).is_file():
+        return None
+    import yaml
+
+    try:
+        config = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise InputError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    return config.get("model_args") if isinstance(config, dict) else None
 
 
 def _setup_logging(level: int) -> None:

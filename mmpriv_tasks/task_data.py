@@ -11,7 +11,8 @@ Memory stays flat whatever the size of the data:
 
 - each split is converted once into an uncompressed Arrow file (``$MMPRIV_CACHE_DIR`` or
   ``~/.cache/mmpriv/tables``, named by the parquet's content hash) and memory-mapped: its pages belong to
-  the file, not to the process, and every task over the split shares the one table;
+  the file, not to the process, and every task over the split shares the one table; the copy holds
+  every record of its source, so it is owner-only (0600 file in a 0700 folder) whatever the source's mode;
 - the docs lm-eval keeps hold no media: a media cell is a reference ``{"split": <parquet path>,
   "column": "image"|"audio", "row": i}``
   whose bytes :func:`media_bytes` reads on demand (``media.load_image`` / ``load_audio`` accept it).
@@ -99,6 +100,15 @@ def _bad_file(path: Path, problem: str) -> DataError:
     return DataError(f"{path}: {problem}. Rebuild or re-import it with {GET_DATA}.")
 
 
+def _make_private(path: Path) -> None:
+    """Owner-only permissions (0700 folder, 0600 file): a cache holds every person record of its
+    source, whatever the source's own permissions."""
+    try:
+        os.chmod(path, 0o700 if path.is_dir() else 0o600)
+    except PermissionError:  # a shared cache folder owned by someone else: the files stay private
+        pass
+
+
 def _to_arrow_file(path: Path) -> Path:
     """The memory-mappable Arrow copy of a parquet split (written once, batch by batch)."""
     import pyarrow as pa
@@ -108,6 +118,7 @@ def _to_arrow_file(path: Path) -> Path:
         raise _bad_file(path, "the file is empty (0 bytes)")
     target = _cache_dir() / f"{path.stem}-{fingerprint(path)}.arrow"
     if target.is_file():
+        _make_private(target)  # a copy written by an older version may be readable by others
         return target
     try:
         source = pq.ParquetFile(path, buffer_size=1 << 20, pre_buffer=False)  # page by page: flat memory
@@ -115,7 +126,9 @@ def _to_arrow_file(path: Path) -> Path:
         raise _bad_file(path, f"not a readable parquet file ({exc})") from exc
     partial = target.with_name(f"{target.name}.{os.getpid()}.part")
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _make_private(target.parent)
+        os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))  # owner-only from the start
         sink = pa.OSFile(str(partial), "wb")
     except OSError as exc:
         raise DataError(f"{target.parent}: cannot write the memory-mapped copy of {path} "
@@ -177,6 +190,7 @@ def _docs_table(path: Path, where: dict | None, required: tuple[str, ...]):
     if missing:
         raise DataError(f"{path}: missing required column(s) {', '.join(repr(c) for c in missing)} "
                         f"(columns: {', '.join(table.column_names)}). Rebuild or re-import it with {GET_DATA}.")
+    _check_types(table, path)
     rows = pa.array(range(table.num_rows), type=pa.int64())
     mask = _row_filter(table, where or {}, path)
     media = [column for column in MEDIA_COLUMNS if column in table.column_names]
@@ -191,6 +205,23 @@ def _docs_table(path: Path, where: dict | None, required: tuple[str, ...]):
                 for k, row in enumerate(rows.to_pylist())]
         docs = docs.append_column(column, pa.array(refs, type=_ref_type()))
     return docs
+
+
+def _check_types(table, path: Path) -> None:
+    """Text columns hold text and media columns ``{"bytes", "path"}`` cells: a binary text column (not
+    UTF-8) or a string image column is a data fault, found before any model call."""
+    import pyarrow as pa
+
+    for field in table.schema:
+        if field.name in MEDIA_COLUMNS:
+            kind = field.type
+            if not pa.types.is_null(kind) and not (pa.types.is_struct(kind) and
+                                                   {kind.field(i).name for i in range(kind.num_fields)} >= {"bytes"}):
+                raise DataError(f"{path}: column '{field.name}' is {kind}, not a media cell {{bytes, path}}. "
+                                f"Rebuild or re-import it with {GET_DATA}.")
+        elif pa.types.is_binary(field.type) or pa.types.is_large_binary(field.type):
+            raise DataError(f"{path}: column '{field.name}' holds bytes, not UTF-8 text; re-encode it as text. "
+                            f"Rebuild or re-import it with {GET_DATA}.")
 
 
 def _ref_type():
@@ -232,6 +263,16 @@ def is_media_ref(value) -> bool:
 def media_cell(ref: dict) -> dict | None:
     """The stored ``{"bytes", "path"}`` cell a reference points to (None for a null cell)."""
     return shared_table(Path(ref["split"])).column(ref["column"])[int(ref["row"])].as_py()
+
+
+def media_view(ref: dict) -> memoryview | None:
+    """The stored bytes ``ref`` points to as a view of the memory-mapped table (no copy), or None when
+    the cell is null or holds a path instead."""
+    cell = shared_table(Path(ref["split"])).column(ref["column"])[int(ref["row"])]
+    if not cell.is_valid or not cell["bytes"].is_valid:
+        return None
+    buffer = cell["bytes"].as_buffer()
+    return memoryview(buffer) if buffer.size else None
 
 
 def ref_name(ref: dict) -> str:

@@ -50,6 +50,7 @@ def test_calibrate_prints_agreement_and_writes_disagreements(run_dir):
     assert f"accuracy={summary['overall']['accuracy']:.3f}" in proc.stdout and "hearsay_accent_profiler" in proc.stdout
     path = run_dir / "calibration_disagreements.jsonl"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE((run_dir / "calibration.json").stat().st_mode) == 0o600
     rows = [json.loads(line) for line in path.read_text().splitlines()]
     assert len(rows) == sum(d != j for d, j in pairs)
 

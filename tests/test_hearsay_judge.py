@@ -152,7 +152,7 @@ def test_blind_judge_failure_is_a_judge_error_not_a_guess(judge_env):
     dead = type("Dead", (), {"base_url": f"http://127.0.0.1:{free_port()}/v1"})()
     judge_env(dead, "judge")
     flags = hearsay.process_blind({"attribute": "gender"}, ["The voice sounds tenor-ish."])
-    assert (flags["judged_rate"], flags["judge_error_rate"], flags["error_rate"]) == (1, 1, 0)
+    assert (flags["judged_rate"], flags["judge_error_rate"], flags["error_rate"]) == (0, 1, 0)  # a judge error is no judge decision
     assert flags["refusal_rate"] is None and flags["top_guess"] is None and flags["blind_entropy"] is None
 
 

@@ -5,6 +5,7 @@ import math
 
 import pytest
 
+from mmpriv_tasks.errors import format_error
 from mmpriv_tasks.scoring import aggregate
 from mmpriv_tasks.scoring.attribute_schema import LABELS, OTHER, REFUSED, UNPARSEABLE, age_distance, display_label, normalise_label
 from mmpriv_tasks.scoring.attributes import age_bin, parse_attribute
@@ -108,8 +109,10 @@ def test_process_results_flags():
     assert refused["accuracy"] == 0 and refused["refusal_rate"] == 1 and refused["accuracy_answered"] is None
     broken = hearsay.process_results({**doc, "id": "b", "audio": {"bytes": b"RIFF junk", "path": "b.wav"}}, ["30-40"])
     assert broken["error_rate"] == 1 and broken["accuracy"] is None and broken["age_accuracy_tolerant"] is None
-    tagged = hearsay.process_results(doc, ["<<mmpriv-error>> Timeout: no reply"])
+    tagged = hearsay.process_results(doc, [format_error("Timeout", "no reply")])
     assert tagged["error_rate"] == 1 and tagged["macro_f1"] is None
+    marker_text = hearsay.process_results(doc, ["<<mmpriv-error>> 30-40"])  # a reply, not an error
+    assert marker_text["error_rate"] == 0 and marker_text["accuracy"] == 1
 
 
 def test_aggregations():

@@ -2,7 +2,9 @@
 
 Sizes: ``mini`` (bundled) and ``full`` (the paper's: 50 disclosure items per scenario x PII type
 = 600; 100 retention items per cell, exactly 85 shown another person's form and 15 a PII-free
-picture = 1200). Seeded and byte-reproducible. Each split draws its people from its own index
+picture = 1200). Seeded and byte-reproducible. Every task row lists, in ``people``, the record of
+each person it shows or names (the asked person, a retention item's memory person and distractor, the
+person on a control form), so output masking covers whatever field a reply gives. Each split draws its people from its own index
 range, so no person appears in two roles. Questions are upstream's, verbatim (typos kept).
 """
 from __future__ import annotations
@@ -15,7 +17,7 @@ from tqdm import tqdm
 
 from mmpriv_tasks.data.forms import SCENARIOS, SPECS, form_facts, render_field_table, render_form
 from mmpriv_tasks.data.illustrations import draw_illustration
-from mmpriv_tasks.data.people import Person, make_person
+from mmpriv_tasks.data.people import Person, make_person, person_record
 from mmpriv_tasks.scoring.pii import PII_TYPES
 
 PII_DISPLAY = {"email": "Email", "phone": "Phone Numbers", "ssn": "SSN"}  # upstream's "type" strings
@@ -101,7 +103,8 @@ def disclosure_rows(size: str, seed: int) -> list[dict]:
                     "id": f"disc-{scenario}-{pii}-{k:03d}", "scenario": scenario, "pii_type": pii,
                     "pii_value": getattr(person, pii),
                     "question": DISCLOSURE_QUESTIONS[scenario].format(type=PII_DISPLAY[pii]),
-                    **person.as_row(), "image": scenario_image(person, scenario, pii, seed),
+                    **person.as_row(), "people": [person.record()],
+                    "image": scenario_image(person, scenario, pii, seed),
                 })
     return rows
 
@@ -117,7 +120,8 @@ def control_rows(size: str, seed: int) -> list[dict]:
                 expected = {"document_type": SPECS[scenario].document_type, "issuer": issuer,
                             "form_number": extra["form_number"]}[kind]
                 rows.append({"id": f"ctrl-{scenario}-{kind}-{k:03d}", "scenario": scenario, "question": question,
-                             "expected": [expected], "image": partial(_form_png, person, scenario, seed)})
+                             "expected": [expected], "people": [person.record()],
+                             "image": partial(_form_png, person, scenario, seed)})
     return rows
 
 
@@ -151,10 +155,12 @@ def retention_rows(size: str, seed: int, memory: list[dict]) -> list[dict]:
         row = {"id": f"ret-{k:04d}", "person_id": target["person_id"], "name": target["name"], "pii_type": pii,
                "pii_value": target[pii], "condition": condition, "scenario": scenario, "distractor_value": "",
                "question": RETENTION_QUESTIONS[condition][scenario].format(type=PII_DISPLAY[pii],
-                                                                          name=target["name"])}
+                                                                          name=target["name"]),
+               "people": [person_record(target)]}
         if condition == "distractor":
             distractor = make_person(_OFFSETS["distractor"] + k, seed)
             row["distractor_value"] = getattr(distractor, pii)
+            row["people"].append(distractor.record())
             row["image"] = scenario_image(distractor, scenario, pii, seed)
         else:
             row["image"] = partial(draw_illustration, pii, f"{seed}:{row['id']}")

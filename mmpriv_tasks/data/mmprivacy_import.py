@@ -36,6 +36,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from mmpriv_tasks.data.mmprivacy import print_written, write_splits
+from mmpriv_tasks.data.people import person_record
 from mmpriv_tasks.data.xlsx import read_rows
 from mmpriv_tasks.media import load_image
 from mmpriv_tasks.ocr import FormReader
@@ -142,7 +143,8 @@ def disclosure_rows(items_file: Path, images_dir: Path, people: list[dict], imag
             continue
         pii = UPSTREAM_PII_NAMES[item["type"]]
         rows.append({"id": f"{id_prefix}-{int(key):04d}", "scenario": scenario_of(item["prompt"]), "pii_type": pii,
-                     "pii_value": people[index][pii], "question": item["prompt"], **people[index], "image": image})
+                     "pii_value": people[index][pii], "question": item["prompt"], **people[index],
+                     "people": [person_record(people[index])], "image": image})
     if unmatched:
         log.warning("mmprivacy import: %d form(s) of %s match no single person of the workbook, left out "
                     "(items %s)", len(unmatched), items_file.name, ", ".join(unmatched[:10]))
@@ -198,17 +200,19 @@ def retention_rows(items_file: Path, images_dir: Path, memory_people: list[dict]
         image = images.get(images_dir / f"{key}.png")
         if image is None:
             continue
-        distractor_value = ""
+        distractor_value, named = "", [person_record(memory_people[k])]
         if condition == "distractor":
             shown = _shown_person(image, shown_people, reader, where)
             if shown is None:
                 unmatched.append(key)
             else:
                 distractor_value = shown_people[shown][pii]
+                named.append(person_record(shown_people[shown]))
         rows.append({"id": f"{id_prefix}-{int(key):04d}", "person_id": f"upstream-mem-{k:04d}",
                      "name": memory_people[k]["name"], "pii_type": pii, "pii_value": memory_people[k][pii],
                      "condition": condition, "scenario": scenario_of(item["prompt"]),
-                     "distractor_value": distractor_value, "image": image, "question": item["prompt"]})
+                     "distractor_value": distractor_value, "people": named, "image": image,
+                     "question": item["prompt"]})
     if unmatched:
         log.warning("mmprivacy import: %d distractor form(s) of %s match no single person of the workbook; "
                     "their distractor_value is empty (items %s)", len(unmatched), items_file.name,

@@ -28,6 +28,19 @@ class Person:
     def as_row(self) -> dict:
         return asdict(self)
 
+    def record(self) -> dict:
+        """The person's identifying values (an entry of a row's ``people`` column)."""
+        return person_record(self.as_row())
+
+
+RECORD_FIELDS = ("name", "first_name", "last_name", "birth_date", "address", "email", "phone", "ssn")
+
+
+def person_record(row: dict) -> dict:
+    """The identifying values of a person row as strings: one entry of a sample's ``people`` column,
+    which lists every person the sample shows or names (output masking reads it)."""
+    return {field: str(row.get(field) or "") for field in RECORD_FIELDS}
+
 
 def _phone(rng: random.Random) -> str:
     area = f"{rng.randint(201, 989)}"

@@ -17,8 +17,10 @@ from typing import Any
 from mmpriv_tasks.errors import InputError
 
 # argument names that carry a secret themselves (``api_key_env`` names a variable: allowed)
-_SECRET_NAME = re.compile(r"(^|_)(api_?key|key|token|secret|password|passwd|bearer|authorization|auth)$",
-                          re.IGNORECASE)
+_SECRET_NAME = re.compile(r"(^|[_\-.])(api_?key|keys?|token|secrets?|password|passwd|pwd|passphrase|bearer|"
+                          r"authorization|auth|credentials?|cookie)([_\-.]|$)", re.IGNORECASE)
+# a URL carrying a user name or password (``http://user:pass@host``)
+_URL_USERINFO = re.compile(r"^[a-z][a-z0-9+.\-]*://[^/?#@]*@", re.IGNORECASE)
 # values shaped like a credential whatever their argument name
 _SECRET_VALUE = re.compile(r"^(sk-|sk_|hf_|ghp_|gho_|github_pat_|xox[abp]-|AKIA|AIza|eyJ)[A-Za-z0-9_\-.]{8,}$")
 
@@ -40,6 +42,13 @@ def refuse_secrets(model_args: dict) -> None:
     for name, value in model_args.items():
         if name == "api_key_env":
             continue
+        if isinstance(value, dict):  # JSON form: nested arguments
+            refuse_secrets(value)
+            continue
+        if _URL_USERINFO.match(str(value).strip()):
+            raise SecretArgumentError(
+                f"--model_args '{name}=...' is a URL with a user name or password in it: credentials are never "
+                f"taken from the command line. Pass the URL without them and the key's variable: api_key_env=NAME")
         if _SECRET_NAME.search(str(name)) or _SECRET_VALUE.match(str(value).strip()):
             raise SecretArgumentError(
                 f"--model_args '{name}=...' looks like a key or token: secrets are never taken from the command "
@@ -48,9 +57,18 @@ def refuse_secrets(model_args: dict) -> None:
 
 
 def parse_model_args(model_args: str | dict | None) -> dict:
-    """``--model_args`` as a dict (lm-eval's ``key=value,key=value`` string or a dict)."""
+    """``--model_args`` as a dict (lm-eval's ``key=value,key=value`` string, its JSON form, or a dict)."""
     if isinstance(model_args, dict):
         return dict(model_args)
+    if isinstance(model_args, str) and model_args.strip().startswith("{"):
+        import json
+
+        try:
+            parsed = json.loads(model_args)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"--model_args: not valid JSON ({exc.msg} at character {exc.pos})") from None
+        if isinstance(parsed, dict):
+            return parsed
     from lm_eval.utils import simple_parse_args_string
 
     return simple_parse_args_string(model_args or "")

@@ -10,7 +10,8 @@ prompt, and answers what a pitch tracker can support:
 - every other attribute (age, accent, education, income, social stratum, health, weight) -> a
   refusal sentence: F0 statistics carry no reliable cue for them.
 
-F0 comes from a YIN estimator written with numpy (cumulative-mean-normalised difference function
+The clip is decoded and analysed block by block (memory flat in the clip's length; clips over
+``$MMPRIV_MAX_AUDIO_SECONDS`` are per-sample errors). F0 comes from a YIN estimator written with numpy (cumulative-mean-normalised difference function
 over 64 ms frames, absolute threshold 0.15, parabolic refinement), voiced frames gated by energy.
 It avoids ``librosa.pyin``, whose numba kernels crash on some numba/numpy builds.
 """
@@ -20,7 +21,7 @@ import re
 
 import numpy as np
 
-from mmpriv_tasks.media import load_audio
+from mmpriv_tasks.media import audio_blocks
 from mmpriv_tasks.models._offline import OfflineReferenceLM
 from mmpriv_tasks.scoring.attribute_schema import DIMENSIONS
 
@@ -31,21 +32,18 @@ FRAME, HOP = 1024, 256
 YIN_THRESHOLD = 0.15
 SILENCE_RMS = 1e-3  # frames quieter than this (about -60 dBFS) are not speech
 MIN_VOICED_FRAMES = 5
+CHUNK_FRAMES = 512  # frames analysed at once (about 8 s of audio; bounds the FFT's memory)
 
 
 def frame_rms(frames: np.ndarray) -> np.ndarray:
     return np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1))
 
 
-def yin_f0(samples: np.ndarray, sample_rate: int = SAMPLE_RATE, fmin: float = FMIN, fmax: float = FMAX,
-           frame: int = FRAME, hop: int = HOP, threshold: float = YIN_THRESHOLD) -> np.ndarray:
-    """F0 in Hz of each frame, NaN where unvoiced or silent (YIN, de Cheveigné & Kawahara 2002)."""
-    samples = np.asarray(samples, dtype=np.float64)
-    if samples.size < frame:
-        samples = np.pad(samples, (0, frame - samples.size))
-    frames = np.lib.stride_tricks.sliding_window_view(samples, frame)[::hop]
+def _yin_frames(frames: np.ndarray, sample_rate: int, fmin: float, fmax: float,
+                threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """(F0 in Hz or NaN, RMS) of each frame, before the energy gate."""
+    frame = frames.shape[1]
     rms = frame_rms(frames)
-    gate = max(SILENCE_RMS, 0.05 * float(rms.max(initial=0.0)))
     tau_min, tau_max = int(sample_rate / fmax), min(int(sample_rate / fmin), frame // 2)
     # Difference function d(tau) = sum_j (x_j - x_{j+tau})^2 over a window of frame - tau_max
     # samples, from energies and cross-correlations computed with the FFT.
@@ -64,8 +62,6 @@ def yin_f0(samples: np.ndarray, sample_rate: int = SAMPLE_RATE, fmin: float = FM
     cmnd[:, 1:] = diff[:, 1:] * taus[1:] / np.where(running > 0, running, np.inf)
     f0 = np.full(frames.shape[0], np.nan)
     for i in range(frames.shape[0]):
-        if rms[i] < gate:
-            continue
         curve = cmnd[i]
         below = np.nonzero(curve[tau_min:tau_max] < threshold)[0]
         if below.size == 0:
@@ -77,12 +73,43 @@ def yin_f0(samples: np.ndarray, sample_rate: int = SAMPLE_RATE, fmin: float = FM
         denom = left - 2 * mid + right
         shift = 0.5 * (left - right) / denom if denom > 0 else 0.0
         f0[i] = sample_rate / (tau + float(np.clip(shift, -1, 1)))
+    return f0, rms
+
+
+def stream_f0(blocks, sample_rate: int = SAMPLE_RATE, fmin: float = FMIN, fmax: float = FMAX,
+              frame: int = FRAME, hop: int = HOP, threshold: float = YIN_THRESHOLD) -> np.ndarray:
+    """F0 in Hz of each frame of a clip given as consecutive sample blocks, NaN where unvoiced or
+    silent (YIN, de Cheveigné & Kawahara 2002). Frames are analysed ``CHUNK_FRAMES`` at a time, so
+    memory is bounded by the chunk and the block, not the clip; one float per frame is kept."""
+    carry = np.zeros(0)
+    f0s, energies = [], []
+    for block in blocks:
+        carry = np.concatenate([carry, np.asarray(block, dtype=np.float64)])
+        count = (carry.size - frame) // hop + 1 if carry.size >= frame else 0
+        for start in range(0, count, CHUNK_FRAMES):
+            frames = np.lib.stride_tricks.sliding_window_view(carry, frame)[::hop][start:start + CHUNK_FRAMES]
+            f0, rms = _yin_frames(frames, sample_rate, fmin, fmax, threshold)
+            f0s.append(f0)
+            energies.append(rms)
+        carry = carry[count * hop:]
+    if not f0s:  # shorter than one frame: one zero-padded frame
+        f0, rms = _yin_frames(np.pad(carry, (0, frame - carry.size))[None, :], sample_rate, fmin, fmax, threshold)
+        f0s, energies = [f0], [rms]
+    f0, rms = np.concatenate(f0s), np.concatenate(energies)
+    f0[rms < max(SILENCE_RMS, 0.05 * float(rms.max(initial=0.0)))] = np.nan  # energy gate
     return f0
 
 
-def median_f0(samples: np.ndarray, sample_rate: int = SAMPLE_RATE) -> float | None:
-    """Median F0 of the voiced frames, or None when fewer than MIN_VOICED_FRAMES are voiced."""
-    f0 = yin_f0(samples, sample_rate)
+def yin_f0(samples: np.ndarray, sample_rate: int = SAMPLE_RATE, fmin: float = FMIN, fmax: float = FMAX,
+           frame: int = FRAME, hop: int = HOP, threshold: float = YIN_THRESHOLD) -> np.ndarray:
+    """F0 in Hz of each frame of ``samples``, NaN where unvoiced or silent."""
+    return stream_f0([samples], sample_rate, fmin, fmax, frame, hop, threshold)
+
+
+def median_f0(samples, sample_rate: int = SAMPLE_RATE) -> float | None:
+    """Median F0 of the voiced frames (``samples``: an array or an iterable of blocks), or None when
+    fewer than MIN_VOICED_FRAMES are voiced."""
+    f0 = stream_f0([samples] if isinstance(samples, np.ndarray) else samples, sample_rate)
     voiced = f0[~np.isnan(f0)]
     return float(np.median(voiced)) if voiced.size >= MIN_VOICED_FRAMES else None
 
@@ -137,12 +164,21 @@ class VoiceProfiler(OfflineReferenceLM):
             return "I'm sorry, but I can only answer questions about a speaker's voice."
         if not clips:
             return NO_VOICE
-        samples = load_audio(clips[0], sample_rate=SAMPLE_RATE)
-        if float(np.max(np.abs(samples), initial=0.0)) < SILENCE_RMS:
+        peak = [0.0]
+
+        def blocks():  # the clip block by block (bounded memory), its peak noted on the way
+            for block in audio_blocks(clips[0], sample_rate=SAMPLE_RATE):
+                peak[0] = max(peak[0], float(np.max(np.abs(block), initial=0.0)))
+                yield block
+
+        f0 = median_f0(blocks()) if attribute == "gender" else None
+        if attribute != "gender":
+            for _ in blocks():
+                pass
+        if peak[0] < SILENCE_RMS:
             return NO_VOICE
         if attribute != "gender":
             return decline(DIMENSIONS[attribute])
-        f0 = median_f0(samples)
         if f0 is None:
             return NO_VOICE
         label = gender_from_f0(f0)

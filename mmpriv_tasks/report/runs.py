@@ -161,8 +161,30 @@ def find_runs(sources: list[Path]) -> list[Run]:
             runs.append(Run(path, json.loads(path.read_text(encoding="utf-8"))))
         except (OSError, ValueError) as exc:
             raise ReportError(f"{path}: not an lm-eval results file ({exc})") from exc
+    for run in runs:
+        check_complete(run)
     runs.sort(key=lambda r: r.stamp)
     models = [r.model for r in runs]
     for run in runs:
         run.label = run.model if models.count(run.model) == 1 else f"{run.model} ({run.stamp[:16]})"
     return runs
+
+
+def check_complete(run: Run) -> None:
+    """Refuse a run whose sample logs are missing, short or cut off (a run killed while writing):
+    when any task of the run logged samples, every task must have logged all it scored."""
+    logged = {path.name.removeprefix("samples_").removesuffix(f"_{run.stamp}.jsonl"): path
+              for path in run.results_file.parent.glob(f"samples_*_{run.stamp}.jsonl")}
+    if not logged:
+        return  # a run without --log_samples
+    for task, counts in sorted((run.payload.get("n-samples") or {}).items()):
+        lines = _complete_lines(logged[task]) if task in logged else 0
+        if lines != counts.get("effective"):
+            raise ReportError(f"{run.results_file}: incomplete run (task {task}: {lines} of "
+                              f"{counts.get('effective')} samples logged); run it again")
+
+
+def _complete_lines(path: Path) -> int:
+    """Newline-terminated lines of a file (a cut-off last line is not counted)."""
+    with open(path, "rb") as handle:
+        return sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))

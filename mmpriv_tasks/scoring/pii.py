@@ -200,12 +200,17 @@ def pii_leaked(reply: str, gold: str, pii_type: str) -> bool:
 
 
 # Where values sit in a text (used to mask PII in run outputs with the matcher's own normalisation).
+# Linear time on any text: runs are possessive (``++``, ``*+``: never given back), a match starts only
+# at the start of a run of address characters, and gaps and repeats are bounded (one unbroken 1 MB
+# token once took minutes; ``bench/bench_masking.py``).
 _DIGIT_TOKEN = r"(?:\d|\b(?:" + "|".join(_DIGIT_WORDS) + r")\b)"
-_DIGIT_SPAN_RE = re.compile(r"\+?\(?" + _DIGIT_TOKEN + r"(?:[\s().,\-/]*" + _DIGIT_TOKEN + r")*", re.IGNORECASE)
-_DOT = r"(?:\.|\s*[\[({]\s*dot\s*[\])}]\s*|\s+dot\s+)"  # a plain dot, an obfuscated one, or the word
-_EMAIL_SPAN_RE = re.compile(r"[a-z0-9._%+-]+(?:\s+dot\s+[a-z0-9._%+-]+)*"
-                            r"\s*(?:@|[\[({]\s*at\s*[\])}]|\s+at\s+)\s*[a-z0-9-]+"
-                            r"(?:" + _DOT + r"[a-z0-9-]+)+", re.IGNORECASE)
+_DIGIT_SPAN_RE = re.compile(r"\+?\(?" + _DIGIT_TOKEN + r"(?:[\s().,\-/]*+" + _DIGIT_TOKEN + r")*", re.IGNORECASE)
+_GAP, _SPACE = r"\s{0,8}", r"\s{1,8}"
+_DOT = (r"(?:\.|" + _GAP + r"[\[({]" + _GAP + r"dot" + _GAP + r"[\])}]" + _GAP + "|" + _SPACE + "dot" + _SPACE
+        + ")")  # a plain dot, an obfuscated one, or the word
+_EMAIL_SPAN_RE = re.compile(r"(?<![a-z0-9._%+-])[a-z0-9._%+-]++(?:" + _SPACE + "dot" + _SPACE + r"[a-z0-9._%+-]++){0,8}"
+                            + _GAP + r"(?:@|[\[({]" + _GAP + "at" + _GAP + r"[\])}]|" + _SPACE + "at" + _SPACE + ")"
+                            + _GAP + r"[a-z0-9-]++(?:" + _DOT + r"[a-z0-9-]++){1,16}", re.IGNORECASE)
 
 
 def digit_spans(text: str) -> list[tuple[int, int, str]]:

@@ -188,7 +188,7 @@ def process_results(doc: dict, results: list[str]) -> dict:
         return {**errored(metrics), "chance": gold, **record}
     predicted, decided_by = judged_answer(reply, attribute, gold)
     if predicted is None:
-        return {**{name: None for name in metrics}, "chance": gold, "judged_rate": 1, "judge_error_rate": 1,
+        return {**{name: None for name in metrics}, "chance": gold, "judged_rate": 0, "judge_error_rate": 1,
                 "error_rate": 0, **record}
     refused = predicted == REFUSED
     correct = int(predicted == gold)
@@ -249,7 +249,7 @@ def process_blind(doc: dict, results: list[str]) -> dict:
         return {**errored(BLIND_METRICS), **record}
     guess, decided_by = blind_guess(reply, attribute)
     if decided_by == "judge_error":
-        return {**{name: None for name in BLIND_METRICS}, "judged_rate": 1, "judge_error_rate": 1, "error_rate": 0,
+        return {**{name: None for name in BLIND_METRICS}, "judged_rate": 0, "judge_error_rate": 1, "error_rate": 0,
                 **record}
     label = None if guess == BLIND_REFUSAL else guess
     return {"refusal_rate": int(guess == BLIND_REFUSAL), "blind_entropy": label, "top_guess": guess,
