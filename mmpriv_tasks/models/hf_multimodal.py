@@ -24,6 +24,7 @@ from lm_eval.api.model import LM
 from lm_eval.models.utils import Collator, handle_stop_sequences
 from tqdm import tqdm
 
+from mmpriv_tasks.api.payload import _chat_history
 from mmpriv_tasks.errors import MediaError, format_error
 from mmpriv_tasks.media import DEFAULT_SAMPLE_RATE, drop_placeholders, load_audio, load_image
 from mmpriv_tasks.models._args import MergedArgs, as_bool
@@ -196,10 +197,13 @@ class HFMultimodalChatLM(MergedArgs, LM):
         """Decoded media and the rendered prompt for one request (raises on bad media)."""
         images = [load_image(value, sample) for value in (media.get("visual") or [])]
         audios = [load_audio(value, sample, self.sampling_rate) for value in (media.get("audio") or [])]
+        history = _chat_history(context) or [{"role": "user", "content": context}]  # a task may send turns
         content = ([{"type": "image"} for _ in images] + [{"type": "audio"} for _ in audios]
-                   + [{"type": "text", "text": drop_placeholders(context)}])
-        system = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
-        prompt = self.processor.apply_chat_template(system + [{"role": "user", "content": content}], tokenize=False,
+                   + [{"type": "text", "text": drop_placeholders(history[-1]["content"])}])
+        turns = history[:-1]
+        if self.system_prompt and not (turns and turns[0]["role"] == "system"):
+            turns = [{"role": "system", "content": self.system_prompt}] + turns
+        prompt = self.processor.apply_chat_template(turns + [{"role": "user", "content": content}], tokenize=False,
                                                     add_generation_prompt=True)
         return {"prompt": prompt, "images": images, "audios": audios}
 
