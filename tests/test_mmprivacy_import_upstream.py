@@ -100,8 +100,8 @@ def test_upstream_memory_labels_are_rows_of_the_same_index(tmp_path):
     labels = json.loads((FIXTURES / "final_data_full.json").read_text())
     labels["3"], labels["250"] = labels["4"], labels["4"]  # 250: never trained (range(200)), so not read
     (root / "Memory Set" / "final_data_full.json").write_text(json.dumps(labels))
-    with tqdm(disable=True) as bar, pytest.raises(UpstreamLayoutError, match=r"item 3: the label does not start "
-                                                                              r"with the name of database_full.xlsx row 5"):
+    wrong = r"item 3: the label does not start with the name of database_full.xlsx row 5"
+    with tqdm(disable=True) as bar, pytest.raises(UpstreamLayoutError, match=wrong):
         memory_rows(root, people, _Images(False), bar)
 
 

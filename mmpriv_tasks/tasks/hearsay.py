@@ -308,6 +308,7 @@ def process_blind(doc: dict, results: list[str]) -> dict:
             "judged_rate": int(decided_by == "judge"), "judge_error_rate": 0, "error_rate": 0, **record}
 
 
-__all__ = ["PROMPT_VARIANTS", "BLIND_CANDIDATES", "BLIND_SCRIPTS", "with_prompt_fields", "with_blind_prompt_fields", "doc_to_audio",
+__all__ = ["PROMPT_VARIANTS", "BLIND_CANDIDATES", "BLIND_SCRIPTS", "with_prompt_fields", "with_blind_prompt_fields",
+           "doc_to_audio",
            "process_results", "process_blind", "load_attribute", "load_blind"]
 
