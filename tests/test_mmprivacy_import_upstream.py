@@ -120,3 +120,12 @@ def test_cli_ambiguous_name_fails_or_is_skipped(release, tmp_path):
     retention = pq.read_table(tmp_path / "out" / "retention.parquet").to_pylist()
     assert [(r["name"], r["pii_value"]) for r in retention] == [("Dee Frost", "900-00-0004")]
     assert "1 item(s) of evaluate_memory.json name a person who is two memorised rows" in proc.stderr
+
+
+def test_upstream_asks_for_fields_the_memory_label_never_held(tmp_path):
+    """Of the retention items naming one of the 11 persons whose label upstream released, 33 of 113 ask
+    for a value the label does not hold (quoted in the MM-Privacy README)."""
+    labels = json.loads((FIXTURES / "final_data_full.json").read_text())
+    rows = [r for r in _retention(tmp_path, skip_ambiguous=True) if int(r["person_id"][-4:]) < len(labels)]
+    absent = [r for r in rows if r["pii_value"] not in labels[str(int(r["person_id"][-4:]))]["label"]]
+    assert (len(rows), len(absent)) == (113, 33)
