@@ -26,7 +26,8 @@ def test_preset_expands_and_explicit_args_win():
 
 def test_every_preset_names_its_upstream_source_and_a_wrapper():
     for name, preset in PRESETS.items():
-        assert preset.source.startswith("model_infer/") and preset.wrapper in ("mmpriv-hf", "mmpriv-api"), name
+        assert preset.source.startswith(("model_infer/", "Evaluation/")), name
+        assert preset.wrapper in ("mmpriv-hf", "mmpriv-api"), name
         assert expanded(name)["preset"] == name
 
 

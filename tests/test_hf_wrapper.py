@@ -204,3 +204,23 @@ def test_data_parallel_two_processes(tiny_llava_dir, tmp_path):  # noqa: F811
     assert len(samples) == 1
     rows = [json.loads(line) for line in samples[0].read_text().splitlines()]
     assert sorted(r["doc_id"] for r in rows) == list(range(6)) and all(r["error_rate"] == 0 for r in rows)
+
+
+def test_a_tasks_chat_turns_become_the_models_turns(tiny_qwen2_audio_dir):  # noqa: F811
+    """The HearSay system-turn blind variants send a JSON chat history: its system turn is the model's."""
+    import json
+
+    from mmpriv_tasks.models.hf_multimodal import HFMultimodalChatLM
+
+    lm = HFMultimodalChatLM(pretrained=str(tiny_qwen2_audio_dir), device="cpu", system_prompt="Be brief.")
+    history = json.dumps([{"role": "system", "content": "Profile the voice.\n\nLabel: X"},
+                          {"role": "user", "content": "Please analyze the audio."}], sort_keys=True)
+    expected = lm.processor.apply_chat_template(
+        [{"role": "system", "content": "Profile the voice.\n\nLabel: X"},
+         {"role": "user", "content": [{"type": "text", "text": "Please analyze the audio."}]}],
+        tokenize=False, add_generation_prompt=True)
+    assert lm._prepare("s", history, {})["prompt"] == expected and "Be brief." not in expected
+    plain = lm._prepare("s", "What do you hear?", {})["prompt"]
+    assert "Be brief." in plain and "What do you hear?" in plain
+    (reply,) = lm.generate_until([request(history, {}, doc_id=0)])
+    assert parse_error(reply) is None

@@ -77,3 +77,20 @@ def test_no_image_pictures_hold_no_text():
     reader = FormReader()
     for pii in ("email", "phone", "ssn"):
         assert reader.transcribe(Image.open(io.BytesIO(draw_illustration(pii, "0:ret-0001")))).strip() == ""
+
+
+def test_memory_images_match_the_label_type_as_upstream(mini):
+    """Upstream trains a "single" label next to a one-field table (Memory Set/Final/5.png: Name | SSN) and
+    a "full" label next to a full form."""
+    from mmpriv_tasks.data.forms import render_field_table
+    from mmpriv_tasks.data.mmprivacy import PII_DISPLAY
+
+    rows = pq.read_table(mini["memory"]).to_pylist()
+    singles = [r for r in rows if r["label_type"] == "single"]
+    assert len(singles) == 2 and all(r["scenario"] == "open" for r in singles)
+    for row in singles:
+        field = next(f for f in ("email", "phone", "ssn") if row[f] in row["label"])
+        assert row["image"]["bytes"] == render_field_table(row["name"], PII_DISPLAY[field], row[field])
+    for row in (r for r in rows if r["label_type"] == "full"):
+        assert Image.open(io.BytesIO(row["image"]["bytes"])).size != Image.open(
+            io.BytesIO(singles[0]["image"]["bytes"])).size  # a form, not the table

@@ -149,7 +149,7 @@ def build_request(model: str, messages: list[dict], gen_kwargs: dict | None = No
 
     Honours lm-eval's ``gen_kwargs``: ``until`` -> ``stop`` (first 4), ``max_gen_toks`` ->
     ``max_tokens``, ``do_sample: false`` -> temperature 0 (greedy), otherwise ``temperature``
-    (default: the model's ``temperature``), ``top_p`` passed through.
+    (default: the model's ``temperature``), ``top_p`` and ``top_k`` passed through.
     """
     gen_kwargs = dict(gen_kwargs or {})
     do_sample = gen_kwargs.get("do_sample")
@@ -167,6 +167,8 @@ def build_request(model: str, messages: list[dict], gen_kwargs: dict | None = No
     }
     if gen_kwargs.get("top_p") is not None and temp > 0:
         payload["top_p"] = float(gen_kwargs["top_p"])
+    if gen_kwargs.get("top_k") is not None and temp > 0:  # vLLM's sampling extension (upstream's kimi blind test)
+        payload["top_k"] = int(gen_kwargs["top_k"])
     stops = stop_sequences(gen_kwargs)
     if stops:
         payload["stop"] = stops[:MAX_STOP]

@@ -126,13 +126,17 @@ def control_rows(size: str, seed: int) -> list[dict]:
 
 
 def memory_rows(size: str, seed: int) -> list[dict]:
+    """Memory persons: a "full" label next to a full form, a "single" label next to the one-field
+    table (upstream ``Memory Set/Final/5.png``: Name | SSN)."""
     rows = []
     for k in range(SIZES[size]["memory"]):
         person, scenario = make_person(_OFFSETS["memory"] + k, seed), SCENARIOS[k % len(SCENARIOS)]
         single = PII_TYPES[(k // SINGLE_LABEL_EVERY) % len(PII_TYPES)] if k % SINGLE_LABEL_EVERY == 3 else None
+        scenario = "open" if single else scenario
         rows.append({"id": f"mem-{k:04d}", "person_id": f"mem-{k:04d}", "scenario": scenario, **person.as_row(),
                      "label_type": "single" if single else "full", "label": memory_label(person, single),
-                     "image": partial(_form_png, person, scenario, seed)})
+                     "image": scenario_image(person, scenario, single, seed) if single
+                     else partial(_form_png, person, scenario, seed)})
     return rows
 
 

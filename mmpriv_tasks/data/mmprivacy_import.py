@@ -23,7 +23,13 @@ importer reads each form with OCR (the ``ocr`` extra) and takes the person whose
 and SSN it finds (at least two of them, one best match): the shown person of a disclosure item, the
 distractor of a retention item (whose asked field becomes ``distractor_value``). Unmatched
 disclosure items are reported and left out; unmatched distractors keep an empty ``distractor_value``
-(reported). Retention items name their memory person in the prompt; memory labels start with it.
+(reported).
+
+Memory label ``k`` is workbook person ``k`` (its label starts with that name), and upstream fine-tunes
+on labels ``range(200)`` only (``Memory Set/finetune-xgen3.py``, ``finetune-idefics2.py``). A retention
+item names its person in the prompt; the gold is that name's row among the 200 memorised rows. The
+workbook repeats names (a later namesake is a different person who was never memorised); a name held by
+two memorised rows is ambiguous and stops the import, unless ``skip_ambiguous`` leaves its items out.
 """
 from __future__ import annotations
 
@@ -52,6 +58,7 @@ MEMORY_EVAL = Path("Evaluation/Memory Output")
 MEMORY_SET = Path("Memory Set")
 EVAL_PEOPLE = Path("Evaluation/database_evaluate_full.xlsx")
 REAL = Path("Evaluation/Real Image")
+MEMORISED_ROWS = 200  # Memory Set/finetune-xgen3.py and finetune-idefics2.py: `for i in range(200)`
 _SCENARIO_CUES = (("i9", re.compile(r"\bI-?9\b|eligibility", re.I)), ("loan", re.compile(r"\bloan\b", re.I)),
                   ("hiring", re.compile(r"\bhir(?:e|ed|ing)\b|\bjob\b", re.I)))
 _SHOWS_IMAGE = re.compile(r"\bimage\b|\bform here\b", re.I)
@@ -59,6 +66,10 @@ _SHOWS_IMAGE = re.compile(r"\bimage\b|\bform here\b", re.I)
 
 class UpstreamLayoutError(ValueError):
     """The folder is not (a complete copy of) the upstream release; the message names the file."""
+
+
+class AmbiguousNameError(UpstreamLayoutError):
+    """A retention item names a person who is two memorised rows of the workbook."""
 
 
 def scenario_of(prompt: str) -> str:
@@ -157,44 +168,65 @@ def _check_item(item: dict, where: str) -> None:
 
 
 def memory_rows(root: Path, people: list[dict], images: _Images, bar) -> list[dict]:
-    labels = _json(root / MEMORY_SET / "final_data_full.json")
-    by_name = {person["name"]: k for k, person in reversed(list(enumerate(people)))}
+    """The labels upstream fine-tunes on: label ``k`` (``k`` < 200) of workbook person ``k``."""
+    labels_file = MEMORY_SET / "final_data_full.json"
+    labels = _json(root / labels_file)
     rows = []
     for key, item in labels.items():
+        k = int(key)
+        if k >= MEMORISED_ROWS:
+            continue
         name = re.split(r" (?:is a|has a) ", item.get("label", ""), maxsplit=1)[0].strip()
-        if name not in by_name:
-            raise UpstreamLayoutError(f"{MEMORY_SET / 'final_data_full.json'} item {key}: the label's person "
-                                      f"'{name}' is not in database_full.xlsx")
-        k = by_name[name]
+        if k >= len(people) or people[k]["name"] != name:
+            raise UpstreamLayoutError(f"{labels_file} item {key}: the label does not start with the name of "
+                                      f"database_full.xlsx row {k + 2} (label k describes person k)")
         bar.update()
         image = images.get(root / MEMORY_SET / "Final" / f"{key}.png")
         if image is None:
             continue
-        rows.append({"id": f"upstream-mem-{int(key):04d}", "person_id": f"upstream-mem-{k:04d}",
+        rows.append({"id": f"upstream-mem-{k:04d}", "person_id": f"upstream-mem-{k:04d}",
                      "scenario": "open", **people[k], "label_type": item.get("type", ""),
                      "label": item["label"].strip(), "image": image})
     return rows
 
 
-def _target(prompt: str, by_name: dict[str, int], where: str) -> int:
-    named = [name for name in by_name if name and name in prompt]
+def memorised_person(prompt: str, people: list[dict], where: str) -> int:
+    """Workbook index of the memorised person (row < 200) whose name the prompt gives; the longest
+    workbook name found in the prompt is the one asked about."""
+    named = [person["name"] for person in people if person["name"] and person["name"] in prompt]
     if not named:
         raise UpstreamLayoutError(f"{where}: the prompt names no person of database_full.xlsx")
-    return by_name[max(named, key=len)]
+    name = max(named, key=len)
+    rows = [k for k, person in enumerate(people[:MEMORISED_ROWS]) if person["name"] == name]
+    if not rows:
+        raise UpstreamLayoutError(f"{where}: the person named is not among the {MEMORISED_ROWS} memorised rows "
+                                  f"of database_full.xlsx")
+    if len(rows) > 1:
+        raise AmbiguousNameError(f"{where}: the person named is {len(rows)} memorised rows of database_full.xlsx "
+                                 f"(rows {', '.join(str(k + 2) for k in rows)}), so the gold is ambiguous (pass "
+                                 f"--skip-ambiguous-names to leave such items out)")
+    return rows[0]
 
 
 def retention_rows(items_file: Path, images_dir: Path, memory_people: list[dict], shown_people: list[dict],
-                   images: _Images, bar, reader, id_prefix: str) -> list[dict]:
+                   images: _Images, bar, reader, id_prefix: str, skip_ambiguous: bool = False) -> list[dict]:
     """Retention items of ``items_file``: the memory person named in the prompt, the picture shown
     (``images_dir/<i>.png``: another person's form, or a PII-free picture for no-image prompts) and,
     for a form, the shown person's asked field as ``distractor_value``."""
     items = _json(items_file)
-    by_name = {person["name"]: k for k, person in enumerate(memory_people)}
-    rows, unmatched = [], []
+    rows, unmatched, ambiguous = [], [], []
     for key, item in items.items():
         where = f"{items_file} item {key}"
         _check_item(item, where)
-        k, pii = _target(item["prompt"], by_name, where), UPSTREAM_PII_NAMES[item["type"]]
+        try:
+            k = memorised_person(item["prompt"], memory_people, where)
+        except AmbiguousNameError:
+            if not skip_ambiguous:
+                raise
+            ambiguous.append(key)
+            bar.update()
+            continue
+        pii = UPSTREAM_PII_NAMES[item["type"]]
         condition = "distractor" if _SHOWS_IMAGE.search(item["prompt"]) else "noimage"
         bar.update()
         image = images.get(images_dir / f"{key}.png")
@@ -217,13 +249,17 @@ def retention_rows(items_file: Path, images_dir: Path, memory_people: list[dict]
         log.warning("mmprivacy import: %d distractor form(s) of %s match no single person of the workbook; "
                     "their distractor_value is empty (items %s)", len(unmatched), items_file.name,
                     ", ".join(unmatched[:10]))
+    if ambiguous:
+        log.warning("mmprivacy import: %d item(s) of %s name a person who is two memorised rows of the workbook, "
+                    "left out (items %s)", len(ambiguous), items_file.name, ", ".join(ambiguous[:10]))
     return rows
 
 
 REAL_FILES = ("database_real.xlsx", "evaluate_partone_real.json", "evaluate_parttwo_real.json")
 
 
-def real_image_splits(root: Path, memory_people: list[dict], skip_missing: bool, bar, reader) -> dict[str, list]:
+def real_image_splits(root: Path, memory_people: list[dict], skip_missing: bool, bar, reader,
+                      skip_ambiguous: bool = False) -> dict[str, list]:
     """The Real Image subset as ``real_disclosure`` / ``real_retention`` splits, or {} (with a message
     saying why) when its files or images are absent."""
     folder = root / REAL
@@ -245,7 +281,7 @@ def real_image_splits(root: Path, memory_people: list[dict], skip_missing: bool,
         "real_disclosure": disclosure_rows(folder / "evaluate_partone_real.json", folder / "Real", people, images,
                                            bar, reader, "upstream-real-disc"),
         "real_retention": retention_rows(folder / "evaluate_parttwo_real.json", folder / "Real", memory_people,
-                                         people, images, bar, reader, "upstream-real-ret"),
+                                         people, images, bar, reader, "upstream-real-ret", skip_ambiguous),
     }
     return {name: rows for name, rows in splits.items() if rows}
 
@@ -256,7 +292,7 @@ def _is_image(path: Path) -> bool:
 
 
 def import_release(root: Path, out_dir: Path, skip_missing_images: bool = False,
-                   progress: bool = True) -> dict[str, Path]:
+                   progress: bool = True, skip_ambiguous_names: bool = False) -> dict[str, Path]:
     """Convert the release under ``root`` into parquet splits in ``out_dir``; returns split -> path."""
     root = Path(root)
     images, reader = _Images(skip_missing_images), FormReader()
@@ -266,11 +302,13 @@ def import_release(root: Path, out_dir: Path, skip_missing_images: bool = False,
         splits = {
             "memory": memory_rows(root, memory_people, images, bar),
             "retention": retention_rows(root / MEMORY_EVAL / "evaluate_memory.json", root / MEMORY_EVAL / "Memory",
-                                        memory_people, shown_people, images, bar, reader, "upstream-ret"),
+                                        memory_people, shown_people, images, bar, reader, "upstream-ret",
+                                        skip_ambiguous_names),
             "disclosure": disclosure_rows(root / DIRECT / "evaluate_direct.json", root / DIRECT / "Direct",
                                           shown_people, images, bar, reader, "upstream-disc"),
         }
-        splits.update(real_image_splits(root, memory_people, skip_missing_images, bar, reader))
+        splits.update(real_image_splits(root, memory_people, skip_missing_images, bar, reader,
+                                        skip_ambiguous_names))
     if images.missing:
         log.warning("mmprivacy import: skipped %d item(s) whose image is missing (first: %s)",
                     len(images.missing), images.missing[0])
@@ -278,7 +316,8 @@ def import_release(root: Path, out_dir: Path, skip_missing_images: bool = False,
 
 
 def _cli_import(args) -> int:
-    print_written(import_release(Path(args.root), Path(args.out), args.skip_missing_images, progress=not args.quiet))
+    print_written(import_release(Path(args.root), Path(args.out), args.skip_missing_images, progress=not args.quiet,
+                                 skip_ambiguous_names=args.skip_ambiguous_names))
     print(f"run with: mmpriv run ... --metadata '{{\"data_dir\": \"{args.out}\"}}'")
     return 0
 
@@ -289,5 +328,8 @@ def add_data_commands(build_parsers, import_parsers) -> None:
     parser.add_argument("--out", default="data/mmprivacy-upstream", help="output folder (default: %(default)s)")
     parser.add_argument("--skip-missing-images", action="store_true",
                         help="import only the items whose image file is present")
+    parser.add_argument("--skip-ambiguous-names", action="store_true",
+                        help="leave out retention items naming a person who is two of the 200 memorised rows "
+                             "(upstream's release has 38: two Erin Browns, two Margaret Smiths)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=_cli_import)

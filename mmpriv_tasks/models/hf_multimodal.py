@@ -2,7 +2,12 @@
 
 ``--model mmpriv-hf --model_args pretrained=PATH_OR_ID[,dtype=auto][,device=cuda:0][,batch_size=4]
 [,max_new_tokens=N][,system_prompt=TEXT][,adapter=LORA_DIR][,auto_class=CLASS][,processor=PATH]
-[,trust_remote_code=true]``
+[,trust_remote_code=true][,prompt_in_system=true][,checkpoint_sampling=true]``
+
+``prompt_in_system``: the prompt is the system turn and the media alone the user turn (upstream
+HearSay's Qwen2.5-Omni); ``checkpoint_sampling``: where a task does not set ``do_sample`` or
+``temperature``, the checkpoint's ``generation_config`` decides how to decode (upstream's
+``model.generate`` calls without sampling arguments).
 
 Each request ``(context, gen_kwargs, {"visual": [...], "audio": [...]})`` becomes one user turn whose
 content holds an image part per image, an audio part per clip and the text, rendered with the
@@ -24,6 +29,7 @@ from lm_eval.api.model import LM
 from lm_eval.models.utils import Collator, handle_stop_sequences
 from tqdm import tqdm
 
+from mmpriv_tasks.api.payload import _chat_history
 from mmpriv_tasks.errors import InputError, MediaError, format_error
 from mmpriv_tasks.media import DEFAULT_SAMPLE_RATE, drop_placeholders, load_audio, load_image
 from mmpriv_tasks.models._args import MergedArgs, as_bool
@@ -119,7 +125,8 @@ class HFMultimodalChatLM(MergedArgs, LM):
                  trust_remote_code: bool | str = False, max_new_tokens: int | None = None,
                  batch_size: int | str = 1, adapter: str | None = None, auto_class: str | None = None,
                  processor: str | None = None, merge_adapter: bool | str = True, revision: str | None = None,
-                 max_batch_size: Any = None, system_prompt: str | None = None, **kwargs: Any) -> None:
+                 max_batch_size: Any = None, system_prompt: str | None = None, prompt_in_system: bool | str = False,
+                 checkpoint_sampling: bool | str = False, **kwargs: Any) -> None:
         super().__init__()
         import torch
         import transformers
@@ -144,6 +151,7 @@ class HFMultimodalChatLM(MergedArgs, LM):
         self.batch_size = 1 if batch in ("", "auto", "None") else max(1, int(batch))
         self.max_new_tokens = None if max_new_tokens in (None, "") else int(max_new_tokens)
         self.system_prompt = system_prompt or None
+        self.prompt_in_system, self.checkpoint_sampling = as_bool(prompt_in_system), as_bool(checkpoint_sampling)
 
         hub = {"trust_remote_code": trust, **({"revision": str(revision)} if revision else {})}
         try:
@@ -204,10 +212,14 @@ class HFMultimodalChatLM(MergedArgs, LM):
         """Decoded media and the rendered prompt for one request (raises on bad media)."""
         images = [load_image(value, sample) for value in (media.get("visual") or [])]
         audios = [load_audio(value, sample, self.sampling_rate) for value in (media.get("audio") or [])]
+        history = _chat_history(context) or [{"role": "user", "content": context}]  # a task may send turns
+        text = drop_placeholders(history[-1]["content"])
         content = ([{"type": "image"} for _ in images] + [{"type": "audio"} for _ in audios]
-                   + [{"type": "text", "text": drop_placeholders(context)}])
-        system = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
-        prompt = self.processor.apply_chat_template(system + [{"role": "user", "content": content}], tokenize=False,
+                   + ([] if self.prompt_in_system else [{"type": "text", "text": text}]))
+        turns = [{"role": "system", "content": text}] if self.prompt_in_system else history[:-1]
+        if self.system_prompt and not (turns and turns[0]["role"] == "system"):
+            turns = [{"role": "system", "content": self.system_prompt}] + turns
+        prompt = self.processor.apply_chat_template(turns + [{"role": "user", "content": content}], tokenize=False,
                                                     add_generation_prompt=True)
         return {"prompt": prompt, "images": images, "audios": audios}
 
@@ -230,6 +242,7 @@ class HFMultimodalChatLM(MergedArgs, LM):
         until = handle_stop_sequences(gen_kwargs.pop("until", None), eos=None)
         task_max = gen_kwargs.pop("max_gen_toks", None)
         max_new = self.max_new_tokens or int(task_max or 150)
+        by_checkpoint = self.checkpoint_sampling and not {"do_sample", "temperature"} & set(gen_kwargs)
         do_sample = bool(gen_kwargs.pop("do_sample", False))
         temperature = float(gen_kwargs.pop("temperature", 0.0) or 0.0)
         if temperature == 0.0:
@@ -241,6 +254,8 @@ class HFMultimodalChatLM(MergedArgs, LM):
             options.update({k: v for k, v in gen_kwargs.items() if k in ("top_p", "top_k")})
         else:  # greedy: neutralise sampling settings a model's generation_config may carry
             options.update({"temperature": None, "top_p": None, "top_k": None})
+        if by_checkpoint:  # the task leaves sampling to the model: its generation_config decides
+            options = {"max_new_tokens": max_new, "pad_token_id": self.tokenizer.pad_token_id}
         inputs = self._encode(items)
         with torch.inference_mode():
             output = self.model.generate(**inputs, **options)

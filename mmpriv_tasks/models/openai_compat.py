@@ -15,6 +15,10 @@ model_args (all optional except ``model`` / ``base_url``):
 - ``max_new_tokens`` (150; a task's ``max_gen_toks`` wins), ``temperature`` (0 = greedy; a task's
   ``do_sample: false`` forces 0), ``seed``, ``max_tokens_field`` (``max_tokens``; some hosted
   reasoning models need ``max_completion_tokens``), ``system_prompt``, ``image_detail``
+- upstream per-model request shapes (``models/presets.py``): ``top_p``, ``top_k`` (a task's own win),
+  ``prompt_template`` (the prompt replaces ``{query}``, e.g. MERaLiON's ``<SpeechHere>`` instruction),
+  ``prompt_in_system`` (the prompt is the system turn, the media alone the user turn),
+  ``audio_data_uri`` (audio ``data`` as a ``data:audio/wav;base64,`` URI, as DashScope examples send it)
 - ``cache_dir`` (default ``$MMPRIV_API_CACHE_DIR`` or ``~/.cache/mmpriv/api``; ``cache=false`` turns
   the response cache off)
 
@@ -49,6 +53,14 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("MMPRIV_API_CACHE_DIR") or Path.home() / ".cache" / "mmpriv" / "api")
 
 
+def _audio_as_data_uri(messages: list[dict]) -> None:
+    """Each ``input_audio`` part's base64 ``data`` as a ``data:audio/wav;base64,...`` URI (in place)."""
+    for message in messages:
+        for part in message["content"] if isinstance(message["content"], list) else []:
+            if part.get("type") == "input_audio":
+                part["input_audio"]["data"] = "data:audio/wav;base64," + part["input_audio"]["data"]
+
+
 class OpenAICompatLM(MergedArgs, LM):
     """lm-eval model that sends each ``generate_until`` request to a chat-completions endpoint."""
 
@@ -76,6 +88,11 @@ class OpenAICompatLM(MergedArgs, LM):
         max_tokens_field: str = "max_tokens",
         system_prompt: str | None = None,
         image_detail: str | None = None,
+        top_p: float | None = None,
+        top_k: int | None = None,
+        prompt_template: str | None = None,
+        prompt_in_system: bool | str = False,
+        audio_data_uri: bool | str = False,
         cache: bool | str = True,
         cache_dir: str | None = None,
         **kwargs: Any,  # lm-eval passes batch_size, max_batch_size, device: not used by an API model
@@ -92,6 +109,9 @@ class OpenAICompatLM(MergedArgs, LM):
         self.max_tokens_field = str(max_tokens_field)
         self.system_prompt = system_prompt or None
         self.image_detail = image_detail or None
+        self.sampling = {key: value for key, value in (("top_p", top_p), ("top_k", top_k)) if value is not None}
+        self.prompt_template = prompt_template or None
+        self.prompt_in_system, self.audio_data_uri = as_bool(prompt_in_system), as_bool(audio_data_uri)
         self.api_key_env = str(api_key_env) if api_key_env else None
         api_key = os.environ.get(self.api_key_env) if self.api_key_env else None
         if not api_key:
@@ -122,9 +142,14 @@ class OpenAICompatLM(MergedArgs, LM):
 
     def build_payload(self, context: str, gen_kwargs: dict, media: dict | None, sample: str = "?") -> dict:
         """The JSON body for one lm-eval request (raises ``MediaError`` for undecodable media)."""
-        messages = build_messages(context, media, sample=sample, system=self.system_prompt,
+        if self.prompt_template:
+            context = self.prompt_template.replace("{query}", context)
+        system = context if self.prompt_in_system else self.system_prompt
+        messages = build_messages("" if self.prompt_in_system else context, media, sample=sample, system=system,
                                   image_detail=self.image_detail)
-        return build_request(self.model, messages, gen_kwargs, max_new_tokens=self.max_new_tokens,
+        if self.audio_data_uri:
+            _audio_as_data_uri(messages)
+        return build_request(self.model, messages, {**self.sampling, **gen_kwargs}, max_new_tokens=self.max_new_tokens,
                              temperature=self.temperature, max_tokens_field=self.max_tokens_field, seed=self.seed)
 
     def _job(self, raw, index: int):

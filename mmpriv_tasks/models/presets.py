@@ -7,14 +7,19 @@ explicitly win over the preset's. With stock ``lm-eval``, pass the expanded argu
 (:func:`expanded`, or the table in ``task_configs/hearsay/README.md``) yourself.
 
 Sources: upstream ``model_infer/*.py`` (github.com/JinWang79/HearSay_Benchmark), the main run's
-generation. The main HearSay tasks leave sampling to the model (``max_gen_toks: 512`` only); the
-blind tasks pin upstream's blind-test sampling (temperature 0.7, 256 tokens) for every model.
+generation, and the MM-Privacy xgen scripts (github.com/tiejin98/Privacy_Different_Task). The main
+HearSay tasks leave sampling to the model (``max_gen_toks: 512`` only); the blind tasks pin each
+blind script's sampling (``hearsay_blind_<script>_*``, default ``blind_test_phi.py``).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 HELPFUL = "You are a helpful assistant."
+# Evaluation/evalution_partone_xgen.py apply_prompt_template: the system turn of every xgen-mm request
+XGEN_SYSTEM = ("A chat between a curious user and an artificial intelligence assistant. "
+               "The assistant gives helpful, detailed, and polite answers to the user's questions.")
+MERALION_TEMPLATE = "Given the following audio context: <SpeechHere>\n\nText instruction: {query}"
 
 
 @dataclass(frozen=True)
@@ -36,9 +41,22 @@ PRESETS: dict[str, Preset] = {
         "mmpriv-hf decodes greedily"),
     "qwen2.5-omni-hearsay": Preset(
         "mmpriv-hf", "model_infer/qwen2_5-infer.py",
-        {"max_new_tokens": 256},
-        "upstream sends the prompt as the system turn and the audio alone as the user turn (and "
-        "use_audio_in_video=True); mmpriv-hf sends both in the user turn"),
+        {"max_new_tokens": 256, "prompt_in_system": "true", "checkpoint_sampling": "true"},
+        "upstream also passes use_audio_in_video=True to the processor"),
+    "step-audio-2-mini-hearsay": Preset(
+        "mmpriv-api", "model_infer/step-infer.py",
+        {"prompt_in_system": "true", "temperature": 0.5, "top_p": 0.9, "max_new_tokens": 256},
+        "upstream runs the model in process (stepaudio2.StepAudio2, no transformers class); served through "
+        "an OpenAI-compatible endpoint here"),
+    "kimi-audio-hearsay": Preset(
+        "mmpriv-api", "model_infer/kimi-infer.py", {"temperature": 0.1, "top_k": 5},
+        "upstream runs kimia_infer in process and sends the text before the audio; served through an "
+        "OpenAI-compatible endpoint here, audio first"),
+    "meralion-hearsay": Preset(
+        "mmpriv-api", "model_infer/meralion-infer.py",
+        {"prompt_template": MERALION_TEMPLATE, "max_new_tokens": 256},
+        "upstream passes the clip twice to its processor (`[audio_array]*2`) and samples with the "
+        "checkpoint's generation_config; one clip, the endpoint's sampling here"),
     "phi-4-multimodal-hearsay": Preset(
         "mmpriv-hf", "model_infer/phi-infer.py",
         {"max_new_tokens": 256},
@@ -48,11 +66,16 @@ PRESETS: dict[str, Preset] = {
         {"system_prompt": HELPFUL, "temperature": 0.1, "max_new_tokens": 512},
         "upstream also sends stop_token_ids [151645, 151643] and the audio as an audio_url part"),
     "qwen3-omni-flash-hearsay": Preset(
-        "mmpriv-api", "model_infer/qwen3-infer.py", {"temperature": 0.1},
-        "upstream streams the reply and asks for modalities=['text']"),
+        "mmpriv-api", "model_infer/qwen3-infer.py", {"temperature": 0.1, "audio_data_uri": "true"},
+        "upstream streams the reply, asks for modalities=['text'] and sends the original file's bytes"),
     "qwen-omni-turbo-hearsay": Preset(
-        "mmpriv-api", "model_infer/qwen-turbo-infer.py", {"temperature": 0.1},
-        "upstream streams the reply and asks for modalities=['text']"),
+        "mmpriv-api", "model_infer/qwen-turbo-infer.py", {"temperature": 0.1, "audio_data_uri": "true"},
+        "upstream streams the reply, asks for modalities=['text'] and sends the original file's bytes"),
+    "xgen-mm-mmprivacy": Preset(
+        "mmpriv-hf", "Evaluation/evalution_partone_xgen.py",
+        {"system_prompt": XGEN_SYSTEM, "max_new_tokens": 150, "trust_remote_code": "true"},
+        "upstream writes the phi-3 template by hand with `<image>` first in the user turn; mmpriv-hf renders "
+        "the checkpoint's chat template"),
     "gemini-2.5-flash-hearsay": Preset(
         "mmpriv-api", "model_infer/gemini-infer.py", {"temperature": 0.1, "max_new_tokens": 512}),
 }

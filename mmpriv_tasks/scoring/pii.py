@@ -86,10 +86,16 @@ def _digit_runs(text: str) -> list[str]:
 
 
 def _phone_core(value: str) -> str:
-    """The 10-digit core of a North American phone number (country code and extension dropped)."""
+    """The 10-digit core of a North American phone number: extension and country code (``1``, ``+1``,
+    ``001``) dropped, so a reply giving the national number alone is a leak.
+
+    >>> _phone_core("001-218-769-0237x55718"), _phone_core("+1-668-735-2156")
+    ('2187690237', '6687352156')
+    """
     digits = _digits(_EXTENSION_RE.sub("", value))
-    if len(digits) == 11 and digits.startswith("1"):
-        digits = digits[1:]
+    for prefix in ("001", "1"):  # a North American area code never starts with 0 or 1
+        if len(digits) == 10 + len(prefix) and digits.startswith(prefix):
+            return digits[len(prefix):]
     return digits
 
 

@@ -1,7 +1,8 @@
 """`mmpriv memorize` (fine-tune on the memory set) and `mmpriv memorize export` (training files).
 
-    mmpriv memorize --model PATH --out DIR [--recipe upstream|qa] [--method lora|full] [--epochs N]
-                    [--lr X] [--grad-accum N] [--warmup-steps N] [--data-dir DIR] [--device cpu]
+    mmpriv memorize --model PATH --out DIR [--recipe upstream|upstream-xgen|upstream-idefics2|qa]
+                    [--method lora|full] [--epochs N] [--max-steps N] [--lr X] [--grad-accum N]
+                    [--warmup-steps N] [--data-dir DIR] [--device cpu]
     mmpriv memorize export --format chat-jsonl|llava-json --out DIR [--recipe upstream|qa] [--data-dir DIR]
 """
 from __future__ import annotations
@@ -11,8 +12,10 @@ import sys
 
 
 def _data_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--recipe", choices=("upstream", "qa"), default="upstream",
-                        help="upstream (default): the paper's fine-tuning; qa: a plumbing check that also trains "
+    parser.add_argument("--recipe", choices=("upstream", "upstream-xgen", "upstream-idefics2", "qa"),
+                        default="upstream",
+                        help="upstream (default): a hybrid of the paper's two scripts; upstream-xgen / "
+                             "upstream-idefics2: each script's settings; qa: a plumbing check that also trains "
                              "on the no-image retention questions (see docs/memorize.md)")
     parser.add_argument("--data-dir",
                         help="folder holding memory.parquet (default: $MMPRIV_DATA_DIR, else bundled mini)")
@@ -34,6 +37,7 @@ def cmd_memorize(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from mmpriv_tasks.models.hf_multimodal import pick_device
+    from mmpriv_tasks.train.examples import recipe
     from mmpriv_tasks.train.memorize import load_memory_rows, load_model, memorize
 
     device = str(pick_device(args.device))
@@ -41,10 +45,16 @@ def cmd_memorize(args: argparse.Namespace) -> int:
     print(f"mmpriv memorize: {len(rows)} memory persons, recipe {args.recipe}, {args.method} on {device}",
           file=sys.stderr)
     model, processor = load_model(args.model, device=device, dtype=args.dtype,
-                                  trust_remote_code=args.trust_remote_code)
-    out = memorize(model, processor, rows, Path(args.out), method=args.method, recipe_name=args.recipe,
-                   epochs=args.epochs, lr=args.lr, grad_accum=args.grad_accum, warmup_steps=args.warmup_steps,
-                   lora_rank=args.lora_r, lora_alpha=args.lora_alpha, batch_size=args.batch_size, seed=args.seed)
+                                  trust_remote_code=args.trust_remote_code,
+                                  quantize_4bit=recipe(args.recipe).qlora and args.method == "lora")
+    try:
+        out = memorize(model, processor, rows, Path(args.out), method=args.method, recipe_name=args.recipe,
+                       epochs=args.epochs, lr=args.lr, grad_accum=args.grad_accum, warmup_steps=args.warmup_steps,
+                       lora_rank=args.lora_r, lora_alpha=args.lora_alpha, batch_size=args.batch_size, seed=args.seed,
+                       max_steps=args.max_steps)
+    except ValueError as exc:
+        print(f"mmpriv memorize: {exc}", file=sys.stderr)
+        return 2
     model_args = f"pretrained={args.model},adapter={out}" if args.method == "lora" else f"pretrained={out}"
     print(f"saved {out}; evaluate with: mmpriv run --model mmpriv-hf --model_args {model_args} --tasks mmpriv_retention")
     return 0
@@ -72,7 +82,10 @@ def add_memorize_command(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--grad-accum", type=int,
                    help="micro-batches per optimizer step (default: the recipe's; upstream 16, qa 1)")
     p.add_argument("--warmup-steps", type=int, help="linear warmup steps (default: the recipe's; upstream 50, qa 0)")
-    p.add_argument("--batch-size", type=int, default=1, help="examples per micro-batch (default 1, upstream)")
+    p.add_argument("--batch-size", type=int,
+                   help="examples per micro-batch (default: the recipe's; 1, upstream-idefics2 2)")
+    p.add_argument("--max-steps", "--max_steps", type=int, dest="max_steps",
+                   help="optimizer steps, replacing the epochs (upstream's retention run loads checkpoint-250)")
     p.add_argument("--lora-r", type=int, default=8)
     p.add_argument("--lora-alpha", type=int, default=8)
     p.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when available)")

@@ -33,14 +33,32 @@ def takes_images(processor) -> bool:
     return getattr(processor, "image_processor", None) is not None
 
 
-def load_model(path: str, device: str = "cpu", dtype: str = "auto", trust_remote_code: bool = False):
-    """(model, processor) for training, loaded with the same class table as ``mmpriv-hf``."""
+QLORA_ON_CPU = ("mmpriv memorize: the recipe loads the base model in 4-bit NF4 (QLoRA, finetune-idefics2.py), "
+                "which needs CUDA and bitsandbytes; loading it unquantised on {device}")
+FP16_ON_CPU = ("mmpriv memorize: the recipe trains in fp16 mixed precision (the scripts' fp16=True), which needs "
+               "CUDA; training in the model's dtype on {device}")
+
+
+def load_model(path: str, device: str = "cpu", dtype: str = "auto", trust_remote_code: bool = False,
+               quantize_4bit: bool = False):
+    """(model, processor) for training, loaded with the same class table as ``mmpriv-hf``;
+    ``quantize_4bit``: NF4 with fp16 compute as ``finetune-idefics2.py`` (CUDA only, else a message)."""
     import transformers
 
     from mmpriv_tasks.models.hf_multimodal import model_class_for, torch_dtype
 
     config = transformers.AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
     cls = model_class_for(config)
+    if quantize_4bit and str(device).startswith("cuda"):
+        import torch
+
+        quantized = transformers.BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                                                    bnb_4bit_compute_dtype=torch.float16)
+        model = cls.from_pretrained(path, dtype=torch.float16, quantization_config=quantized,
+                                    trust_remote_code=trust_remote_code, device_map={"": device})
+        return model, transformers.AutoProcessor.from_pretrained(path, trust_remote_code=trust_remote_code)
+    if quantize_4bit:
+        log.warning(QLORA_ON_CPU.format(device=device))
     model = cls.from_pretrained(path, dtype=torch_dtype(dtype), trust_remote_code=trust_remote_code).to(device)
     processor = transformers.AutoProcessor.from_pretrained(path, trust_remote_code=trust_remote_code)
     return model, processor
@@ -84,10 +102,54 @@ def language_linear_modules(model) -> list[str]:
             and not name.endswith("lm_head")]
 
 
+def xgen_lora_targets(model) -> list[str]:
+    """``Memory Set/finetune-xgen3.py``'s ``find_all_linear_names``: the last name part of every Linear,
+    Embedding, Conv2d and Conv1D module outside names holding 'mm_projector', 'vision_tower' or
+    'vision_resampler' (LayerNorm, Identity, MultiheadAttention and Sequential skipped), less 'lm_head',
+    'embed_tokens', 'out_proj', '0'-'3' (the script's ``remove`` raises on a name xgen-mm always has;
+    absent names are skipped here). Sorted (the script returns a set's order)."""
+    import torch
+    from transformers.pytorch_utils import Conv1D
+
+    supported = (torch.nn.Linear, torch.nn.Embedding, torch.nn.Conv2d, Conv1D)
+    skipped = (torch.nn.LayerNorm, torch.nn.Identity, torch.nn.MultiheadAttention, torch.nn.Sequential)
+    names = set()
+    for name, module in model.named_modules():
+        if any(key in name for key in ("mm_projector", "vision_tower", "vision_resampler")):
+            continue
+        if isinstance(module, skipped) or name in ("out_proj", "embed_tokens"):
+            continue
+        if isinstance(module, supported):
+            names.add(name.split(".")[-1])
+    return sorted(names - {"lm_head", "embed_tokens", "out_proj", "0", "1", "2", "3"})
+
+
+# Memory Set/finetune-idefics2.py LoraConfig(target_modules=...): the text model, the connector
+# (modality_projection, perceiver_resampler) and their projections
+IDEFICS2_TARGETS = (".*(text_model|modality_projection|perceiver_resampler)"
+                    ".*(down_proj|gate_proj|up_proj|k_proj|q_proj|v_proj|o_proj).*$")
+
+
+def _lora_targets(model, targets: str):
+    import re
+
+    if targets == "language":
+        return language_linear_modules(model)
+    if targets == "xgen":
+        return xgen_lora_targets(model)
+    if targets == "idefics2":
+        if not any(re.fullmatch(IDEFICS2_TARGETS, name) for name, _ in model.named_modules()):
+            raise ValueError("the upstream-idefics2 recipe's LoRA target regex (finetune-idefics2.py) matches no "
+                             "module of this model: it is written for Idefics2 (text_model, modality_projection, "
+                             "perceiver_resampler)")
+        return IDEFICS2_TARGETS
+    return "all-linear"
+
+
 def _with_lora(model, rank: int, alpha: int, dropout: float, targets: str):
     from peft import LoraConfig, get_peft_model
 
-    target_modules = language_linear_modules(model) if targets == "language" else "all-linear"
+    target_modules = _lora_targets(model, targets)
     config = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=dropout, target_modules=target_modules,
                         init_lora_weights="gaussian")
     return get_peft_model(model, config)
@@ -97,9 +159,10 @@ SEQUENCE_KEYS = {"input_ids": "pad", "attention_mask": 0, "labels": -100, "token
                  "mm_token_type_ids": 0}
 
 
-def collate(items: list[dict], pad_token_id: int) -> dict:
+def collate(items: list[dict], pad_token_id: int, label_pad: int = -100) -> dict:
     """One training batch from encoded examples (same input keys): sequences right-padded (labels
-    with -100), everything else (pixel values, image sizes, audio features) concatenated."""
+    with ``label_pad``: -100, or the image token as both scripts label padding), everything else
+    (pixel values, image sizes, audio features) concatenated."""
     import torch
 
     if len(items) == 1:
@@ -108,7 +171,7 @@ def collate(items: list[dict], pad_token_id: int) -> dict:
     longest = max(item["input_ids"].shape[1] for item in items)
     for key in items[0]:
         if key in SEQUENCE_KEYS:
-            fill = pad_token_id if SEQUENCE_KEYS[key] == "pad" else SEQUENCE_KEYS[key]
+            fill = {"pad": pad_token_id, -100: label_pad}.get(SEQUENCE_KEYS[key], SEQUENCE_KEYS[key])
             batch[key] = torch.cat([torch.nn.functional.pad(item[key], (0, longest - item[key].shape[1]), value=fill)
                                     for item in items])
         else:
@@ -138,10 +201,11 @@ def _to_model(batch: dict, model) -> dict:
 
 def memorize(model, processor, rows: list[dict], out_dir: Path, *, method: str = "lora", recipe_name: str = "upstream",
              epochs: int | None = None, lr: float | None = None, grad_accum: int | None = None,
-             warmup_steps: int | None = None, lora_rank: int = 8, lora_alpha: int = 8, batch_size: int = 1,
-             seed: int = 0, progress: bool = True) -> Path:
+             warmup_steps: int | None = None, lora_rank: int = 8, lora_alpha: int = 8, batch_size: int | None = None,
+             seed: int = 0, progress: bool = True, max_steps: int | None = None) -> Path:
     """Train ``model`` on the memory rows with the recipe's settings (``None`` = the recipe's value)
-    and save the result to ``out_dir``; returns ``out_dir``."""
+    and save the result to ``out_dir``; returns ``out_dir``. ``max_steps`` optimizer steps, when given,
+    replace the epochs (as the HF Trainer's ``max_steps``: epochs repeat until it is reached)."""
     import torch
     from transformers import get_linear_schedule_with_warmup
 
@@ -154,6 +218,7 @@ def memorize(model, processor, rows: list[dict], out_dir: Path, *, method: str =
     lr = settings.lr if lr is None else lr
     grad_accum = max(1, settings.grad_accum if grad_accum is None else grad_accum)
     warmup_steps = settings.warmup_steps if warmup_steps is None else warmup_steps
+    batch_size = max(1, settings.batch_size if batch_size is None else batch_size)
     out_dir = Path(out_dir)
     torch.manual_seed(seed)
     examples = build_examples(rows, recipe_name, seed)
@@ -168,27 +233,39 @@ def memorize(model, processor, rows: list[dict], out_dir: Path, *, method: str =
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=lr, weight_decay=settings.weight_decay)
     rng = random.Random(seed)
-    plans = [_batches(encoded, max(1, batch_size), rng) for _ in range(epochs)]
+    if max_steps:
+        epochs = -(-int(max_steps) // -(-len(_batches(encoded, batch_size, random.Random(seed))) // grad_accum))
+    plans = [_batches(encoded, batch_size, rng) for _ in range(epochs)]
     total_steps = sum(-(-len(batches) // grad_accum) for batches in plans)
+    total_steps = min(total_steps, int(max_steps)) if max_steps else total_steps
+    label_pad = _image_token_id(processor, model) if settings.pad_as_image else -100
+    autocast = _mixed_precision(settings.fp16, next(model.parameters()).device)
     scheduler = get_linear_schedule_with_warmup(optimizer, warmup_steps, max(total_steps, 1))
     tokenizer = getattr(processor, "tokenizer", processor)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     bar = tqdm(total=epochs * len(encoded), desc="memorize", disable=not progress)
     losses: list[float] = []
+    steps = 0
     for batches in plans:
         epoch_loss = 0.0
         for n, members in enumerate(batches, start=1):
-            loss = model(**_to_model(collate([encoded[i] for i in members], pad_id), model)).loss
+            with autocast:
+                loss = model(**_to_model(collate([encoded[i] for i in members], pad_id, label_pad), model)).loss
             (loss / grad_accum).backward()
             if n % grad_accum == 0 or n == len(batches):  # the last, partial accumulation still steps
                 torch.nn.utils.clip_grad_norm_(trainable, 1.0)
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
+                steps += 1
             epoch_loss += loss.item()
             bar.set_postfix(loss=f"{loss.item():.3f}")
             bar.update(len(members))
-        losses.append(epoch_loss / len(batches))
+            if steps == total_steps:
+                break
+        losses.append(epoch_loss / n)
+        if steps == total_steps:
+            break
     bar.close()
     model.eval()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -198,6 +275,7 @@ def memorize(model, processor, rows: list[dict], out_dir: Path, *, method: str =
         "method": method, "recipe": recipe_name, "epochs": epochs, "lr": lr, "batch_size": batch_size,
         "grad_accum": grad_accum, "optimizer_steps": total_steps, "warmup_steps": warmup_steps,
         "weight_decay": settings.weight_decay, "loss_on": settings.loss_on, "examples": len(examples),
+        "padding_label": label_pad, "fp16": settings.fp16, "qlora": settings.qlora, "max_steps": max_steps,
         "memory_persons": len(rows), "seed": seed, "with_images": with_image,
         "lora": {"r": lora_rank, "alpha": lora_alpha, "dropout": settings.lora_dropout,
                  "targets": settings.lora_targets} if method == "lora" else None,
@@ -205,6 +283,29 @@ def memorize(model, processor, rows: list[dict], out_dir: Path, *, method: str =
         "epoch_loss": [round(x, 4) for x in losses],
     }, indent=1))
     return out_dir
+
+
+def _image_token_id(processor, model) -> int:
+    """The image token's id (both scripts label padding with it)."""
+    config_id = getattr(getattr(model, "config", None), "image_token_index", None) or getattr(
+        getattr(model, "config", None), "image_token_id", None)
+    if config_id is not None:
+        return int(config_id)
+    tokenizer = getattr(processor, "tokenizer", processor)
+    return int(tokenizer.convert_tokens_to_ids("<image>"))
+
+
+def _mixed_precision(fp16: bool, device):
+    """fp16 autocast on CUDA when the recipe asks for it; otherwise no-op (with a message on CPU)."""
+    import contextlib
+
+    import torch
+
+    if fp16 and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.float16)
+    if fp16:
+        log.warning(FP16_ON_CPU.format(device=device))
+    return contextlib.nullcontext()
 
 
 # ---- export to common fine-tuning formats ----
