@@ -4,6 +4,8 @@ injectable faults (429 + Retry-After, 500, slow replies, malformed JSON, empty c
 connections), chosen deterministically per (request body, attempt number). ``500_echo`` (in
 ``faults``/``script``) and ``reject_media=True`` answer HTTP 500 with an error body that echoes the
 whole request, as llama-cpp-python's server does for image/audio content a text model cannot take.
+As a process (``python tests/fake_openai_server.py --port N [--exit-after K]``) it serves until killed,
+or kills itself with SIGKILL on its K-th chat request, unanswered (a server that dies mid-run).
 
     with FakeOpenAIServer(fault_rate=0.3) as server:
         ... base_url=server.base_url ...
@@ -75,13 +77,13 @@ class FakeOpenAIServer:
         self._thread: threading.Thread | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
-    def start(self) -> "FakeOpenAIServer":
+    def start(self, port: int = 0) -> "FakeOpenAIServer":
         server = self
 
         class Handler(_Handler):
             owner = server
 
-        self._httpd = _Server(("127.0.0.1", 0), Handler)
+        self._httpd = _Server(("127.0.0.1", port), Handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                         daemon=True)
@@ -155,6 +157,12 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
             self.close_connection = True
 
+    def do_GET(self) -> None:  # noqa: N802 - http.server naming
+        if self.path.rstrip("/") == "/v1/models":
+            self._send(200, json.dumps({"object": "list", "data": [{"id": "fake", "object": "model"}]}).encode())
+        else:
+            self._send(404, json.dumps({"error": {"message": f"no route {self.path}"}}).encode())
+
     def do_POST(self) -> None:  # noqa: N802 - http.server naming
         owner = self.owner
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -207,3 +215,31 @@ class _Handler(BaseHTTPRequestHandler):
             "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
         }
         self._send(200, json.dumps(reply).encode())
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+    import os
+    import signal
+
+    parser = argparse.ArgumentParser(description="a fake OpenAI-compatible server on 127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--exit-after", type=int, help="die (SIGKILL) on this chat request, unanswered")
+    args = parser.parse_args(argv)
+    seen = 0
+
+    def answer(body: dict) -> str:
+        nonlocal seen
+        seen += 1
+        if args.exit_after and seen >= args.exit_after:
+            print(f"fake server: killing itself on chat request {seen}", flush=True)
+            os.kill(os.getpid(), signal.SIGKILL)
+        return default_answer(body)
+
+    server = FakeOpenAIServer(answer).start(args.port)
+    print(f"fake server: listening on {server.base_url}", flush=True)
+    threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()
