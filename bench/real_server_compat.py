@@ -102,6 +102,8 @@ def build_wheel(folder: Path, native: bool) -> Path:
     staging = Path(tempfile.mkdtemp(prefix="build-", dir=folder.parent))
     log = folder.parent / "build.log"
     start = time.monotonic()
+    print(f"building llama-cpp-python {LLAMA_VERSION} ({'native' if native else 'portable'}; ~5-10 min on 2 quiet "
+          f"cores), log: {log}", flush=True)
     env = {**os.environ, "CMAKE_ARGS": "" if native else PORTABLE_CMAKE_ARGS}
     with log.open("w") as out:
         code = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-cache-dir", "-w", str(staging),
@@ -277,15 +279,17 @@ def judge_step(found: dict, proc, limit: int) -> tuple[bool, str]:
     if not found:
         return False, proc.stderr[-500:]
     judge_errors = found.get("judge_error_rate,none")
-    failed = sum("failed after" in line or "(not retried)" in line for line in proc.stderr.splitlines())
-    unusable = proc.stderr.count("unusable reply")
-    verdicts = round((1 - judge_errors) * limit) if isinstance(judge_errors, (int, float)) else 0
+    verdicts = limit - (round(judge_errors * limit) if isinstance(judge_errors, (int, float)) else limit)
+    # the API client's warnings (one per distinct judge request: equal requests are sent once)
+    unusable = proc.stderr.count(": unusable reply: ")
+    failed = sum(" failed after " in line or "later requests failing with it are not retried" in line
+                 for line in proc.stderr.splitlines())
     consistent = judge_errors == 0 or (judge_errors == 1 and math.isnan(found.get("refusal_rate,none", 0)))
     ok = (proc.returncode == 0 and found.get("judged_rate,none") == 1.0 and failed == 0
           and verdicts + unusable >= 1 and consistent)
     detail = (f"judged_rate={found.get('judged_rate,none')}, judge_error_rate={judge_errors}, "
               f"refusal_rate={found.get('refusal_rate,none')}, judge replies from the model: {verdicts} "
-              f"verdicts + {unusable} not a verdict, failed requests={failed}")
+              f"verdicts + {unusable} not a verdict, requests lost to the connection or HTTP={failed}")
     if ok and judge_errors:
         detail += " (the model answered in JSON mode, but not with a verdict: counted as judge errors, none scored)"
     return ok, detail

@@ -3,9 +3,11 @@ and benchmarks: deterministic answers derived from the request, every attempt re
 injectable faults (429 + Retry-After, 500, slow replies, malformed JSON, empty choices, dropped
 connections), chosen deterministically per (request body, attempt number). ``500_echo`` (in
 ``faults``/``script``) and ``reject_media=True`` answer HTTP 500 with an error body that echoes the
-whole request, as llama-cpp-python's server does for image/audio content a text model cannot take.
-As a process (``python tests/fake_openai_server.py --port N [--exit-after K]``) it serves until killed,
-or kills itself with SIGKILL on its K-th chat request, unanswered (a server that dies mid-run).
+whole request, as llama-cpp-python's server does for image/audio content a text model cannot take;
+``reject_json_mode=True`` answers HTTP 400 to requests asking for ``response_format`` (no JSON mode).
+As a process (``python tests/fake_openai_server.py --port N [--exit-after K] [--reject-media]
+[--reject-json-mode]``) it serves until killed, or kills itself with SIGKILL on its K-th chat request,
+unanswered (a server that dies mid-run).
 
     with FakeOpenAIServer(fault_rate=0.3) as server:
         ... base_url=server.base_url ...
@@ -60,9 +62,10 @@ class FakeOpenAIServer:
     def __init__(self, answer: Callable[[dict], str] = default_answer, *, fault_rate: float = 0.0,
                  faults: tuple[str, ...] = FAULTS, latency: float = 0.0, slow_seconds: float = 2.0,
                  retry_after: str = "0", seed: int = 0, script: list[str] | None = None,
-                 reject_media: bool = False) -> None:
+                 reject_media: bool = False, reject_json_mode: bool = False) -> None:
         self.answer = answer
         self.reject_media = reject_media
+        self.reject_json_mode = reject_json_mode
         self.fault_rate = fault_rate
         self.faults = faults
         self.latency = latency
@@ -180,6 +183,9 @@ class _Handler(BaseHTTPRequestHandler):
         if body is None:
             self._send(400, json.dumps({"error": {"message": "body is not JSON"}}).encode())
             return
+        if owner.reject_json_mode and "response_format" in body:
+            self._send(400, json.dumps({"error": {"message": "response_format is not supported"}}).encode())
+            return
         if owner.latency:
             time.sleep(owner.latency)
         if fault == "429":
@@ -225,6 +231,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="a fake OpenAI-compatible server on 127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--exit-after", type=int, help="die (SIGKILL) on this chat request, unanswered")
+    parser.add_argument("--reject-media", action="store_true", help="HTTP 500 to image/audio content")
+    parser.add_argument("--reject-json-mode", action="store_true", help="HTTP 400 to response_format")
     args = parser.parse_args(argv)
     seen = 0
 
@@ -236,7 +244,8 @@ def main(argv: list[str] | None = None) -> None:
             os.kill(os.getpid(), signal.SIGKILL)
         return default_answer(body)
 
-    server = FakeOpenAIServer(answer).start(args.port)
+    server = FakeOpenAIServer(answer, reject_media=args.reject_media,
+                              reject_json_mode=args.reject_json_mode).start(args.port)
     print(f"fake server: listening on {server.base_url}", flush=True)
     threading.Event().wait()
 

@@ -3,6 +3,10 @@ and the `real_server` lane: the real llama-cpp-python server with SmolLM2-135M p
 (`pytest -m real_server`; the first run builds the server, see the README)."""
 from __future__ import annotations
 
+import os
+import re
+import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -13,6 +17,12 @@ from conftest import REPO, run_cli
 
 SCRIPT = str(REPO / "bench" / "real_server_compat.py")
 FAKE = str(REPO / "tests" / "fake_openai_server.py")
+
+
+def only_in_lane(request) -> None:
+    """The real-server tests run only when asked for (`-m real_server`): the first run builds the server."""
+    if "real_server" not in (request.config.option.markexpr or ""):
+        pytest.skip("real-server lane (builds llama-cpp-python on first use): run with -m real_server")
 
 
 def test_server_killed_after_first_request_stops_every_step(tmp_path):
@@ -30,8 +40,7 @@ def test_server_killed_after_first_request_stops_every_step(tmp_path):
 @pytest.mark.real_server
 @pytest.mark.timeout(3600)
 def test_real_llama_cpp_server_passes_every_step(request, tmp_path):
-    if "real_server" not in (request.config.option.markexpr or ""):
-        pytest.skip("real-server lane (builds llama-cpp-python on first use): run with -m real_server")
+    only_in_lane(request)
     start = time.monotonic()
     proc = run_cli(sys.executable, SCRIPT, cwd=tmp_path, timeout=3500)
     print(proc.stdout, f"\n(real_server_compat.py took {time.monotonic() - start:.0f} s)")
@@ -39,3 +48,52 @@ def test_real_llama_cpp_server_passes_every_step(request, tmp_path):
         pytest.skip(proc.stdout.strip().splitlines()[-1])
     assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
     assert "\n3/3 steps worked" in proc.stdout
+
+
+@pytest.mark.real_server
+@pytest.mark.timeout(3600)
+def test_real_server_killed_after_first_request_stops_every_step(request, tmp_path):
+    only_in_lane(request)
+    proc = subprocess.Popen([sys.executable, SCRIPT, "--limit", "2"], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    lines = []
+    for line in proc.stdout:  # the build and install lines, then "server: pid N, port P, log PATH"
+        lines.append(line)
+        if line.startswith("server: pid"):
+            break
+    else:
+        proc.wait()
+        if proc.returncode == 3:
+            pytest.skip(lines[-1].strip())
+        pytest.fail("".join(lines) + proc.stderr.read()[-3000:])
+    pid, log = int(line.split()[2].rstrip(",")), Path(line.split("log ", 1)[1].strip())
+    deadline = time.monotonic() + 1200
+    while "POST /v1/chat/completions" not in log.read_text(errors="replace") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    os.kill(pid, signal.SIGKILL)
+    out = "".join(lines) + proc.stdout.read()
+    assert proc.wait(timeout=600) == 4, out + proc.stderr.read()[-3000:]
+    assert "was killed by signal SIGKILL during text-only task via mmpriv-api" in out
+    assert not [line for line in out.splitlines() if line.startswith(("ok       text", "ok       image",
+                                                                      "ok       judge", "FAILED"))]
+
+
+@pytest.mark.slow
+def test_steps_fail_on_echoed_replies_and_on_judge_requests_that_never_reached_the_model(tmp_path):
+    """A server that echoes the prompt and answers every JSON-mode (judge) request with HTTP 400: the text
+    step is not the model's text and the judge step has no reply from the model, so both fail (the image
+    step, 3 samples rejected with HTTP 500, passes: its hint comes after 3 equal errors)."""
+    proc = run_cli(sys.executable, SCRIPT, "--limit", "3", "--server-command",
+                   f"{sys.executable} {FAKE} --port {{port}} --reject-media --reject-json-mode", cwd=tmp_path,
+                   timeout=900)
+    lines = proc.stdout.splitlines()
+    assert proc.returncode == 1, proc.stdout + proc.stderr[-2000:]
+    outcomes = [re.match(r"(\S+) +(.+?) \([\d.]+ s\): ", line).groups() for line in lines
+                if line.startswith(("ok", "FAILED"))]
+    assert outcomes == [("FAILED", "text-only task via mmpriv-api"),
+                        ("ok", "image task on a text model: per-sample errors, reported once"),
+                        ("FAILED", "judge mode (JSON) on refuse-all replies")]
+    assert "not the model's text=3 (the prompt echoed back)" in proc.stdout
+    assert ("judge replies from the model: 0 verdicts + 0 not a verdict, requests lost to the connection or HTTP=1"
+            in proc.stdout)
+    assert "\n1/3 steps worked" in proc.stdout
