@@ -3,7 +3,9 @@ and the `real_server` lane: the real llama-cpp-python server with SmolLM2-135M p
 (`pytest -m real_server`; the first run builds the server, see the README)."""
 from __future__ import annotations
 
+import hashlib
 import os
+import platform
 import re
 import signal
 import subprocess
@@ -17,6 +19,8 @@ from conftest import REPO, run_cli
 
 SCRIPT = str(REPO / "bench" / "real_server_compat.py")
 FAKE = str(REPO / "tests" / "fake_openai_server.py")
+PORTABLE = ("-DGGML_NATIVE=OFF -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF "
+            "-DGGML_AMX_BF16=OFF")
 
 
 def only_in_lane(request) -> None:
@@ -76,6 +80,17 @@ def test_real_server_killed_after_first_request_stops_every_step(request, tmp_pa
     assert "was killed by signal SIGKILL during text-only task via mmpriv-api" in out
     assert not [line for line in out.splitlines() if line.startswith(("ok       text", "ok       image",
                                                                       "ok       judge", "FAILED"))]
+
+
+def test_no_compiler_and_no_cached_build_is_reported_as_unavailable(tmp_path):
+    """What the `real_server` lane skips on: exit 3 and one line naming the missing compiler and the cache."""
+    proc = run_cli(sys.executable, SCRIPT, "--cache-dir", str(tmp_path / "cache"), env={"PATH": str(tmp_path)},
+                   timeout=120)
+    assert proc.returncode == 3, proc.stdout + proc.stderr[-2000:]
+    assert proc.stdout.splitlines() == [
+        "unavailable: no C++ compiler (c++, g++ or clang++) to build llama-cpp-python and no cached build in "
+        f"{tmp_path / 'cache'}/llama-cpp-python-0.3.36-cp{sys.version_info[0]}{sys.version_info[1]}-"
+        f"{platform.machine()}-portable-{hashlib.sha256(PORTABLE.encode()).hexdigest()[:8]}/wheel"]
 
 
 @pytest.mark.slow
