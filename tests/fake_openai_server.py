@@ -3,7 +3,11 @@ and benchmarks: deterministic answers derived from the request, every attempt re
 injectable faults (429 + Retry-After, 500, slow replies, malformed JSON, empty choices, dropped
 connections), chosen deterministically per (request body, attempt number). ``500_echo`` (in
 ``faults``/``script``) and ``reject_media=True`` answer HTTP 500 with an error body that echoes the
-whole request, as llama-cpp-python's server does for image/audio content a text model cannot take.
+whole request, as llama-cpp-python's server does for image/audio content a text model cannot take;
+``reject_json_mode=True`` answers HTTP 400 to requests asking for ``response_format`` (no JSON mode).
+As a process (``python tests/fake_openai_server.py --port N [--exit-after K] [--reject-media]
+[--reject-json-mode]``) it serves until killed, or kills itself with SIGKILL on its K-th chat request,
+unanswered (a server that dies mid-run).
 
     with FakeOpenAIServer(fault_rate=0.3) as server:
         ... base_url=server.base_url ...
@@ -58,9 +62,10 @@ class FakeOpenAIServer:
     def __init__(self, answer: Callable[[dict], str] = default_answer, *, fault_rate: float = 0.0,
                  faults: tuple[str, ...] = FAULTS, latency: float = 0.0, slow_seconds: float = 2.0,
                  retry_after: str = "0", seed: int = 0, script: list[str] | None = None,
-                 reject_media: bool = False) -> None:
+                 reject_media: bool = False, reject_json_mode: bool = False) -> None:
         self.answer = answer
         self.reject_media = reject_media
+        self.reject_json_mode = reject_json_mode
         self.fault_rate = fault_rate
         self.faults = faults
         self.latency = latency
@@ -75,13 +80,13 @@ class FakeOpenAIServer:
         self._thread: threading.Thread | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
-    def start(self) -> "FakeOpenAIServer":
+    def start(self, port: int = 0) -> "FakeOpenAIServer":
         server = self
 
         class Handler(_Handler):
             owner = server
 
-        self._httpd = _Server(("127.0.0.1", 0), Handler)
+        self._httpd = _Server(("127.0.0.1", port), Handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                         daemon=True)
@@ -155,6 +160,12 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
             self.close_connection = True
 
+    def do_GET(self) -> None:  # noqa: N802 - http.server naming
+        if self.path.rstrip("/") == "/v1/models":
+            self._send(200, json.dumps({"object": "list", "data": [{"id": "fake", "object": "model"}]}).encode())
+        else:
+            self._send(404, json.dumps({"error": {"message": f"no route {self.path}"}}).encode())
+
     def do_POST(self) -> None:  # noqa: N802 - http.server naming
         owner = self.owner
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -172,6 +183,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if body is None:
             self._send(400, json.dumps({"error": {"message": "body is not JSON"}}).encode())
+            return
+        if owner.reject_json_mode and "response_format" in body:
+            self._send(400, json.dumps({"error": {"message": "response_format is not supported"}}).encode())
             return
         if owner.latency:
             time.sleep(owner.latency)
@@ -208,3 +222,34 @@ class _Handler(BaseHTTPRequestHandler):
             "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
         }
         self._send(200, json.dumps(reply).encode())
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+    import os
+    import signal
+
+    parser = argparse.ArgumentParser(description="a fake OpenAI-compatible server on 127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--exit-after", type=int, help="die (SIGKILL) on this chat request, unanswered")
+    parser.add_argument("--reject-media", action="store_true", help="HTTP 500 to image/audio content")
+    parser.add_argument("--reject-json-mode", action="store_true", help="HTTP 400 to response_format")
+    args = parser.parse_args(argv)
+    seen = 0
+
+    def answer(body: dict) -> str:
+        nonlocal seen
+        seen += 1
+        if args.exit_after and seen >= args.exit_after:
+            print(f"fake server: killing itself on chat request {seen}", flush=True)
+            os.kill(os.getpid(), signal.SIGKILL)
+        return default_answer(body)
+
+    server = FakeOpenAIServer(answer, reject_media=args.reject_media,
+                              reject_json_mode=args.reject_json_mode).start(args.port)
+    print(f"fake server: listening on {server.base_url}", flush=True)
+    threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()
