@@ -122,7 +122,7 @@ _SPELLED_SYMBOLS = {symbol: "(?:" + "|".join(core + tail for core, tail in forms
 _SYMBOL_MATCHERS = {symbol: tuple((re.compile(core + "(" + tail + ")", re.IGNORECASE).match, tail == r"\s+")
                                   for core, tail in forms) for symbol, forms in _SYMBOL_FORMS.items()}
 _SYMBOL_SPLIT = re.compile(r"([@._-])")
-_SPACE = re.compile(r"\s")
+_WHITESPACE_RE = re.compile(r"\s")
 _BEFORE_ADDRESS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._%+-")  # (?<![a-z0-9._%+-])
 _AFTER_ADDRESS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")  # (?![a-z0-9-])
 
@@ -154,7 +154,7 @@ def _email_found(text: str, gold: str) -> bool | None:
     a gold that starts with a letter or digit and holds no space; None where it does not apply. Each
     place the gold's first run occurs is followed token by token through every written form."""
     tokens = _SYMBOL_SPLIT.split(gold)
-    if not tokens[0] or not (text.isascii() and gold.isascii()) or _SPACE.search(gold):
+    if not tokens[0] or not (text.isascii() and gold.isascii()) or _WHITESPACE_RE.search(gold):
         return None
     text = text.lower()
     if not all(run in text for run in tokens[::2]):
