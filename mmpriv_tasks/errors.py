@@ -38,7 +38,10 @@ def format_error(kind: str, message: str) -> ModelError:
 
 def parse_error(response) -> str | None:
     """The error description carried by ``response``, or None for a real answer (any ``str`` that
-    is not a :class:`ModelError`, whatever its text)."""
+    is not a :class:`ModelError`, whatever its text). ``None`` is no reply at all: the form a failed
+    request takes where types do not travel (``evaluate`` metrics, JSON)."""
+    if response is None:
+        return "no reply"
     if isinstance(response, ModelError):
         return response.removeprefix(ERROR_TAG).strip()
     return None

@@ -14,7 +14,7 @@ import evaluate
 import pandas as pd
 import pytest
 
-from mmpriv_tasks.errors import format_error
+from mmpriv_tasks.errors import format_error, parse_error
 from mmpriv_tasks.paths import metrics_dir, task_configs_dir
 from mmpriv_tasks.scoring.inconsistency import format_decisions, task_inconsistency
 from mmpriv_tasks.scoring.attribute_schema import LABELS, display_label
@@ -31,8 +31,18 @@ def offline_scoring(monkeypatch):
     monkeypatch.delenv("MMPRIV_REFUSAL_MODE", raising=False)
 
 
+class _Metric:
+    """An evaluate metric fed as a user would: a failed request is ``None`` (types do not travel)."""
+
+    def __init__(self, module):
+        self.module = module
+
+    def compute(self, predictions, **kwargs):
+        return self.module.compute(predictions=[None if parse_error(p) else p for p in predictions], **kwargs)
+
+
 def load(name: str, config: str | None = None):
-    return evaluate.load(str(metrics_dir() / name), config)
+    return _Metric(evaluate.load(str(metrics_dir() / name), config))
 
 
 def harness(task, docs: list[dict], replies: list[str]) -> tuple[list[dict], dict]:
