@@ -57,6 +57,19 @@ def environment() -> dict[str, Any]:
             "upper_git_hash": get_commit_from_path(Path(os.getcwd(), ".."))}
 
 
+def git_commit_hash() -> str | None:
+    """lm-eval 0.4.13's ``get_git_commit_hash`` (recorded in the results) without git's ``fatal: not a git
+    repository`` on stderr in every run started outside a git checkout."""
+    import subprocess
+
+    from lm_eval.loggers.utils import get_commit_from_path
+
+    try:
+        return subprocess.check_output(["git", "describe", "--always"], stderr=subprocess.DEVNULL).strip().decode()
+    except (subprocess.CalledProcessError, FileNotFoundError):
+        return get_commit_from_path(os.getcwd())
+
+
 def _build_model(model: str, model_args, batch_size, max_batch_size, device):
     import lm_eval.api.registry
     from lm_eval.utils import simple_parse_args_string, wrap_text
@@ -128,7 +141,7 @@ def simple_evaluate(*, model: str, task_manager, tasks: list, model_args=None, n
     from lm_eval.caching.cache import delete_cache
     from lm_eval.evaluator import evaluate
     from lm_eval.evaluator_utils import _log_selected_tasks, run_task_tests
-    from lm_eval.loggers.utils import add_tokenizer_info, get_git_commit_hash
+    from lm_eval.loggers.utils import add_tokenizer_info
     from lm_eval.utils import simple_parse_args_string, wrap_text
 
     start_date = time.time()
@@ -187,7 +200,7 @@ def simple_evaluate(*, model: str, task_manager, tasks: list, model_args=None, n
         "gen_kwargs": gen_kwargs, "random_seed": random_seed, "numpy_seed": numpy_random_seed,
         "torch_seed": torch_random_seed, "fewshot_seed": fewshot_random_seed,
     })
-    results["git_hash"] = get_git_commit_hash()
+    results["git_hash"] = git_commit_hash()
     results["date"] = start_date
     results.update(environment())
     add_tokenizer_info(results, lm)

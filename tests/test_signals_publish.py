@@ -38,7 +38,7 @@ def _wait_for(condition, proc, seconds: float = 300) -> None:
 def _assert_nothing_left(tmp_path, proc) -> None:
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr[-3000:]
-    assert stderr.strip().splitlines()[-1].startswith("mmpriv: interrupted (")
+    assert stderr.strip().splitlines()[-1].startswith("mmpriv: interrupted ("), stderr[-12000:]
     assert list((tmp_path / "tmp").iterdir()) == []  # staging (raw sample logs) removed
     out = tmp_path / "out"
     left = sorted(p.name for p in out.rglob("*") if p.is_file()) if out.exists() else []

@@ -222,9 +222,26 @@ def run_coroutine(factory: Callable[[], Any]) -> Any:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(factory())
+        return _run_reporting_once(factory)
     with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(lambda: asyncio.run(factory())).result()
+        return pool.submit(_run_reporting_once, factory).result()
+
+
+def _run_reporting_once(factory: Callable[[], Any]) -> Any:
+    """``asyncio.run(factory())``; an exception that ends the loop (Ctrl-C or SIGTERM raised inside a
+    request) reaches the caller only, not also asyncio's "Task exception was never retrieved" log."""
+    main: list[asyncio.Task] = []
+
+    async def run_main():
+        main.append(asyncio.current_task())
+        return await factory()
+
+    try:
+        return asyncio.run(run_main())
+    except BaseException:
+        if main and main[0].done() and not main[0].cancelled():
+            main[0].exception()  # marks it retrieved
+        raise
 
 
 class _Batch:
