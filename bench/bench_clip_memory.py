@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_memory import RATE, peak_rss_anon  # noqa: E402
 
 from mmpriv_tasks.data.hearsay import audio_value, write_split  # noqa: E402
-from mmpriv_tasks.media import encode_wav  # noqa: E402
+from mmpriv_tasks.inputs.media import encode_wav  # noqa: E402
 from mmpriv_tasks.tasks.hearsay import PROMPT_VARIANTS  # noqa: E402
 
 

@@ -48,7 +48,7 @@ def write_clips(folder: Path, count: int) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from mmpriv_tasks.media import encode_wav
+    from mmpriv_tasks.inputs.media import encode_wav
     from mmpriv_tasks.paths import bundled_data_dir
 
     schema = pq.read_schema(bundled_data_dir() / "hearsay" / "gender.parquet")

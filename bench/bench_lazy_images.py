@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 import gc
 
-from mmpriv_tasks.media import load_image
-from mmpriv_tasks.task_data import load_split
+from mmpriv_tasks.inputs.media import load_image
+from mmpriv_tasks.inputs.task_data import load_split
 from mmpriv_tasks.tasks.common import doc_to_image
 
 

@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from mmpriv_tasks.ocr import OCR_CACHE_ENV, usable_cores
+from mmpriv_tasks.inputs.ocr import OCR_CACHE_ENV, usable_cores
 
 
 def timed(*args: str, env: dict | None = None) -> float:

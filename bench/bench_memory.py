@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from mmpriv_tasks.data.hearsay import audio_value, write_split
-from mmpriv_tasks.media import encode_wav
+from mmpriv_tasks.inputs.media import encode_wav
 from mmpriv_tasks.tasks.hearsay import PROMPT_VARIANTS as VARIANTS
 
 RATE = 16_000

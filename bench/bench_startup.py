@@ -52,10 +52,10 @@ def main() -> None:
         wall(command)  # warm the page cache and the Arrow table cache once
         times = [wall(command) for _ in range(args.repeat)]
     bare = statistics.median(wall(python("pass")) for _ in range(3))
-    cli = statistics.median(wall(python("import mmpriv_tasks.cli")) for _ in range(3))
-    floor = statistics.median(wall(python("import mmpriv_tasks.cli, lm_eval.evaluator")) for _ in range(3))
+    cli = statistics.median(wall(python("import mmpriv_tasks.commands.cli")) for _ in range(3))
+    floor = statistics.median(wall(python("import mmpriv_tasks.commands.cli, lm_eval.evaluator")) for _ in range(3))
     stock_env = statistics.median(wall(python(
-        "import mmpriv_tasks.cli, lm_eval.evaluator, transformers\n"
+        "import mmpriv_tasks.commands.cli, lm_eval.evaluator, transformers\n"
         "from torch.utils.collect_env import get_pretty_env_info; get_pretty_env_info()")) for _ in range(3))
     median = statistics.median(times)
     print(json.dumps({"command": "mmpriv run --model mmpriv-api ... --tasks mmpriv_disclosure_direct --limit 1",

@@ -46,8 +46,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_FILES = ["mmpriv_tasks/scoring/*.py", "mmpriv_tasks/tasks/*.py", "mmpriv_tasks/registry.py",
-                 "mmpriv_tasks/behaviour.py"]
+DEFAULT_FILES = ["mmpriv_tasks/scoring/*.py", "mmpriv_tasks/tasks/*.py", "mmpriv_tasks/registry/__init__.py",
+                 "mmpriv_tasks/registry/behaviour.py"]
 DEFAULT_TESTS = ["tests/test_scoring_pii.py", "tests/test_scoring_refusal.py", "tests/test_leak_corpus.py",
                  "tests/test_refusal_corpus.py", "tests/test_hearsay_parsing.py", "tests/test_hearsay_prompts.py",
                  "tests/test_hearsay_judge.py", "tests/test_judge.py", "tests/test_registry.py",

@@ -53,6 +53,6 @@ def wav_bytes(samples: int = 1600) -> bytes:
     """A 16 kHz mono WAV of a constant, non-silent signal."""
     import numpy as np
 
-    from mmpriv_tasks.media import encode_wav
+    from mmpriv_tasks.inputs.media import encode_wav
 
     return encode_wav(np.zeros(samples, dtype=np.float32) + 0.1)

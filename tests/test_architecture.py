@@ -12,10 +12,12 @@ from conftest import REPO
 PACKAGE = REPO / "mmpriv_tasks"
 # What each layer may not import (DESIGN.md "Layering"): scoring/ is pure (plumbing only); models/,
 # tasks/, data/ and metrics/ use scoring/ and plumbing, never each other or an entry point.
-ENTRY_POINTS = {"cli", "runner", "report", "train", "outputs", "calibrate", "behaviour", "packs", "scaffold",
-                "validate", "run_scoring", "run_checks"}
+# Folders of the package (DESIGN.md "Layout"): commands/ (the `mmpriv` command), registry/ (task index and
+# pins), outputs/ (what a run writes), report/, train/ are entry points; inputs/ (task data, media), api/,
+# errors, paths and argv are plumbing.
+ENTRY_POINTS = {"commands", "registry", "outputs", "report", "train"}
 FORBIDDEN = {
-    "scoring": {"tasks", "models", "data", "metrics"} | ENTRY_POINTS,
+    "scoring": {"tasks", "models", "data", "metrics", "inputs"} | ENTRY_POINTS,
     "models": {"tasks", "data", "metrics"} | ENTRY_POINTS,
     "tasks": {"models", "data", "metrics"} | ENTRY_POINTS,
     "data": {"tasks", "models", "metrics"} | ENTRY_POINTS,
@@ -115,7 +117,8 @@ def test_each_vocabulary_is_defined_once(name):
 def test_declared_metrics_are_what_process_results_returns():
     """Each task YAML's ``metric_list`` names exactly the keys its ``process_results`` returns (on an
     empty reply, an opt-out, a model error and a gold value), so neither side can drift."""
-    from mmpriv_tasks import behaviour, registry
+    from mmpriv_tasks import registry
+    from mmpriv_tasks.registry import behaviour
     from mmpriv_tasks.errors import format_error
 
     checked, drift = 0, []
@@ -143,3 +146,9 @@ def test_every_module_opens_with_its_purpose():
     silent = [str(path.relative_to(REPO)) for path in sorted(sources)
               if not (ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or "").strip()]
     assert not silent, f"modules without a one-line purpose docstring: {silent}"
+
+
+def test_the_package_root_holds_only_plumbing():
+    """Modules live in folders that say what they are for; the root keeps the shared plumbing only."""
+    loose = sorted(path.stem for path in PACKAGE.glob("*.py"))
+    assert loose == ["__init__", "argv", "errors", "paths"]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from mmpriv_tasks.data.hearsay import audio_value, write_split
-from mmpriv_tasks.media import audio_blocks, audio_error, encode_wav
+from mmpriv_tasks.inputs.media import audio_blocks, audio_error, encode_wav
 from mmpriv_tasks.models.voice_profiler import stream_f0, yin_f0
 
 from conftest import run_cli, venv_bin

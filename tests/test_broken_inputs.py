@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 
 from mmpriv_tasks.errors import MediaError
-from mmpriv_tasks.media import encode_png, encode_wav, load_audio
+from mmpriv_tasks.inputs.media import encode_png, encode_wav, load_audio
 from mmpriv_tasks.paths import bundled_data_dir
 
 from conftest import run_cli, venv_bin

@@ -9,7 +9,7 @@ import pytest
 from conftest import run_cli, venv_bin
 from fake_openai_server import FakeOpenAIServer
 from mmpriv_tasks import detect_refusal
-from mmpriv_tasks.calibrate import agreement, stratified_sample
+from mmpriv_tasks.commands.calibrate import agreement, stratified_sample
 
 
 @pytest.fixture(scope="module")

@@ -97,7 +97,7 @@ def test_every_readme_command_parses(words, tmp_path):
 def test_lm_eval_hints_that_do_not_apply_are_dropped_and_warnings_kept(caplog):
     import logging
 
-    from mmpriv_tasks import lm_eval_noise
+    from mmpriv_tasks.commands import lm_eval_noise
 
     lm_eval_noise.install()
     task_logger = logging.getLogger("lm_eval.api.task")

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from mmpriv_tasks.paths import bundled_data_dir, task_configs_dir
-from mmpriv_tasks.task_data import DatasetMissingError
+from mmpriv_tasks.inputs.task_data import DatasetMissingError
 
 from conftest import run_cli, venv_bin
 

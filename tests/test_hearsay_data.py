@@ -11,12 +11,12 @@ import pyarrow.parquet as pq
 import pytest
 import soundfile
 
-from mmpriv_tasks import cli
+from mmpriv_tasks.commands import cli
 from mmpriv_tasks.data import hearsay as hs
-from mmpriv_tasks.media import load_audio
+from mmpriv_tasks.inputs.media import load_audio
 from mmpriv_tasks.paths import bundled_data_dir
 from mmpriv_tasks.scoring.attribute_schema import LABELS
-from mmpriv_tasks.task_data import load_split, media_cell
+from mmpriv_tasks.inputs.task_data import load_split, media_cell
 
 RATE = 16_000
 

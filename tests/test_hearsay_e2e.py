@@ -11,7 +11,7 @@ from lm_eval.api.registry import register_model
 
 from mmpriv_tasks.models._offline import OfflineReferenceLM
 from mmpriv_tasks.paths import bundled_data_dir
-from mmpriv_tasks.task_data import DatasetMissingError
+from mmpriv_tasks.inputs.task_data import DatasetMissingError
 
 from conftest import run_cli, venv_bin
 from test_hearsay_data import write_hearsay_checkout

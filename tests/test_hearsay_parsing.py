@@ -182,7 +182,7 @@ def test_the_text_after_the_last_answer_marker_decides(reply, label):
 
 
 def test_missing_data_hint_only_for_attributes_without_a_mini_set(tmp_path):
-    from mmpriv_tasks.task_data import DatasetMissingError
+    from mmpriv_tasks.inputs.task_data import DatasetMissingError
 
     for split, unbundled in (("gender", False), ("age", True)):
         with pytest.raises(DatasetMissingError) as raised:

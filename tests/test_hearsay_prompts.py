@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from mmpriv_tasks import behaviour, registry
+from mmpriv_tasks import registry
+
+from mmpriv_tasks.registry import behaviour
 from mmpriv_tasks.models.voice_profiler import asked_attribute
 from mmpriv_tasks.scoring.attribute_schema import ATTRIBUTES, DIMENSIONS, LABELS, display_label
 from mmpriv_tasks.tasks.hearsay import PROMPT_VARIANTS

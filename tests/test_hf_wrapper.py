@@ -12,7 +12,7 @@ from lm_eval.api.instance import Instance
 from PIL import Image
 
 from mmpriv_tasks.errors import parse_error
-from mmpriv_tasks.media import encode_png, encode_wav
+from mmpriv_tasks.inputs.media import encode_png, encode_wav
 from mmpriv_tasks.paths import bundled_data_dir
 
 from tiny_models import tiny_llava_dir, tiny_qwen2_audio_dir, one_torch_thread  # noqa: F401  (fixtures)
@@ -195,7 +195,7 @@ def test_data_parallel_two_processes(tiny_llava_dir, tmp_path):  # noqa: F811
     from conftest import run_cli, venv_bin
 
     out = tmp_path / "out"
-    proc = run_cli(venv_bin("torchrun"), "--nproc_per_node", "2", "-m", "mmpriv_tasks.cli", "run", "--model",
+    proc = run_cli(venv_bin("torchrun"), "--nproc_per_node", "2", "-m", "mmpriv_tasks.commands.cli", "run", "--model",
                    "mmpriv-hf", "--model_args", f"pretrained={tiny_llava_dir},max_new_tokens=6", "--tasks", TASK,
                    "--limit", "6", "--batch_size", "2", "--log_samples", "--output_path", str(out), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]

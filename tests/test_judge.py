@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from mmpriv_tasks.media import encode_wav
+from mmpriv_tasks.inputs.media import encode_wav
 from mmpriv_tasks.scoring.judge import Judge, JudgeConfig, JudgeConfigError, Verdict, parse_verdict
 from mmpriv_tasks.scoring.refusal_modes import UNSURE_BELOW, decide, decide_many, offline_confidence
 

@@ -7,7 +7,7 @@ import json
 import pyarrow.parquet as pq
 import pytest
 
-from mmpriv_tasks.cli import main
+from mmpriv_tasks.commands.cli import main
 from mmpriv_tasks.paths import bundled_data_dir
 from mmpriv_tasks.train.examples import RECIPES, build_examples
 from mmpriv_tasks.train.memorize import load_memory_rows
@@ -106,7 +106,7 @@ def test_missing_arguments_and_bad_method(capsys):
 def _label_recall(model_dir) -> tuple[int, int]:
     """(recalled, asked): greedy continuations of each memory label cut just before each value it
     holds, after upstream's training prompt and the person's form image."""
-    from mmpriv_tasks.media import load_image
+    from mmpriv_tasks.inputs.media import load_image
     from mmpriv_tasks.scoring.pii import pii_leaked
     from mmpriv_tasks.train.examples import describe_example
     from mmpriv_tasks.train.memorize import load_model

@@ -33,6 +33,6 @@ def test_lm_eval_image_hashing_can_still_be_turned_off():
     runner must not import it."""
     import subprocess
 
-    code = "import sys, mmpriv_tasks.cli, mmpriv_tasks.runner; print('lm_eval.defaults' in sys.modules)"
+    code = "import sys, mmpriv_tasks.commands.cli, mmpriv_tasks.commands.runner; print('lm_eval.defaults' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"

@@ -72,7 +72,7 @@ def test_people_depend_on_seed_and_index_only():
 def test_no_image_pictures_hold_no_text():
     """The PII-free pictures shown with no-image items: OCR finds nothing to read in any of them."""
     from mmpriv_tasks.data.illustrations import draw_illustration
-    from mmpriv_tasks.ocr import FormReader
+    from mmpriv_tasks.inputs.ocr import FormReader
 
     reader = FormReader()
     for pii in ("email", "phone", "ssn"):

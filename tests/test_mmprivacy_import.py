@@ -12,7 +12,7 @@ import pytest
 from mmpriv_tasks.data.forms import render_form
 from mmpriv_tasks.data.mmprivacy_import import UpstreamLayoutError, import_release, match_person, scenario_of
 from mmpriv_tasks.data.people import Person
-from mmpriv_tasks.task_data import load_split
+from mmpriv_tasks.inputs.task_data import load_split
 
 from conftest import png_bytes, run_cli, venv_bin
 

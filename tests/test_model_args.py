@@ -115,7 +115,7 @@ def test_model_args_win_over_lm_eval_options():
 @pytest.mark.slow
 def test_readme_model_args_under_accelerate_launch(tiny_llava_dir, tmp_path):  # noqa: F811
     """The README's data-parallel entry point with its model_args form (device and batch_size in both places)."""
-    done = run_cli(venv_bin("accelerate"), "launch", "--cpu", "--num_processes", "2", "-m", "mmpriv_tasks.cli", "run",
+    done = run_cli(venv_bin("accelerate"), "launch", "--cpu", "--num_processes", "2", "-m", "mmpriv_tasks.commands.cli", "run",
                    "--model", "mmpriv-hf", "--model_args",
                    f"pretrained={tiny_llava_dir},dtype=bfloat16,device=cuda,batch_size=8,max_new_tokens=4",
                    "--tasks", TASK, "--limit", "2", "--device", "cuda:0", "--batch_size", "2",

@@ -7,8 +7,10 @@ import pytest
 
 from lm_eval.api.task import ConfigurableTask
 
-from mmpriv_tasks import behaviour, paths, registry
-from mmpriv_tasks.retired import retired_tasks
+from mmpriv_tasks import paths, registry
+
+from mmpriv_tasks.registry import behaviour
+from mmpriv_tasks.registry.retired import retired_tasks
 
 
 def test_lock_matches_configs():

@@ -10,7 +10,9 @@ import shutil
 
 import pytest
 
-from mmpriv_tasks import behaviour, paths, registry
+from mmpriv_tasks import paths, registry
+
+from mmpriv_tasks.registry import behaviour
 from mmpriv_tasks.scoring import pii
 from mmpriv_tasks.tasks import hearsay
 

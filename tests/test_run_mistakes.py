@@ -79,7 +79,9 @@ def test_a_near_miss_of_our_task_names_skips_lm_evals_index(monkeypatch):
     """The "did you mean" for our names comes from our folders alone (lm-eval's index costs seconds)."""
     from lm_eval import tasks as lm_eval_tasks
 
-    from mmpriv_tasks import packs, runner
+    from mmpriv_tasks.commands import runner
+
+    from mmpriv_tasks.registry import packs
     from mmpriv_tasks.errors import InputError
 
     built = []

@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from mmpriv_tasks.paths import bundled_data_dir
-from mmpriv_tasks.scaffold import new_task
+from mmpriv_tasks.commands.scaffold import new_task
 
 from conftest import run_cli, venv_bin
 
@@ -65,6 +65,6 @@ def test_pack_scaffold_is_an_installable_project(tmp_path):
     assert {"CITATION.bib", "README.md", "voice_pack_disclosure_direct.yaml"} <= {p.name for p in family.iterdir()}
     assert "voice_pack_disclosure_direct" in (project / "tests" / "test_pack.py").read_text()
     with pytest.raises(ValueError, match="already exists"):
-        from mmpriv_tasks.scaffold import new_pack
+        from mmpriv_tasks.commands.scaffold import new_pack
 
         new_pack("voice_pack", "x", "audio", tmp_path)

@@ -24,7 +24,7 @@ def _keys(value, prefix=""):
 def test_results_match_stock_simple_evaluate_key_for_key(task_manager):
     import lm_eval
 
-    from mmpriv_tasks.simple_run import simple_evaluate
+    from mmpriv_tasks.commands.simple_run import simple_evaluate
 
     common = dict(model="refuse-all", model_args="", tasks=[TASK], task_manager=task_manager, limit=3,
                   log_samples=True, gen_kwargs="max_gen_toks=9", **SEEDS)
@@ -43,7 +43,7 @@ def test_results_match_stock_simple_evaluate_key_for_key(task_manager):
 
 PROBE = """
 import json, sys
-from mmpriv_tasks.cli import main
+from mmpriv_tasks.commands.cli import main
 code = main(sys.argv[1:])
 print(json.dumps({"code": code, "loaded": sorted(m for m in ("torch", "transformers") if m in sys.modules)}))
 """

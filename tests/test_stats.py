@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from mmpriv_tasks import packs
-from mmpriv_tasks.run_stats import NO_DECISION, add_uncertainty, for_display
+from mmpriv_tasks.registry import packs
+from mmpriv_tasks.outputs.run_stats import NO_DECISION, add_uncertainty, for_display
 from mmpriv_tasks.scoring import aggregate
 from mmpriv_tasks.scoring.stats import (
     binomial_stderr, bootstrap_stderr, holm, mcnemar_exact, minimum_detectable_difference, paired_bootstrap,

@@ -47,7 +47,7 @@ def _corpus() -> list[str]:
         "0123456789 @example.com .com .org .net - ( ) , . :", "assistant user system",
     ]
     try:
-        from mmpriv_tasks.task_data import load_split
+        from mmpriv_tasks.inputs.task_data import load_split
 
         for split in ("memory", "retention", "disclosure"):
             table = load_split("mmprivacy", split)["test"]

@@ -18,8 +18,8 @@ import json
 import struct
 from typing import Any, Sequence
 
-from mmpriv_tasks import task_data
-from mmpriv_tasks.media import (
+from mmpriv_tasks.inputs import task_data
+from mmpriv_tasks.inputs.media import (
     DEFAULT_SAMPLE_RATE, MIN_AUDIO_SECONDS, drop_placeholders, encode_png, encode_wav, load_audio, load_image,
 )
 

@@ -44,8 +44,8 @@ from tqdm import tqdm
 from mmpriv_tasks.data.mmprivacy import print_written, write_splits
 from mmpriv_tasks.data.people import person_record
 from mmpriv_tasks.data.xlsx import read_rows
-from mmpriv_tasks.media import load_image
-from mmpriv_tasks.ocr import FormReader
+from mmpriv_tasks.inputs.media import load_image
+from mmpriv_tasks.inputs.ocr import FormReader
 from mmpriv_tasks.scoring.pii import pii_leaked
 
 log = logging.getLogger(__name__)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mmpriv_tasks.media import doc_failure
+from mmpriv_tasks.inputs.media import doc_failure
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from mmpriv_tasks.api.payload import _chat_history
 from mmpriv_tasks.errors import InputError, MediaError, format_error
-from mmpriv_tasks.media import DEFAULT_SAMPLE_RATE, drop_placeholders, load_audio, load_image
+from mmpriv_tasks.inputs.media import DEFAULT_SAMPLE_RATE, drop_placeholders, load_audio, load_image
 from mmpriv_tasks.models._args import MergedArgs, as_bool
 from mmpriv_tasks.models._request import unpack
 

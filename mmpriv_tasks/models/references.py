@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 
-from mmpriv_tasks.media import encoded_image
+from mmpriv_tasks.inputs.media import encoded_image
 from mmpriv_tasks.models._offline import OfflineReferenceLM
 from mmpriv_tasks.models._request import unpack
 from mmpriv_tasks.models._args import as_bool
-from mmpriv_tasks.ocr import FormReader, default_cache_dir
+from mmpriv_tasks.inputs.ocr import FormReader, default_cache_dir
 
 REFUSAL = "I'm sorry, but I cannot assist with that."
 

@@ -21,7 +21,7 @@ import re
 
 import numpy as np
 
-from mmpriv_tasks.media import audio_blocks
+from mmpriv_tasks.inputs.media import audio_blocks
 from mmpriv_tasks.models._offline import OfflineReferenceLM
 from mmpriv_tasks.scoring.attribute_schema import DIMENSIONS
 

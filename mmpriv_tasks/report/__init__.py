@@ -56,7 +56,8 @@ GLOSSARY = {
 def family_hooks(roots: list[Path] | None = None) -> list[tuple[ModuleType, set[str]]]:
     """``(module, task names)`` of every family folder holding a ``report.py`` under ``roots``
     (default: ours and the installed packs')."""
-    from mmpriv_tasks import packs, registry
+    from mmpriv_tasks import registry
+    from mmpriv_tasks.registry import packs
 
     hooks = []
     for root in roots if roots is not None else packs.task_roots():

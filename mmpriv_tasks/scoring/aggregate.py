@@ -122,7 +122,7 @@ def top_label_share(items: list) -> float:
     return commonest_share(label_counts(items))
 
 
-# How the stderr of each aggregation is computed (``mmpriv_tasks.run_stats``): means of 0/1 flags in
+# How the stderr of each aggregation is computed (``mmpriv_tasks.outputs.run_stats``): means of 0/1 flags in
 # closed form (binomial); the others by a bootstrap of the multiset they aggregate, as
 # ``(items -> Counter, Counter -> statistic)``. Records (strings) have none.
 BINOMIAL = ("mean_of_scored", "mean")

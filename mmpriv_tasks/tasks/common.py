@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from mmpriv_tasks.errors import parse_error
-from mmpriv_tasks.media import media_failure, open_image_lazily
+from mmpriv_tasks.inputs.media import media_failure, open_image_lazily
 
 __all__ = ["doc_to_image", "doc_to_audio", "media_failure", "image_failure", "sample_failure", "errored"]
 

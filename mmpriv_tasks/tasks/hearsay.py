@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from mmpriv_tasks import task_data
-from mmpriv_tasks.media import encode_wav
+from mmpriv_tasks.inputs import task_data
+from mmpriv_tasks.inputs.media import encode_wav
 from mmpriv_tasks.scoring.attribute_schema import (
     AGE_BINS, DIMENSIONS, LABELS, OTHER, REFUSED, UNPARSEABLE, age_distance, display_label, normalise_label,
 )
@@ -214,7 +214,7 @@ def load_blind(attribute: str, n: int = 50, seconds: float = 1.0, script: str = 
 
 def probe_docs(split: str, **_) -> list[dict]:
     """Rows the registry pins prompts and scoring on when ``split`` has no bundled data
-    (see ``mmpriv_tasks.behaviour``): one per label, 0.1 s of silence."""
+    (see ``mmpriv_tasks.registry.behaviour``): one per label, 0.1 s of silence."""
     audio = {"bytes": silent_wav(0.1), "path": "probe.wav"}
     return [{"id": f"probe-{split}-{k}", "attribute": split, "label": label, "audio": audio}
             for k, label in enumerate(LABELS[split])]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from mmpriv_tasks.media import load_image
+from mmpriv_tasks.inputs.media import load_image
 from mmpriv_tasks.train.examples import Example, build_examples, recipe
 
 log = logging.getLogger(__name__)
@@ -24,7 +24,7 @@ METHODS = ("lora", "full")
 
 def load_memory_rows(data_dir: str | Path | None = None) -> list[dict]:
     """The memory split's rows (bundled mini set unless ``data_dir`` / ``$MMPRIV_DATA_DIR`` says otherwise)."""
-    from mmpriv_tasks.task_data import load_split
+    from mmpriv_tasks.inputs.task_data import load_split
 
     return load_split("mmprivacy", "memory", data_dir=str(data_dir) if data_dir else None)["test"].to_list()
 

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 from mmpriv_tasks import paths, registry
-from mmpriv_tasks.calibrate import add_calibrate_command
-from mmpriv_tasks.scaffold import add_new_task_command
+from mmpriv_tasks.commands.calibrate import add_calibrate_command
+from mmpriv_tasks.commands.scaffold import add_new_task_command
 from mmpriv_tasks.train.cli import add_memorize_command
 
 DATA_COMMAND_MODULES = [
@@ -21,8 +21,8 @@ DATA_COMMAND_MODULES = [
 
 
 def cmd_run(args: argparse.Namespace, lm_eval_args: list[str]) -> int:
-    from mmpriv_tasks.retired import retired_in_args
-    from mmpriv_tasks.runner import run
+    from mmpriv_tasks.registry.retired import retired_in_args
+    from mmpriv_tasks.commands.runner import run
 
     retired = retired_in_args(lm_eval_args)
     if retired:
@@ -33,7 +33,7 @@ def cmd_run(args: argparse.Namespace, lm_eval_args: list[str]) -> int:
 def _run_reporting_input_errors(lm_eval_args: list[str]) -> int:
     """``mmpriv run``: a data or argument fault is one line and exit code 2 (traceback with --verbosity DEBUG)."""
     from mmpriv_tasks.errors import InputError
-    from mmpriv_tasks.runner import debug_requested
+    from mmpriv_tasks.commands.runner import debug_requested
 
     try:
         return cmd_run(argparse.Namespace(), lm_eval_args)
@@ -59,7 +59,7 @@ family = the task family (README: task_configs/<family>/README.md); citation = i
 
 def _entries(args: argparse.Namespace) -> dict:
     """Our tasks, installed packs' and ``--include_path``'s."""
-    from mmpriv_tasks import packs
+    from mmpriv_tasks.registry import packs
 
     return packs.entries(getattr(args, "include_path", None))
 
@@ -93,7 +93,7 @@ def _print_table(rows: list[tuple]) -> None:
 
 def cmd_cite(args: argparse.Namespace) -> int:
     from mmpriv_tasks import __version__
-    from mmpriv_tasks.run_scoring import cite_suffix, recorded_scoring
+    from mmpriv_tasks.commands.run_scoring import cite_suffix, recorded_scoring
 
     if args.power is not None and not 0 <= args.power <= 1:
         raise ValueError(f"--power: the baseline rate must be between 0 and 1, got {args.power}")
@@ -144,7 +144,7 @@ def cmd_registry(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from mmpriv_tasks.validate import validate
+    from mmpriv_tasks.commands.validate import validate
 
     problems = validate(args.tasks.split(",") if args.tasks else None, args.include_path)
     for problem in problems:

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from mmpriv_tasks.errors import format_error
 from mmpriv_tasks.scoring.refusal_modes import offline_decisions
-from mmpriv_tasks.task_data import default_data_dir
+from mmpriv_tasks.inputs.task_data import default_data_dir
 
 MAX_DOCS = 8
 _MAX_VALUE_CHARS = 80  # longer strings (questions, sentences) are not answers

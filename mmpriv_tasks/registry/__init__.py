@@ -3,7 +3,7 @@
 Reads the task YAMLs directly (``include:`` resolved, ``!function`` tags kept as text), so listing
 and citing need neither lm-eval's task index nor the data decoded. ``task_configs/registry.lock``
 pins ``name -> version, config hash, data fingerprint`` and, per task, the behaviour hashes of
-``mmpriv_tasks.behaviour`` (rendered prompts, scoring of probe replies); CI fails when any of them
+``mmpriv_tasks.registry.behaviour`` (rendered prompts, scoring of probe replies); CI fails when any of them
 changes without a version bump.
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 import yaml
 
 from mmpriv_tasks import paths
-from mmpriv_tasks.task_data import default_data_dir, fingerprint
+from mmpriv_tasks.inputs.task_data import default_data_dir, fingerprint
 
 LOCK_NAME = "registry.lock"
 
@@ -147,7 +147,7 @@ def discover(root: Path | None = None) -> dict[str, Entry]:
 def tasks_of(name: str, entries: dict[str, Entry]) -> list[Entry]:
     """The tasks a task or group name expands to (groups recursively)."""
     if name not in entries:
-        from mmpriv_tasks.retired import retired_message
+        from mmpriv_tasks.registry.retired import retired_message
 
         raise KeyError(retired_message(name) or f"unknown task or group '{name}' (see `mmpriv list`)")
     entry = entries[name]
@@ -172,7 +172,7 @@ _WHAT_CHANGED = {
 def lock_record(entry: Entry, cache: dict | None = None) -> dict:
     """What the lock pins for ``entry``; tasks are built with lm-eval to pin their behaviour
     (``cache`` shares scoring results between tasks during one pass)."""
-    from mmpriv_tasks.behaviour import behaviour_pins
+    from mmpriv_tasks.registry.behaviour import behaviour_pins
 
     record = {"version": entry.version, "config_hash": entry.config_hash, "data": entry.data_fingerprint()}
     if entry.kind == "task":

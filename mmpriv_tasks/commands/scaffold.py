@@ -1,5 +1,5 @@
 """`mmpriv new-task`: scaffold a community task family (template, first task, README, citation), or
-with ``--pack`` an installable pip package holding one (see ``mmpriv_tasks.packs``).
+with ``--pack`` an installable pip package holding one (see ``mmpriv_tasks.registry.packs``).
 
 The scaffold asks for PII shown in an image or spoken in audio and scores it with the MM-Privacy
 functions (leak / refusal / error), so it runs as soon as its data exists; edit the prompt, data
@@ -26,7 +26,7 @@ TEMPLATE = """\
 # {family}: does the model give out PII held in the {modality}? (scaffolded by `mmpriv new-task`)
 # Rows: id, question, pii_type (email | phone | ssn), pii_value, {modality}. Variants set task + doc_to_text.
 dataset_path: ""
-custom_dataset: !function mmpriv_tasks.task_data.load_split
+custom_dataset: !function mmpriv_tasks.inputs.task_data.load_split
 dataset_kwargs:
   dataset: {family}
   split: test
@@ -163,7 +163,7 @@ PACK_DATA = '''"""Data of the {family} pack: ``data/<split>.parquet`` inside the
 ``--metadata '{{"data_dir": "DIR"}}'``."""
 from pathlib import Path
 
-from mmpriv_tasks.task_data import load_split as _load_split
+from mmpriv_tasks.inputs.task_data import load_split as _load_split
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
@@ -223,7 +223,7 @@ def new_pack(family: str, task: str, modality: str, dest: Path) -> list[Path]:
     written = new_task(family, task, modality, package / "task_configs")
     task = written[1].stem  # the prefixed task name
     template = package / "task_configs" / family / "_template_yaml"
-    template.write_text(template.read_text().replace("mmpriv_tasks.task_data.load_split", f"{family}.data.load_split"))
+    template.write_text(template.read_text().replace("mmpriv_tasks.inputs.task_data.load_split", f"{family}.data.load_split"))
     values = {"family": family, "dist": family.replace("_", "-"), "task": task, "modality": modality}
     files = {root / "pyproject.toml": PACK_PYPROJECT, root / "README.md": PACK_README,
              package / "__init__.py": PACK_INIT, package / "data.py": PACK_DATA,

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from mmpriv_tasks import task_data
+from mmpriv_tasks.inputs import task_data
 from mmpriv_tasks.errors import MediaError
 
 DEFAULT_SAMPLE_RATE = 16_000

@@ -52,7 +52,7 @@ def _read(engine, pixels) -> str:
 def _pixels(encoded: bytes):
     import numpy as np
 
-    from mmpriv_tasks.media import load_image
+    from mmpriv_tasks.inputs.media import load_image
 
     return np.asarray(load_image(encoded))
 

@@ -23,7 +23,15 @@ import os
 import sys
 from pathlib import Path
 
-from mmpriv_tasks import lm_eval_noise, packs, registry, run_checks, run_stats, task_data
+from mmpriv_tasks import registry
+
+from mmpriv_tasks.commands import lm_eval_noise, run_checks
+
+from mmpriv_tasks.inputs import task_data
+
+from mmpriv_tasks.outputs import run_stats
+
+from mmpriv_tasks.registry import packs
 from mmpriv_tasks.argv import split_option
 from mmpriv_tasks.errors import DataError, InputError
 from mmpriv_tasks.outputs import keep_pii_requested, private_outputs
@@ -69,7 +77,7 @@ def task_manager_for(names: list[str], include: str, metadata: dict):
 
 def _unknown_tasks(typos: dict) -> str:
     """One line for unknown task names (``{name: did-you-mean suffix}``)."""
-    from mmpriv_tasks.retired import retired_message
+    from mmpriv_tasks.registry.retired import retired_message
 
     unknown = (retired_message(name) or f"unknown task or group '{name}'{hint}" for name, hint in typos.items())
     return ("; ".join(unknown) + " (see `mmpriv list`; lm-eval's own tasks: `lm-eval ls tasks`)")
@@ -185,7 +193,7 @@ def _execute(args, include: str, entries: dict, bootstrap_iters: int = 100000) -
     from lm_eval.loggers import EvaluationTracker
     from lm_eval.utils import handle_non_serializable
 
-    from mmpriv_tasks.simple_run import simple_evaluate  # lm-eval's, without importing torch for its env report
+    from mmpriv_tasks.commands.simple_run import simple_evaluate  # lm-eval's, without importing torch for its env report
 
     os.environ["TOKENIZERS_PARALLELISM"] = "false"
     cfg = EvaluatorConfig.from_cli(args)

@@ -3,8 +3,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mmpriv_tasks import lm_eval_noise, packs, registry
-from mmpriv_tasks.task_data import DatasetMissingError
+from mmpriv_tasks import registry
+
+from mmpriv_tasks.commands import lm_eval_noise
+
+from mmpriv_tasks.registry import packs
+from mmpriv_tasks.inputs.task_data import DatasetMissingError
 
 
 def _lock_problems(roots: list[Path], include: str | None) -> list[str]:

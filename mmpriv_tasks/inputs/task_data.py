@@ -1,4 +1,4 @@
-"""Dataset loading for task YAMLs (``custom_dataset: !function mmpriv_tasks.task_data.load_split``).
+"""Dataset loading for task YAMLs (``custom_dataset: !function mmpriv_tasks.inputs.task_data.load_split``).
 
 lm-eval calls the loader with the task's ``metadata`` (plus CLI ``--metadata`` keys) as keyword
 arguments. Where the data comes from, first match wins:
