@@ -8,7 +8,7 @@ import stat
 import pyarrow.parquet as pq
 import pytest
 
-from mmpriv_tasks.models import ocr
+from mmpriv_tasks.inputs import ocr
 from mmpriv_tasks.paths import bundled_data_dir
 
 from conftest import run_cli, venv_bin
