@@ -285,7 +285,8 @@ def judge_step(found: dict, proc, limit: int) -> tuple[bool, str]:
     unusable = proc.stderr.count(": unusable reply: ")
     failed = sum(" failed after " in line or "later requests failing with it are not retried" in line
                  for line in proc.stderr.splitlines())
-    consistent = judge_errors == 0 or (judge_errors == 1 and math.isnan(found.get("refusal_rate,none", 0)))
+    refusal_rate = found.get("refusal_rate,none", 0)  # null (strict JSON) when nothing was decided
+    consistent = judge_errors == 0 or (judge_errors == 1 and (refusal_rate is None or math.isnan(refusal_rate)))
     ok = (proc.returncode == 0 and found.get("judged_rate,none") == 1.0 and failed == 0
           and verdicts + unusable >= 1 and consistent)
     detail = (f"judged_rate={found.get('judged_rate,none')}, judge_error_rate={judge_errors}, "
