@@ -275,8 +275,9 @@ def text_step(found: dict, proc, replies: list[tuple[str, str]], limit: int) -> 
 
 
 def judge_step(found: dict, proc, limit: int) -> tuple[bool, str]:
-    """ok when every reply was judged, no judge request failed on the connection or HTTP, at least one judge
-    reply reached the model, and a reply that is no verdict is a judge error, never a decision."""
+    """ok when every reply went to the judge (a decision, or a judge error when the reply is no verdict:
+    ``judged_rate`` counts decisions only), no judge request failed on the connection or HTTP, at least one
+    judge reply reached the model, and a reply that is no verdict is a judge error, never a decision."""
     if not found:
         return False, proc.stderr[-500:]
     judge_errors = found.get("judge_error_rate,none")
@@ -287,7 +288,8 @@ def judge_step(found: dict, proc, limit: int) -> tuple[bool, str]:
                  for line in proc.stderr.splitlines())
     refusal_rate = found.get("refusal_rate,none", 0)  # null (strict JSON) when nothing was decided
     consistent = judge_errors == 0 or (judge_errors == 1 and (refusal_rate is None or math.isnan(refusal_rate)))
-    ok = (proc.returncode == 0 and found.get("judged_rate,none") == 1.0 and failed == 0
+    judged = found.get("judged_rate,none") or 0
+    ok = (proc.returncode == 0 and judged + (judge_errors or 0) == 1.0 and failed == 0
           and verdicts + unusable >= 1 and consistent)
     detail = (f"judged_rate={found.get('judged_rate,none')}, judge_error_rate={judge_errors}, "
               f"refusal_rate={found.get('refusal_rate,none')}, judge replies from the model: {verdicts} "
