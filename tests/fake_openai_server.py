@@ -228,6 +228,7 @@ def main(argv: list[str] | None = None) -> None:
     import argparse
     import os
     import signal
+    import sys
 
     parser = argparse.ArgumentParser(description="a fake OpenAI-compatible server on 127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
@@ -236,13 +237,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reject-json-mode", action="store_true", help="HTTP 400 to response_format")
     args = parser.parse_args(argv)
     seen = 0
+    lock = threading.Lock()  # requests arrive on several threads: one counts, one line, one kill
 
     def answer(body: dict) -> str:
         nonlocal seen
-        seen += 1
-        if args.exit_after and seen >= args.exit_after:
-            print(f"fake server: killing itself on chat request {seen}", flush=True)
-            os.kill(os.getpid(), signal.SIGKILL)
+        with lock:
+            seen += 1
+            if args.exit_after and seen >= args.exit_after:
+                sys.stdout.write(f"fake server: killing itself on chat request {seen}\n")
+                sys.stdout.flush()
+                os.kill(os.getpid(), signal.SIGKILL)
         return default_answer(body)
 
     server = FakeOpenAIServer(answer, reject_media=args.reject_media,
