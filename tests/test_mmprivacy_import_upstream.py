@@ -19,6 +19,11 @@ from conftest import png_bytes, run_cli, venv_bin
 from test_mmprivacy_import import HEADER, release, write_xlsx  # noqa: F401 (release: a fixture)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mmprivacy_upstream"
+UPSTREAM_DATA = ("database_full_people.json", "evaluate_memory.json.gz", "final_data_full.json")
+# Upstream's data files are not committed (fetched data stays out of the repo): SOURCES.md says how to make them.
+pytestmark = pytest.mark.skipif(not all((FIXTURES / name).exists() for name in UPSTREAM_DATA),
+                                reason="upstream's data files are not in tests/fixtures/mmprivacy_upstream/ "
+                                       "(see its SOURCES.md to make them from a checkout of the release)")
 FIELDS = {"Email": "email", "Phone Numbers": "phone", "SSN": "ssn"}
 
 
