@@ -31,14 +31,20 @@ def test_every_preset_names_its_upstream_source_and_a_wrapper():
         assert expanded(name)["preset"] == name
 
 
-@pytest.mark.slow
-def test_mmpriv_run_sends_and_records_the_preset(tmp_path):
+def run_with_preset(tmp_path, model: str, preset: str, limit: int):
+    """`mmpriv run` of hearsay_gender_profiler through mmpriv-api with ``preset=``: the process and the request
+    bodies the server received."""
     with FakeOpenAIServer(lambda body: "Selected Label: Male") as server:
         proc = run_cli(venv_bin("mmpriv"), "run", "--model", "mmpriv-api", "--model_args",
-                       f"base_url={server.base_url},model=minicpm,cache=false,preset=minicpm-o-hearsay",
-                       "--tasks", "hearsay_gender_profiler", "--limit", "2", "--output_path", str(tmp_path / "out"),
-                       cwd=tmp_path)
-        bodies = server.bodies()
+                       f"base_url={server.base_url},model={model},cache=false,preset={preset}",
+                       "--tasks", "hearsay_gender_profiler", "--limit", str(limit), "--output_path",
+                       str(tmp_path / "out"), cwd=tmp_path)
+        return proc, server.bodies()
+
+
+@pytest.mark.slow
+def test_mmpriv_run_sends_and_records_the_preset(tmp_path):
+    proc, bodies = run_with_preset(tmp_path, "minicpm", "minicpm-o-hearsay", limit=2)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert bodies and all(b["temperature"] == 0.1 and b["max_tokens"] == 512 for b in bodies)
     assert all(b["messages"][0] == {"role": "system", "content": "You are a helpful assistant."} for b in bodies)

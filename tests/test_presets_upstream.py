@@ -11,8 +11,8 @@ import pytest
 from mmpriv_tasks.models.openai_compat import OpenAICompatLM
 from mmpriv_tasks.models.presets import PRESETS, expanded
 
-from conftest import run_cli, venv_bin, wav_bytes
-from fake_openai_server import FakeOpenAIServer
+from conftest import wav_bytes
+from test_hearsay_presets import run_with_preset
 from tiny_models import one_torch_thread, tiny_qwen2_audio_dir  # noqa: F401  (fixtures)
 
 UPSTREAM = json.loads((Path(__file__).parent / "fixtures/hearsay_upstream/presets.json").read_text())["presets"]
@@ -89,12 +89,7 @@ def test_qwen25_omni_preset_on_the_hf_wrapper(tiny_qwen2_audio_dir):  # noqa: F8
 
 @pytest.mark.slow
 def test_mmpriv_run_with_the_step_preset(tmp_path):
-    with FakeOpenAIServer(lambda body: "Selected Label: Male") as server:
-        proc = run_cli(venv_bin("mmpriv"), "run", "--model", "mmpriv-api", "--model_args",
-                       f"base_url={server.base_url},model=step,cache=false,preset=step-audio-2-mini-hearsay",
-                       "--tasks", "hearsay_gender_profiler", "--limit", "1", "--output_path", str(tmp_path / "out"),
-                       cwd=tmp_path)
-        bodies = server.bodies()
+    proc, bodies = run_with_preset(tmp_path, "step", "step-audio-2-mini-hearsay", limit=1)
     assert proc.returncode == 0, proc.stderr[-3000:]
     (body,) = bodies
     assert body["messages"][0]["role"] == "system" and "Forensic Vocal Profiler" in body["messages"][0]["content"]

@@ -86,18 +86,18 @@ def audio_part(audio: Any, sample: str = "?", sample_rate: int = DEFAULT_SAMPLE_
     return {"type": "input_audio", "input_audio": {"data": _base64(wav), "format": "wav"}}
 
 
-def _chat_history(context: str) -> list[dict] | None:
-    """The message list when ``context`` is a JSON chat history (lm-eval ``--apply_chat_template``
-    with our ``apply_chat_template``), else None."""
-    if not context.startswith("[{"):
-        return None
-    try:
-        history = json.loads(context)
-    except json.JSONDecodeError:
-        return None
-    if isinstance(history, list) and all(isinstance(m, dict) and "role" in m and "content" in m for m in history):
-        return [{"role": m["role"], "content": m["content"]} for m in history]
-    return None
+def chat_turns(context: str) -> list[dict]:
+    """The turns of one request: ``context`` itself when it is a JSON chat history (lm-eval
+    ``--apply_chat_template`` with our ``apply_chat_template``, or a task's own turns), else one user turn."""
+    if context.startswith("[{"):
+        try:
+            history = json.loads(context)
+        except json.JSONDecodeError:
+            history = None
+        if isinstance(history, list) and all(isinstance(m, dict) and "role" in m and "content" in m
+                                             for m in history):
+            return [{"role": m["role"], "content": m["content"]} for m in history]
+    return [{"role": "user", "content": context}]
 
 
 def build_messages(context: str, media: dict | None = None, *, sample: str = "?", system: str | None = None,
@@ -107,7 +107,7 @@ def build_messages(context: str, media: dict | None = None, *, sample: str = "?"
     media = media or {}
     images = [item for item in (media.get("visual") or []) if item is not None]
     audios = [item for item in (media.get("audio") or []) if item is not None]
-    messages = _chat_history(context) or [{"role": "user", "content": context}]
+    messages = chat_turns(context)
     if system and messages[0]["role"] != "system":
         messages.insert(0, {"role": "system", "content": system})
     if not images and not audios:

@@ -29,7 +29,7 @@ from lm_eval.api.model import LM
 from lm_eval.models.utils import Collator, handle_stop_sequences
 from tqdm import tqdm
 
-from mmpriv_tasks.api.payload import _chat_history
+from mmpriv_tasks.api.payload import chat_turns
 from mmpriv_tasks.errors import InputError, MediaError, format_error
 from mmpriv_tasks.inputs.media import DEFAULT_SAMPLE_RATE, drop_placeholders, load_audio, load_image
 from mmpriv_tasks.models._args import MergedArgs, as_bool
@@ -212,7 +212,7 @@ class HFMultimodalChatLM(MergedArgs, LM):
         """Decoded media and the rendered prompt for one request (raises on bad media)."""
         images = [load_image(value, sample) for value in (media.get("visual") or [])]
         audios = [load_audio(value, sample, self.sampling_rate) for value in (media.get("audio") or [])]
-        history = _chat_history(context) or [{"role": "user", "content": context}]  # a task may send turns
+        history = chat_turns(context)  # a task may send turns
         text = drop_placeholders(history[-1]["content"])
         content = ([{"type": "image"} for _ in images] + [{"type": "audio"} for _ in audios]
                    + ([] if self.prompt_in_system else [{"type": "text", "text": text}]))
