@@ -44,12 +44,12 @@ def synthetic_clips(n: int, seconds: float = 1.0, seed: int = 0):
                "source": "synthetic", "speaker": f"s{k}", "sentence": ""}
 
 
-def clip_dir(work: Path, n: int) -> Path:
-    """A data folder holding ``gender.parquet`` with ``n`` synthetic clips (written once)."""
-    folder = work / f"hearsay-{n}"
+def clip_dir(work: Path, n: int, seconds: float = 1.0) -> Path:
+    """A data folder holding ``gender.parquet`` with ``n`` synthetic clips of ``seconds`` each (written once)."""
+    folder = work / (f"hearsay-{n}" if seconds == 1.0 else f"hearsay-{n}x{seconds:g}s")
     if not (folder / "gender.parquet").is_file():
         folder.mkdir(parents=True, exist_ok=True)
-        write_split(synthetic_clips(n), folder / "gender.parquet")
+        write_split(synthetic_clips(n, seconds), folder / "gender.parquet")
     return folder
 
 
