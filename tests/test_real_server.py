@@ -20,7 +20,7 @@ from conftest import REPO, run_cli
 SCRIPT = str(REPO / "bench" / "real_server_compat.py")
 FAKE = str(REPO / "tests" / "fake_openai_server.py")
 PORTABLE = ("-DGGML_NATIVE=OFF -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF "
-            "-DGGML_AMX_BF16=OFF")
+            "-DGGML_AMX_BF16=OFF -DLLAVA_BUILD=OFF")
 
 
 def only_in_lane(request) -> None:
