@@ -183,11 +183,11 @@ def test_run_help_lists_our_options_before_lm_evals(tmp_path):
 
 
 def test_ci_runs_readme_command_2_then_the_slow_lane():
-    """`.ci/run` runs the README's test command exactly, then `pytest -m slow`, then the real-server lane
+    """`.ci/run` runs the README's test command exactly, then `pytest -n auto -m slow`, then the real-server lane
     (exit 5 fails every lane)."""
     blocks = re.findall(r"```bash\n(.*?)```", (REPO / "README.md").read_text(), flags=re.DOTALL)
     command_2 = next(block.strip() for block in blocks if "pytest" in block)
     lines = [l for l in (REPO / ".ci" / "run").read_text().splitlines() if "pytest" in l and not l.startswith("#")]
-    assert lines == [command_2, ".venv/bin/python -m pytest -m slow",
+    assert lines == [command_2, ".venv/bin/python -m pytest -n auto -m slow",
                      ".venv/bin/python -m pytest -m real_server -rA tests/test_real_server.py  # -rA: the steps in the log"]
     assert command_2.endswith("python -m pytest -n auto")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import math
 
+import pytest
+
 from mmpriv_tasks.errors import format_error
 from mmpriv_tasks.tasks.hearsay import load_blind, process_blind, process_results
 
@@ -32,6 +34,7 @@ def test_attribute_error_is_scored_as_a_reply_only_when_switched_on():
     assert process_results(dict(doc), [FAILED])["accuracy"] is None
 
 
+@pytest.mark.slow
 def test_cli_switch_keeps_errors_in_the_blind_refusal_denominator(tmp_path):
     base = ("run", "--model", "mmpriv-api", "--model_args",
             "base_url=http://127.0.0.1:9/v1,model=m,cache=false,max_retries=0,timeout=2",

@@ -34,6 +34,7 @@ def test_wheel_has_configs_metrics_and_data_inside_the_package(wheel_site):
     assert not [n for n in names if n.split("/")[0] in {"metrics", "task_configs", "tests"}]
 
 
+@pytest.mark.slow
 def test_installed_copy_resolves_its_own_files_from_elsewhere(wheel_site, tmp_path):
     _, site = wheel_site
     env = {"PYTHONPATH": str(site)}

@@ -87,6 +87,7 @@ def _template(task: str) -> str:
     return load_config(task_configs_dir() / "mmprivacy" / f"{task}.yaml")["doc_to_text"]
 
 
+@pytest.mark.slow
 def test_every_full_build_prompt(full_plan):
     for fmt in FORMATS:
         disclosure, retention = _template(f"mmpriv_disclosure_{fmt}"), _template(f"mmpriv_retention_{fmt}_noimage")

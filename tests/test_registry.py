@@ -45,6 +45,7 @@ def test_changed_prompt_without_version_bump_is_caught(configs_copy):
     assert "config_hash and prompts changed" in problems[0] and "bump metadata.version" in problems[0]
 
 
+@pytest.mark.slow
 def test_version_bump_needs_lock_update_then_passes(configs_copy):
     target = configs_copy / "mmprivacy" / "mmpriv_disclosure_direct.yaml"
     target.write_text(target.read_text() + 'description: "Answer briefly. "\nmetadata:\n'

@@ -47,7 +47,7 @@ def _assert_nothing_left(tmp_path, proc) -> None:
     assert report.returncode != 0
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, pytest.param(signal.SIGINT, marks=pytest.mark.slow)])
 def test_signal_during_generation(tmp_path, signum):
     with FakeOpenAIServer(latency=0.5) as server:
         proc = _start(tmp_path, server.base_url, limit=20)
@@ -56,7 +56,7 @@ def test_signal_during_generation(tmp_path, signum):
         _assert_nothing_left(tmp_path, proc)
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, pytest.param(signal.SIGINT, marks=pytest.mark.slow)])
 def test_signal_during_publishing(tmp_path, signum):
     """Long replies make masking slow enough to hit: the signal lands while a temporary file exists."""
     with FakeOpenAIServer(answer=lambda body: "I cannot. " + "word " * 40_000) as server:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from mmpriv_tasks.paths import task_configs_dir
 
 from conftest import run_cli, venv_bin
 from tiny_models import tiny_llava_dir  # noqa: F401  (session fixture)
 
 
+@pytest.mark.slow
 def test_stock_lm_eval_hf_multimodal_runs_our_task(tmp_path, tiny_llava_dir):  # noqa: F811
     out = tmp_path / "out"
     proc = run_cli(venv_bin("lm-eval"), "run", "--model", "hf-multimodal", "--model_args",
