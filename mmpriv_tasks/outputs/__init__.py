@@ -95,7 +95,10 @@ def _skeleton(text: str) -> str:
 
 def _m_variants(skeleton: str) -> list[str]:
     """``skeleton`` with its "m"s and "rn"s read as one another: every combination of up to three,
-    all or none beyond (``mallcom``: ``rnallcom``, ``mallcorn``...)."""
+    all or none beyond (``mallcom``: ``rnallcom``, ``mallcorn``...). Not in words shorter than five
+    characters, where the variant is as likely another word (Tom, Torn)."""
+    if len(skeleton) < 5:
+        return [skeleton]
     pieces = re.split(r"(rn|m)", skeleton)
     count = len(pieces) // 2
     choices = itertools.product(("m", "rn"), repeat=count) if count <= 3 else [("m",) * count, ("rn",) * count]
@@ -128,27 +131,33 @@ class _Phrases:
 
     def __init__(self):
         self.by_key: dict[str, list[_Pattern]] = {}
+        self.key_lengths: list[int] = []
 
     def add(self, value: str, placeholder: str, name_part: bool = False) -> None:
         skeleton, value = _skeleton(value), value.strip()
+        if not skeleton:
+            return
         one_word = _WORD.fullmatch(value) is not None
         initial = value[:1] if name_part else ""
-        for variant in _m_variants(skeleton):
+        variants = _m_variants(skeleton)
+        for variant in variants:
             pattern = _Pattern(variant, placeholder, one_word, initial)
             patterns = self.by_key.setdefault(variant[:self.KEY], [])
-            if variant and pattern not in patterns:
+            if pattern not in patterns:
                 patterns.append(pattern)
+        self.key_lengths = sorted({*self.key_lengths, *(min(len(v), self.KEY) for v in variants)})
 
     def spans(self, text: str) -> list[tuple[int, int, str]]:
+        if not self.by_key:
+            return []
         text = text.translate(_TIMES)
         segments = list(_SEGMENT.finditer(text))
         skeleton = _fold("".join(m.group() for m in segments))
         offsets = list(itertools.accumulate((m.end() - m.start() for m in segments), initial=0))
         boundary = dict(zip(offsets, range(len(offsets))))  # skeleton offset -> segment starting there
-        key_lengths = sorted({len(key) for key in self.by_key})
         found = []
         for first, at in enumerate(offsets[:-1]):
-            for length in key_lengths:
+            for length in self.key_lengths:
                 for pattern in self.by_key.get(skeleton[at:at + length], ()):
                     after = boundary.get(at + len(pattern.skeleton))
                     if after is None or not skeleton.startswith(pattern.skeleton, at):
