@@ -35,8 +35,8 @@ def test_values_are_masked_whatever_their_formatting(text, expected):
 
 OCR_PEOPLE = [RECORD, {"name": "Isabel Rivers", "first_name": "Isabel", "last_name": "Rivers",
                         "phone": "674.978.5877x19566", "address": "PSC 4159, Box 2066, APO AE 14033"},
-              {"name": "Bo Adam", "first_name": "Bo", "last_name": "Adam"},
-              {"first_name": "Tom", "last_name": "Summit"}]
+              {"name": "Bo Adam", "first_name": "Bo", "last_name": "Adam", "address": "4 Summit Commons"},
+              {"first_name": "Tom", "last_name": "Emery", "address": "7 Mill Summit"}]
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -50,11 +50,18 @@ OCR_PEOPLE = [RECORD, {"name": "Isabel Rivers", "first_name": "Isabel", "last_na
     ("lsabel and Isabel, not isabel", "[NAME] and [NAME], not isabel"),  # l for I starts a capitalised word
     ("RiversideCenter; Rivers and RIVERS, not rivers", "RiversideCenter; [NAME] and [NAME], not rivers"),
     ("Changes, CHANGES, Chang's", "Changes, CHANGES, [NAME]'s"),  # a longer word is another word
-    ("AdamW, 80 runs, Tomás, Torn, Summits", "AdamW, 80 runs, Tomás, Torn, Summits"),
-    ("Sum mit, Ad am", "Sum mit, Ad am"),  # a one-word value is not split
+    ("AdamW, 80 runs, Tomás, Torn, Emerys", "AdamW, 80 runs, Tomás, Torn, Emerys"),
+    ("Em ery, Ad am", "Em ery, Ad am"),  # a one-word value is not split
+    ("Ernery, 7MiIlSurnmit", "[NAME], [ADDRESS]"),  # rn/m from five letters on, any mix of up to three
+    ("4SurnrnitCornrnons; 4 SurnmitCommons", "[ADDRESS]; 4 SurnmitCommons"),  # beyond three: all or none
+    ("İstanbul: SARAH CHANG", "İstanbul: [NAME]"),  # İ lower-cases to two characters: offsets still right
 ])
 def test_values_are_masked_as_ocr_writes_them(text, expected):
     assert Masker(OCR_PEOPLE).mask(text) == expected
+
+
+def test_no_records_mask_nothing():
+    assert Masker([]).mask("Sarah Chang, 367-75-3579") == "Sarah Chang, 367-75-3579"
 
 
 def test_distractor_and_extension_get_their_own_placeholder():
