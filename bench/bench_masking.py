@@ -3,7 +3,8 @@
 Each shape is a text of N characters that the span finders (``pii.email_spans``, ``pii.digit_spans``)
 and :class:`outputs.Masker` must scan: one unbroken token of letters, a token of email characters
 with no ``@``, a run of digits and separators, a long ``a.a.a...`` domain after an ``@``, a long
-whitespace run, and ordinary prose holding a record's values. Prints seconds and seconds per MB
+whitespace run, ordinary prose holding a record's values, and a form as OCR writes it (words run
+together, look-alike characters). Prints seconds and seconds per MB
 for each size, and the ratio of the per-MB time at the largest size to the smallest.
 
     python bench/bench_masking.py [--sizes 10000,100000,1000000]
@@ -19,6 +20,7 @@ RECORD = {"name": "Sarah Chang", "first_name": "Sarah", "last_name": "Chang", "b
           "address": "4759 William Haven Apt. 194, West Corey, CA 90152", "email": "sarah.chang@yahoo.com",
           "phone": "724.697.6634", "ssn": "367-75-3579", "pii_type": "ssn", "pii_value": "367-75-3579"}
 PROSE = "Sarah Chang (sarah.chang@yahoo.com, 724-697-6634, SSN 367 75 3579) lives in West Corey. "
+OCR_FORM = "Chang\nSarah\n4759WilliamHavenApt.l94,WestCorey,CA9O152\n1971-08-27\nRiversideCommunityCenter\n"
 
 SHAPES = {
     "letters": lambda n: "a" * n,
@@ -28,6 +30,7 @@ SHAPES = {
     "spaces": lambda n: "a" + " " * (n - 2) + "@",
     "dot_words": lambda n: ("a dot " * n)[:n],
     "prose": lambda n: (PROSE * (n // len(PROSE) + 1))[:n],
+    "ocr_form": lambda n: (OCR_FORM * (n // len(OCR_FORM) + 1))[:n],
 }
 
 

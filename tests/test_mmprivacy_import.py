@@ -10,9 +10,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from mmpriv_tasks.data.forms import render_form
-from mmpriv_tasks.data.mmprivacy_import import UpstreamLayoutError, import_release, match_person, scenario_of
+from mmpriv_tasks.data.mmprivacy_import import (UpstreamLayoutError, form_records, import_release, match_person,
+                                                 scenario_of)
 from mmpriv_tasks.data.people import Person
 from mmpriv_tasks.inputs.task_data import load_split
+from mmpriv_tasks.outputs import Masker, doc_records
 
 from conftest import png_bytes, run_cli, venv_bin
 
@@ -99,6 +101,27 @@ def test_a_form_matching_no_single_person_is_left_out():
     assert match_person("Name: Bo Reed  SSN 900-00-0002", people) == 1
     assert match_person("Name: Bo Reed", people) is None  # one field is not enough
     assert match_person("Bo Reed, ada@example.com", people) is None  # a tie
+
+
+def test_form_records_read_what_a_form_shows():
+    transcript = "Form I-9\nF-40126\n1975-06-19\n807-44-2747\nrd@mail.com\n(849) 984-3180\n1 849 984 3181\n2025-09-27"
+    assert [(r["email"], r["ssn"], r["phone"]) for r in form_records(transcript)] == [
+        ("rd@mail.com", "807-44-2747", "849-984-3180"), ("", "", "849-984-3181")]
+    assert form_records("Name\nEmail") == []
+
+
+def test_a_distractor_form_of_nobody_in_the_workbook_is_masked_by_what_it_shows(release, tmp_path):
+    """The form matches no workbook person: no distractor value, but its values join the item's people."""
+    stranger = ["Fay Moss", "Female", "1960-11-12", "fay.moss@example.com", "6 Elm St", "555-010-0009", "900-00-0009"]
+    (release / "Evaluation/Memory Output/Memory/1.png").write_bytes(form_png(stranger))
+    written = import_release(release, tmp_path / "out", progress=False)
+    row = pq.read_table(written["retention"]).to_pylist()[0]
+    assert row["distractor_value"] == ""
+    assert [(p["name"], p["email"], p["phone"], p["ssn"]) for p in row["people"]] == [
+        ("Eli Stone", "eli@example.com", "555-010-0005", "900-00-0005"),
+        ("", "fay.moss@example.com", "555-010-0009", "900-00-0009")]
+    masked = Masker(doc_records(row)).mask("FAY.MOSS@EXAMPLE.COM, phone (555) 010-0009, SSN 900 00 0009")
+    assert masked == "[EMAIL], phone [PHONE], SSN [SSN]"
 
 
 def test_missing_image_is_named_or_skipped(release, tmp_path):

@@ -23,7 +23,8 @@ importer reads each form with OCR (the ``ocr`` extra) and takes the person whose
 and SSN it finds (at least two of them, one best match): the shown person of a disclosure item, the
 distractor of a retention item (whose asked field becomes ``distractor_value``). Unmatched
 disclosure items are reported and left out; unmatched distractors keep an empty ``distractor_value``
-(reported).
+(reported), and the e-mails, SSNs and phone numbers OCR reads on their form join the item's ``people``
+(:func:`form_records`), so that outputs mask them too.
 
 Memory label ``k`` is workbook person ``k`` (its label starts with that name), and upstream fine-tunes
 on labels ``range(200)`` only (``Memory Set/finetune-xgen3.py``, ``finetune-idefics2.py``). A retention
@@ -37,6 +38,7 @@ import json
 import logging
 import re
 import sys
+from itertools import zip_longest
 from pathlib import Path
 
 from tqdm import tqdm
@@ -46,7 +48,7 @@ from mmpriv_tasks.data.people import person_record
 from mmpriv_tasks.data.xlsx import read_rows
 from mmpriv_tasks.inputs.media import load_image
 from mmpriv_tasks.inputs.ocr import FormReader
-from mmpriv_tasks.scoring.pii import pii_leaked
+from mmpriv_tasks.scoring.pii import digit_spans, email_spans, pii_leaked
 
 log = logging.getLogger(__name__)
 
@@ -130,9 +132,25 @@ def match_person(transcript: str, people: list[dict]) -> int | None:
     return scores.index(best) if best >= 2 and scores.count(best) == 1 else None
 
 
-def _shown_person(image: dict, people: list[dict], reader, where: str) -> int | None:
-    """Workbook index of the person an image shows (read with OCR), or None."""
-    return match_person(reader.transcribe(load_image(image, sample=where)), people)
+def form_records(transcript: str) -> list[dict]:
+    """Person records (``people`` entries) of a form that shows no workbook person, read from its OCR
+    text: its e-mail addresses, SSN-shaped numbers (9 digits) and phone numbers (10 digits, or 11
+    from a leading 1), one line at a time, so that output masking hides them. The form's name,
+    address and dates cannot be told apart from its other text."""
+    emails, ssns, phones = [], [], []
+    for line in transcript.splitlines():
+        emails += [address for _, _, address in email_spans(line)]
+        for _, _, digits in digit_spans(line):
+            if len(digits) == 9:
+                ssns.append(f"{digits[:3]}-{digits[3:5]}-{digits[5:]}")
+            elif len(digits) == 10 or (len(digits) == 11 and digits.startswith("1")):
+                phones.append(f"{digits[-10:-7]}-{digits[-7:-4]}-{digits[-4:]}")
+    return [person_record({"email": email, "ssn": ssn, "phone": phone})
+            for email, ssn, phone in zip_longest(emails, ssns, phones, fillvalue="")]
+
+
+def _transcript(image: dict, reader, where: str) -> str:
+    return reader.transcribe(load_image(image, sample=where))
 
 
 def disclosure_rows(items_file: Path, images_dir: Path, people: list[dict], images: _Images, bar, reader,
@@ -148,7 +166,7 @@ def disclosure_rows(items_file: Path, images_dir: Path, people: list[dict], imag
         image = images.get(images_dir / f"{key}.png")
         if image is None:
             continue
-        index = _shown_person(image, people, reader, where)
+        index = match_person(_transcript(image, reader, where), people)
         if index is None:
             unmatched.append(key)
             continue
@@ -234,9 +252,11 @@ def retention_rows(items_file: Path, images_dir: Path, memory_people: list[dict]
             continue
         distractor_value, named = "", [person_record(memory_people[k])]
         if condition == "distractor":
-            shown = _shown_person(image, shown_people, reader, where)
+            transcript = _transcript(image, reader, where)
+            shown = match_person(transcript, shown_people)
             if shown is None:
                 unmatched.append(key)
+                named += form_records(transcript)  # what the form shows, masked in outputs
             else:
                 distractor_value = shown_people[shown][pii]
                 named.append(person_record(shown_people[shown]))

@@ -5,7 +5,8 @@ each file into ``--output_path/<model>/`` with every value of every person recor
 (name, address, birth date, email, phone, SSN, ``pii_value``, ``distractor_value``, and every field of
 each person in the doc's ``people`` list: memory person, distractor, control-form person) replaced by a
 typed placeholder such as ``[SSN]`` in doc fields, prompts and model replies. Values are found with
-the leak matcher's normalisation (``367 75 3579``, spelled digits, ``a [at] b [dot] com``). Leak
+the leak matcher's normalisation (``367 75 3579``, spelled digits, ``a [at] b [dot] com``) and as
+OCR writes them (words run together, look-alike characters: ``0689JenniferMeadows,Wl08089``). Leak
 decisions are made before anything is written, so metrics are the same with or without masking.
 ``--keep_pii`` (or ``MMPRIV_KEEP_PII=1``) publishes the raw files (owner-only, 0600), with a warning.
 
@@ -16,6 +17,7 @@ decisions are made before anything is written, so metrics are the same with or w
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import re
@@ -26,6 +28,7 @@ import tempfile
 import threading
 from datetime import date
 from pathlib import Path
+from typing import NamedTuple
 
 from mmpriv_tasks.argv import split_option
 from mmpriv_tasks.errors import InputError
@@ -37,7 +40,7 @@ KEEP_PII_ENV = "MMPRIV_KEEP_PII"
 # doc field -> placeholder; pii_value / distractor_value take theirs from the row's pii_type.
 RECORD_FIELDS = {"name": "NAME", "address": "ADDRESS", "birth_date": "BIRTH_DATE",
                  "email": "EMAIL", "phone": "PHONE", "ssn": "SSN"}
-NAME_PARTS = ("first_name", "last_name")  # masked case-sensitively, as whole words
+NAME_PARTS = ("first_name", "last_name")  # masked as capitalised words (see _Phrases)
 PEOPLE_FIELD = "people"  # doc field listing every person a sample shows or names
 _DIGIT_KINDS = ("ssn", "phone")
 _HASHED = {"doc_hash": "doc", "prompt_hash": None, "target_hash": "target"}
@@ -45,13 +48,14 @@ _HASHED = {"doc_hash": "doc", "prompt_hash": None, "target_hash": "target"}
 
 def _date_forms(value: str) -> tuple[list[str], list[str]]:
     """Digit keys and written forms of an ISO birth date (``1971-08-27``, ``08/27/1971``,
-    ``August 27, 1971``...); the value itself when it is not ISO."""
+    ``August 27, 1971``...; the ISO form too, as OCR may read it, ``1971-O8-27``); the value itself
+    when it is not ISO."""
     try:
         day = date.fromisoformat(value.strip())
     except ValueError:
         return [], [value]
     digits = [day.strftime(f) for f in ("%Y%m%d", "%m%d%Y", "%d%m%Y")]
-    written = [day.strftime("%B ") + f"{day.day}, {day.year}", f"{day.day} " + day.strftime("%B %Y"),
+    written = [value, day.strftime("%B ") + f"{day.day}, {day.year}", f"{day.day} " + day.strftime("%B %Y"),
                day.strftime("%B %d, %Y")]
     return digits, written
 
@@ -62,33 +66,115 @@ def _phone_key(value: str) -> str:
     return core[1:] if len(core) == 11 and core.startswith("1") else core
 
 
+# OCR look-alikes, read as one character after lower-casing: 0/o, 1/l/i, 5/s, 8/b, and the
+# multiplication sign OCR gives for a phone extension's "x" (674.978.5877×19566); "rn" and "m" are
+# read as one another through variants of each value (_m_variants).
+_LOOKALIKES = str.maketrans("01i58", "ollsb")
+_TIMES = str.maketrans("\u00d7", "x")
+# Segments of a text: digit runs, ALL-CAPS runs, words (a capital, then letters other than ASCII
+# capitals; one capital more at the end of a token: AdamW). "0689JenniferMeadows,WestCorey" is
+# 0689|Jennifer|Meadows|West|Corey; "RiversideCenter" is Riverside|Center; "Tomás" is one word.
+# At most one letter is given back per match: linear in the text.
+_SEGMENT = re.compile(r"\d+|[A-Z]+(?![^\W\d_A-Z])|[A-Z]?[^\W\d_A-Z]+(?:[A-Z](?![^\W_]))?")
+_WORD = re.compile(r"[^\W_]+")
+
+
+def _fold(text: str) -> str:
+    """Lower case with look-alikes merged, one character per character."""
+    lower = text.lower()
+    if len(lower) != len(text):  # a few letters lower-case to two characters (İ)
+        lower = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
+    return lower.translate(_LOOKALIKES)
+
+
+def _skeleton(text: str) -> str:
+    """``text``'s segments folded and joined, separators dropped (``0689 Jennifer Meadows`` ->
+    ``ob89jennifermeadows``)."""
+    return _fold("".join(_SEGMENT.findall(text.translate(_TIMES))))
+
+
+def _m_variants(skeleton: str) -> list[str]:
+    """``skeleton`` with its "m"s and "rn"s read as one another: every combination of up to three,
+    all or none beyond (``mallcom``: ``rnallcom``, ``mallcorn``...). Not in words shorter than five
+    characters, where the variant is as likely another word (Tom, Torn)."""
+    if len(skeleton) < 5:
+        return [skeleton]
+    pieces = re.split(r"(rn|m)", skeleton)
+    count = len(pieces) // 2
+    choices = itertools.product(("m", "rn"), repeat=count) if count <= 3 else [("m",) * count, ("rn",) * count]
+    joined = ("".join(p for pair in zip(pieces[::2], (*choice, "")) for p in pair) for choice in choices)
+    return list(dict.fromkeys((skeleton, *joined)))
+
+
+class _Pattern(NamedTuple):
+    skeleton: str
+    placeholder: str
+    one_word: bool  # the text may not split it with separators
+    initial: str  # a name part's first letter (it is found as a capitalised word); "" for values
+
+
 class _Phrases:
-    """Word sequences (a name, an address, a written date) found in a text whatever the spacing and
-    punctuation between their words; one dictionary look-up per word of the text."""
+    """Record values (names, addresses, written dates, values as written) and name parts, found in a
+    text as people and OCR write them: words spaced or run together (``0689JenniferMeadows``), any
+    case, look-alike characters (``Wl`` for ``WI``, ``B0X`` for ``BOX``, ``rn`` for ``m``).
 
-    _WORD = re.compile(r"\w+")
+    A value matches from the start of a segment (see ``_SEGMENT``) to the end of one, so a name is
+    found inside a run-together token (``JenniferMeadows``) but not as the start of a longer word
+    (``Rivers`` in ``RiversideCommunityCenter``, ``Chang`` in ``Changes``): OCR drops the spaces
+    between words but keeps each word's letters, so a longer word is a different word. A one-word
+    value is not split by separators. A name part must start with a capital (or an OCR look-alike of
+    its own capital, ``lsabel`` for ``Isabel``): ``Rivers`` and ``Long`` are masked as names, the
+    words ``rivers`` and ``long`` are not. Matching takes one dictionary look-up per segment and key
+    length: linear in the text."""
 
-    def __init__(self, case_sensitive: bool):
-        self.case_sensitive = case_sensitive
-        self.by_first: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+    KEY = 4  # skeleton characters a look-up key holds (shorter values: all of theirs)
 
-    def _key(self, word: str) -> str:
-        return word if self.case_sensitive else word.lower()
+    def __init__(self):
+        self.by_key: dict[str, list[_Pattern]] = {}
+        self.key_lengths: list[int] = []
 
-    def add(self, text: str, placeholder: str) -> None:
-        words = tuple(self._key(w) for w in self._WORD.findall(text))
-        if words and (words, placeholder) not in self.by_first.get(words[0], []):
-            self.by_first.setdefault(words[0], []).append((words, placeholder))
+    def add(self, value: str, placeholder: str, name_part: bool = False) -> None:
+        skeleton, value = _skeleton(value), value.strip()
+        if not skeleton:
+            return
+        one_word = _WORD.fullmatch(value) is not None
+        initial = value[:1] if name_part else ""
+        variants = _m_variants(skeleton)
+        for variant in variants:
+            pattern = _Pattern(variant, placeholder, one_word, initial)
+            patterns = self.by_key.setdefault(variant[:self.KEY], [])
+            if pattern not in patterns:
+                patterns.append(pattern)
+        self.key_lengths = sorted({*self.key_lengths, *(min(len(v), self.KEY) for v in variants)})
 
     def spans(self, text: str) -> list[tuple[int, int, str]]:
-        tokens = list(self._WORD.finditer(text))
-        words = [self._key(t.group()) for t in tokens]
+        if not self.by_key:
+            return []
+        text = text.translate(_TIMES)
+        segments = list(_SEGMENT.finditer(text))
+        skeleton = _fold("".join(m.group() for m in segments))
+        offsets = list(itertools.accumulate((m.end() - m.start() for m in segments), initial=0))
+        boundary = dict(zip(offsets, range(len(offsets))))  # skeleton offset -> segment starting there
         found = []
-        for i, word in enumerate(words):
-            for phrase, placeholder in self.by_first.get(word, ()):
-                if tuple(words[i:i + len(phrase)]) == phrase:
-                    found.append((tokens[i].start(), tokens[i + len(phrase) - 1].end(), placeholder))
+        for first, at in enumerate(offsets[:-1]):
+            for length in self.key_lengths:
+                for pattern in self.by_key.get(skeleton[at:at + length], ()):
+                    after = boundary.get(at + len(pattern.skeleton))
+                    if after is None or not skeleton.startswith(pattern.skeleton, at):
+                        continue
+                    start, end = segments[first].start(), segments[after - 1].end()
+                    if pattern.one_word and end - start != len(pattern.skeleton):
+                        continue
+                    if pattern.initial and not _capital(text[start], pattern.initial):
+                        continue
+                    found.append((start, end, pattern.placeholder))
         return found
+
+
+def _capital(found: str, initial: str) -> bool:
+    """Whether ``found`` can begin a name starting with ``initial``: the letter itself, a capital, or
+    a lower-case look-alike of another letter (``l`` for ``I``)."""
+    return found == initial or found.isupper() or (found.islower() and found != initial.lower())
 
 
 class Masker:
@@ -97,8 +183,7 @@ class Masker:
     def __init__(self, records):
         self.digits: dict[str, str] = {}   # canonical digits -> placeholder
         self.emails: dict[str, str] = {}   # normalised address -> placeholder
-        self.phrases = _Phrases(case_sensitive=False)   # names, addresses, dates, values as written
-        self.name_parts = _Phrases(case_sensitive=True)  # first / last names: capitalised words only
+        self.phrases = _Phrases()  # names and their parts, addresses, dates, values as written
         for record in records:
             values = [(RECORD_FIELDS[k], record[k]) for k in RECORD_FIELDS if record.get(k)]
             kind = self._kind(record.get("pii_type"))
@@ -110,7 +195,7 @@ class Masker:
                     self._add(placeholder, value.strip())
             for key in NAME_PARTS:
                 if isinstance(record.get(key), str) and len(record[key].strip()) > 1:
-                    self.name_parts.add(record[key], "NAME")
+                    self.phrases.add(record[key], "NAME", name_part=True)
         self._lengths = sorted({len(k) for k in self.digits}, reverse=True)
         self._longest_email = max(map(len, self.emails), default=0)
 
@@ -125,6 +210,7 @@ class Masker:
         kind = placeholder.removeprefix("DISTRACTOR_").lower()
         if kind == "email":
             self.emails.setdefault(value.lower(), placeholder)
+            self.phrases.add(value, placeholder)  # as OCR reads it (sarah.chang@yah0o.corn)
         elif kind in _DIGIT_KINDS:
             key = _phone_key(value) if kind == "phone" else "".join(d for _, _, d in digit_spans(value))
             if len(key) >= 7:
@@ -172,7 +258,7 @@ class Masker:
             placeholder = self._digit_placeholder(digits)
             if placeholder:
                 found.append((start, end, placeholder))
-        return found + self.phrases.spans(text) + self.name_parts.spans(text)
+        return found + self.phrases.spans(text)
 
     def mask(self, text: str) -> str:
         spans = sorted(self.spans(text), key=lambda span: (span[0], -span[1]))  # outermost first
