@@ -1,15 +1,19 @@
 """Publishing never leaves a truncated or partial file: too little free space stops it before any
-write, and a write that fails half-way (a full disk) leaves the output folder as it was."""
+write, and a write that fails half-way (a full disk) leaves no file and ends the run with one line."""
 from __future__ import annotations
 
 import errno
 import json
+import re
+import sys
 from collections import namedtuple
 
 import pytest
 
 from mmpriv_tasks import outputs
 from mmpriv_tasks.errors import InputError
+
+from conftest import run_cli, venv_bin
 
 
 def _staging(tmp_path):
@@ -38,7 +42,8 @@ def test_a_write_failing_half_way_leaves_no_file(tmp_path, monkeypatch):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(outputs, "_publish_samples", full_disk)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(InputError, match=r"samples_t_2026.jsonl: cannot write the run's outputs \(No space left on "
+                                          r"device\); nothing was published"):
         outputs.publish(staging, tmp_path / "out")
     assert [p.name for p in (tmp_path / "out").rglob("*") if p.is_file()] == []
 
@@ -51,3 +56,44 @@ def test_samples_are_renamed_before_the_results(tmp_path, monkeypatch):
     written = outputs.publish(staging, tmp_path / "out")
     assert order == ["samples_t_2026.jsonl", "results_2026.json"] == [p.name for p in written]
     assert "367-75-3579" not in (tmp_path / "out" / "model" / "samples_t_2026.jsonl").read_text()
+
+
+# `mmpriv` (its console script) in a process whose files cannot grow past LIMIT bytes from the first
+# file opened under the output folder on: the kernel refuses the write (EFBIG), as on a full disk.
+FULL_DISK = """
+import resource, runpy, signal, sys
+script, out, limit, *argv = sys.argv[1:]
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a failed write, not a killed process
+
+def limit_writes(event, args):
+    if event == "open" and str(args[0]).startswith(out):
+        resource.setrlimit(resource.RLIMIT_FSIZE, (int(limit), resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+
+sys.addaudithook(limit_writes)
+sys.argv = ["mmpriv", *argv]
+runpy.run_path(script, run_name="__main__")
+"""
+
+
+def test_a_disk_filling_up_while_publishing_leaves_no_file_and_one_line(tmp_path):
+    """The results JSON is the file that no longer fits (the sample log does): the run ends with one
+    line and exit code 2, and neither file, nor any partial one, nor the staging folder is left."""
+    args = ["run", "--model", "refuse-all", "--tasks", "mmpriv_disclosure_direct", "--limit", "1"]
+    fits = run_cli(venv_bin("mmpriv"), *args, "--output_path", str(tmp_path / "fits"), cwd=tmp_path)
+    assert fits.returncode == 0, fits.stderr[-2000:]
+    samples, results = (next((tmp_path / "fits").rglob(pattern)).stat().st_size
+                        for pattern in ("samples_*.jsonl", "results_*.json"))
+    assert samples < results
+    limit = (samples + results) // 2
+    (tmp_path / "tmp").mkdir()
+    out = tmp_path / "out"
+    done = run_cli(sys.executable, "-c", FULL_DISK, venv_bin("mmpriv"), str(out), str(limit), *args,
+                   "--output_path", str(out), cwd=tmp_path, env={"TMPDIR": str(tmp_path / "tmp")})
+    assert done.returncode == 2, done.stderr[-2000:]
+    lines = [line for line in done.stderr.splitlines() if line.startswith("mmpriv:")]
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert re.fullmatch(rf"mmpriv: {re.escape(str(out))}/refuse-all/results_[^/]+\.json: cannot write the run's "
+                        r"outputs \(File too large\); nothing was published: free some space or choose another "
+                        r"--output_path", lines[0]), lines[0]
+    assert [p for p in out.rglob("*") if p.is_file()] == []
+    assert list((tmp_path / "tmp").iterdir()) == []

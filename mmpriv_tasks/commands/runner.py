@@ -40,10 +40,14 @@ from mmpriv_tasks.scoring.refusal_modes import offline_decisions
 log = logging.getLogger(__name__)
 
 
-def _include_path(argv: list[str]) -> tuple[list[str], str]:
-    """argv without ``--include_path`` and the one folder to include (``packs.include_path``)."""
+def _include_path(argv: list[str]) -> tuple[list[str], str | None]:
+    """argv without ``--include_path`` and the user's task folder (None when not given). A task YAML
+    there that does not parse is an error naming its file and line (lm-eval would skip it unseen, and
+    its task would look unknown)."""
     rest, theirs = split_option(argv, "--include_path")
-    return rest, packs.include_path(theirs)  # ours, installed packs' and the user's folders
+    if theirs:
+        registry.discover(Path(theirs).resolve())
+    return rest, theirs
 
 
 def _option(argv: list[str], name: str) -> str | None:
@@ -57,9 +61,10 @@ def _requested(tasks) -> list[str]:
     return [name.strip() for item in items for name in str(item).split(",") if name.strip()]
 
 
-def task_manager_for(names: list[str], include: str, metadata: dict):
-    """A TaskManager indexing only ``include`` when it holds every requested name (no YAML paths),
-    else lm-eval's full index plus ``include``; None when names are YAML paths or folders."""
+def task_manager_for(names: list[str], include: str | list[Path], metadata: dict):
+    """A TaskManager indexing only ``include`` (a folder, or ``packs.task_roots``, so that task configs
+    are named by their own paths) when it holds every requested name (no YAML paths), else lm-eval's
+    full index plus ``include``; None when names are YAML paths or folders."""
     from lm_eval.tasks import TaskManager
 
     if not names or any(n.endswith(".yaml") or Path(n).is_dir() for n in names):
@@ -83,35 +88,71 @@ def _unknown_tasks(typos: dict) -> str:
     return ("; ".join(unknown) + " (see `mmpriv list`; lm-eval's own tasks: `lm-eval ls tasks`)")
 
 
-def preflight(task_manager, names: list[str], metadata: dict, entries: dict) -> None:
-    """Build every requested task before any model exists, so data faults end the run first: lm-eval
-    reads each task's data (``task_data.load_split`` checks files, rows, columns, ``where``) and renders
-    its first prompt; then each of our tasks scores its first doc with an empty reply, offline, so a
-    column that only the scoring reads is missing now rather than after every generation."""
-    from jinja2.exceptions import UndefinedError
-
+def preflight(task_manager, names: list[str], metadata: dict, entries: dict) -> dict:
+    """Build every requested task, once, before any model exists, so data faults end the run first:
+    lm-eval reads each task's data (``task_data.load_split`` checks files, rows, columns, ``where``) and
+    renders its first prompt; then each of our tasks scores its first doc with an empty reply, offline,
+    so a column that only the scoring reads is missing now rather than after every generation.
+    Returns the built tasks (``TaskManager.load``'s dict), which the evaluation uses as they are."""
     missing = [name for name in names if not task_manager.match_tasks([name])]
     if missing:
         raise InputError(_unknown_tasks({name: run_checks.did_you_mean(name, task_manager.all_tasks)
                                          for name in missing}))
-    ours = [task for name in names if name in entries for task in registry.tasks_of(name, entries)]
-    for entry in {e.name: e for e in ours}.values():
+    from jinja2.exceptions import UndefinedError
+
+    built = [item for name in names for item in _build(task_manager, name, metadata, entries)]
+    loaded = task_manager.load(built)  # the built objects, grouped as lm-eval groups them
+    for name, task in loaded["tasks"].items():
+        if name in entries:
+            try:
+                _probe_scoring(task)
+            except (UndefinedError, KeyError) as exc:
+                raise _missing_column(entries[name], metadata, exc) from exc
+    return loaded
+
+
+def _build(task_manager, name: str, metadata: dict, entries: dict) -> list:
+    """The task or group ``name`` stands for (a tag: its tasks), built by lm-eval; a data fault of
+    ours names its file, a standard task that cannot download its data says how to run it offline."""
+    from jinja2.exceptions import UndefinedError
+
+    try:
+        loaded = task_manager.load([name])
+    except (UndefinedError, KeyError) as exc:
+        fault = _column_fault(task_manager, name, metadata, entries) if name in entries else None
+        if fault is None:
+            raise
+        raise fault from exc
+    except OSError as exc:  # lm-eval's own tasks download their data (ConnectionError, not in the cache)
+        if name in entries or isinstance(exc, DataError):
+            raise
+        reason = " ".join(str(exc).split())[:200]
+        raise InputError(f"task '{name}' downloads its data from the Hugging Face Hub and could not get it "
+                         f"({reason}): run it once online (the datasets cache then serves offline runs, "
+                         f"HF_DATASETS_OFFLINE=1), or copy its YAML with a local `dataset_path`/`data_files` "
+                         f"and pass --include_path") from exc
+    if name in loaded["groups"]:
+        return [loaded["groups"][name]]
+    return [loaded["tasks"][name]] if name in loaded["tasks"] else list(loaded["tasks"].values())
+
+
+def _column_fault(task_manager, name: str, metadata: dict, entries: dict) -> DataError | None:
+    """Which of our tasks under ``name`` misses a column its prompt or hooks read, found by building
+    them one by one (only after a failed build)."""
+    from jinja2.exceptions import UndefinedError
+
+    for entry in registry.tasks_of(name, entries):
         try:
-            task = next(iter(task_manager.load([entry.name])["tasks"].values()))
-            _probe_scoring(task)
+            task_manager.load([entry.name])
         except (UndefinedError, KeyError) as exc:
-            column = str(exc).split("'")[1] if "'" in str(exc) else str(exc)
-            raise DataError(f"{_data_file(entry, metadata)}: missing column '{column}', which task {entry.name} "
-                            f"reads. Rebuild or re-import the data ({task_data.GET_DATA}).") from exc
-    for name in (name for name in names if name not in entries):
-        try:
-            task_manager.load([name])
-        except OSError as exc:  # lm-eval's own tasks download their data (ConnectionError, not in the cache)
-            reason = " ".join(str(exc).split())[:200]
-            raise InputError(f"task '{name}' downloads its data from the Hugging Face Hub and could not get it "
-                             f"({reason}): run it once online (the datasets cache then serves offline runs, "
-                             f"HF_DATASETS_OFFLINE=1), or copy its YAML with a local `dataset_path`/`data_files` "
-                             f"and pass --include_path") from exc
+            return _missing_column(entry, metadata, exc)
+    return None
+
+
+def _missing_column(entry, metadata: dict, exc: Exception) -> DataError:
+    column = str(exc).split("'")[1] if "'" in str(exc) else str(exc)
+    return DataError(f"{_data_file(entry, metadata)}: missing column '{column}', which task {entry.name} "
+                     f"reads. Rebuild or re-import the data ({task_data.GET_DATA}).")
 
 
 def _probe_scoring(task) -> None:
@@ -187,7 +228,18 @@ def _torch_seed(model: str, seed: list | None):
     return seed[2] if seed else None
 
 
-def _execute(args, include: str, entries: dict, bootstrap_iters: int = 100000) -> None:
+def _rows_to_read(cfg) -> dict:
+    """``{"max_docs": N}`` when the run evaluates only each task's first N docs (``--limit N``, N >= 1),
+    so that ``task_data.load_split`` reads only the rows holding them; ``{}`` when a run needs every
+    row: a fractional limit, ``--samples``, few-shot examples drawn from the docs, or a requests cache
+    (lm-eval builds and caches every doc's request)."""
+    if (cfg.limit is None or cfg.limit < 1 or cfg.samples or cfg.num_fewshot
+            or cfg.cache_requests.get("cache_requests")):
+        return {}
+    return {"max_docs": int(cfg.limit)}
+
+
+def _execute(args, include: list[Path], entries: dict, bootstrap_iters: int = 100000) -> None:
     """lm-eval's ``run`` (``lm_eval._cli.run.Run._execute``) with our task index and preflight."""
     from lm_eval.config.evaluate_config import EvaluatorConfig
     from lm_eval.loggers import EvaluationTracker
@@ -198,11 +250,13 @@ def _execute(args, include: str, entries: dict, bootstrap_iters: int = 100000) -
     os.environ["TOKENIZERS_PARALLELISM"] = "false"
     cfg = EvaluatorConfig.from_cli(args)
     names = _requested(cfg.tasks)
-    task_manager = task_manager_for(names, include, cfg.metadata or {})
+    metadata = {**(cfg.metadata or {}), **_rows_to_read(cfg)}
+    task_manager = task_manager_for(names, include, metadata)
+    built = None
     if task_manager is None:  # YAML paths / folders as --tasks: lm-eval resolves them
         task_manager = cfg.process_tasks(cfg.metadata)
     else:
-        preflight(task_manager, names, cfg.metadata or {}, entries)
+        built = preflight(task_manager, names, metadata, entries)
         cfg.tasks = names
     if cfg.output_path:
         cfg.hf_hub_log_args["output_path"] = cfg.output_path
@@ -220,7 +274,7 @@ def _execute(args, include: str, entries: dict, bootstrap_iters: int = 100000) -
         gen_kwargs=cfg.gen_kwargs, task_manager=task_manager, predict_only=cfg.predict_only,
         random_seed=cfg.seed[0] if cfg.seed else None, numpy_random_seed=cfg.seed[1] if cfg.seed else None,
         torch_random_seed=_torch_seed(cfg.model, cfg.seed), fewshot_random_seed=cfg.seed[3] if cfg.seed else None,
-        confirm_run_unsafe_code=cfg.confirm_run_unsafe_code,
+        confirm_run_unsafe_code=cfg.confirm_run_unsafe_code, built=built,
     )
     if results is None:  # not rank 0 under data parallel
         return
@@ -263,7 +317,8 @@ def run(lm_eval_args: list[str]) -> int:
     from mmpriv_tasks.models._args import parse_model_args, refuse_secrets
     from mmpriv_tasks.models.presets import expand_argv
 
-    rest, include = _include_path(lm_eval_args)
+    rest, theirs = _include_path(lm_eval_args)
+    include = packs.include_path(theirs)  # one folder for lm-eval's parser: ours, installed packs', the user's
     if {"-h", "--help"} & set(rest):
         print(RUN_HELP)  # then lm-eval's own help
     rest = expand_argv(rest)  # preset=NAME -> the preset's model args (recorded in the results)
@@ -288,7 +343,7 @@ def run(lm_eval_args: list[str]) -> int:
             if _needs_stock_runner(args):
                 parser.execute(args)
             else:
-                _execute(args, include, entries, bootstrap_iters)
+                _execute(args, packs.task_roots(theirs), entries, bootstrap_iters)
     except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SIGHUP: staging and temporary files are gone
         print(f"mmpriv: interrupted ({exc or 'SIGINT'}); no results were published", file=sys.stderr)
         return 130

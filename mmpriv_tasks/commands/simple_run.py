@@ -134,9 +134,10 @@ def simple_evaluate(*, model: str, task_manager, tasks: list, model_args=None, n
                     evaluation_tracker=None, system_instruction=None, apply_chat_template=False,
                     fewshot_as_multiturn=True, gen_kwargs=None, predict_only=False, random_seed=None,
                     numpy_random_seed=None, torch_random_seed=None, fewshot_random_seed=None,
-                    confirm_run_unsafe_code=False) -> dict | None:
+                    confirm_run_unsafe_code=False, built: dict | None = None) -> dict | None:
     """``lm_eval.simple_evaluate`` for a registered model name and a ``task_manager`` (keyword
-    arguments as lm-eval's), with :func:`environment` as the environment step."""
+    arguments as lm-eval's), with :func:`environment` as the environment step. ``built``: the tasks
+    already built (``task_manager.load(tasks)``), used instead of building them again."""
     import lm_eval.api.model
     from lm_eval.caching.cache import delete_cache
     from lm_eval.evaluator import evaluate
@@ -173,7 +174,7 @@ def simple_evaluate(*, model: str, task_manager, tasks: list, model_args=None, n
     if use_cache is not None:
         log.info(f"Using cache at {use_cache + '_rank' + str(cache_rank) + '.db'}")
         lm = lm_eval.api.model.CachingLM(lm, use_cache + "_rank" + str(cache_rank) + ".db")
-    loaded = task_manager.load(tasks)
+    loaded = task_manager.load(tasks) if built is None else built
     _log_selected_tasks(loaded["tasks"], loaded["groups"], task_manager)
     _configure_tasks(loaded, gen_kwargs, predict_only, num_fewshot, fewshot_random_seed)
     if check_integrity:

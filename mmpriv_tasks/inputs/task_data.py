@@ -13,8 +13,11 @@ Memory stays flat whatever the size of the data:
   ``~/.cache/mmpriv/tables``, named by the parquet's content hash) and memory-mapped: its pages belong to
   the file, not to the process, and every task over the split shares the one table; the copy holds
   every record of its source, so it is owner-only (0600 file in a 0700 folder) whatever the source's mode;
+- a run that evaluates only the first N docs (``max_docs``, which ``mmpriv run --limit N`` passes)
+  converts and reads only the leading rows that hold them (the rows passing ``where`` counted from the
+  ``where`` columns alone), unless the whole split is already converted;
 - the docs lm-eval keeps hold no media: a media cell is a reference ``{"split": <parquet path>,
-  "column": "image"|"audio", "row": i}``
+  "column": "image"|"audio", "row": i, "rows": <leading rows read, or None for all>}``
   whose bytes :func:`media_bytes` reads on demand (``media.load_image`` / ``load_audio`` accept it).
 
 A media cell that holds a ``path`` instead of bytes is read from the split's own folder; a path that
@@ -109,14 +112,22 @@ def _make_private(path: Path) -> None:
         pass
 
 
-def _to_arrow_file(path: Path) -> Path:
-    """The memory-mappable Arrow copy of a parquet split (written once, batch by batch)."""
+def _cache_file(path: Path, rows: int | None = None) -> Path:
+    """The Arrow copy of a split (``rows``: of its first ``rows`` rows only)."""
+    prefix = "" if rows is None else f"-first{rows}"
+    return _cache_dir() / f"{path.stem}-{fingerprint(path)}{prefix}.arrow"
+
+
+def _to_arrow_file(path: Path, rows: int | None = None) -> Path:
+    """The memory-mappable Arrow copy of a parquet split, or of its first ``rows`` rows (written once,
+    batch by batch); a copy of the whole split, once written, serves every prefix."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     if path.stat().st_size == 0:
         raise _bad_file(path, "the file is empty (0 bytes)")
-    target = _cache_dir() / f"{path.stem}-{fingerprint(path)}.arrow"
+    full = _cache_file(path)
+    target = full if rows is None or full.is_file() else _cache_file(path, rows)
     if target.is_file():
         _make_private(target)  # a copy written by an older version may be readable by others
         return target
@@ -133,10 +144,14 @@ def _to_arrow_file(path: Path) -> Path:
     except OSError as exc:
         raise DataError(f"{target.parent}: cannot write the memory-mapped copy of {path} "
                         f"({exc.strerror or exc}); set ${CACHE_DIR_ENV} to a writable folder") from exc
+    left = source.metadata.num_rows if target == full else rows
     try:
         with sink, pa.ipc.new_file(sink, source.schema_arrow) as writer:
             for batch in source.iter_batches(batch_size=256):
-                writer.write_batch(batch)
+                if left <= 0:
+                    break
+                writer.write_batch(batch.slice(0, left))
+                left -= batch.num_rows
     except (pa.ArrowException, OSError) as exc:
         partial.unlink(missing_ok=True)
         raise _bad_file(path, f"cannot read its rows ({exc})") from exc
@@ -146,17 +161,46 @@ def _to_arrow_file(path: Path) -> Path:
 
 
 @lru_cache(maxsize=None)
-def _shared_table(path: str, _mtime: int, _size: int):
-    """The whole split as a memory-mapped Arrow table, one per file version per process."""
+def _shared_table(path: str, _mtime: int, _size: int, rows: int | None):
+    """The split (or its first ``rows`` rows) as a memory-mapped Arrow table, one per file version
+    per process."""
     import pyarrow as pa
 
-    with pa.memory_map(str(_to_arrow_file(Path(path))), "r") as source:
-        return pa.ipc.open_file(source).read_all()
+    with pa.memory_map(str(_to_arrow_file(Path(path), rows)), "r") as source:
+        table = pa.ipc.open_file(source).read_all()
+    return table if rows is None else table.slice(0, rows)
 
 
-def shared_table(path: Path):
-    """The memory-mapped table of a parquet split, shared by every task that reads it."""
-    return _shared_table(*_stamp(Path(path)))
+def shared_table(path: Path, rows: int | None = None):
+    """The memory-mapped table of a parquet split (``rows``: its first ``rows`` rows), shared by every
+    task that reads it."""
+    return _shared_table(*_stamp(Path(path)), rows)
+
+
+def _rows_needed(path: Path, where: dict, max_docs: int | None) -> int | None:
+    """How many leading rows of the split hold its first ``max_docs`` docs (rows passing ``where``,
+    found from the ``where`` columns alone); None when that is every row or ``max_docs`` is unset."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if not max_docs:
+        return None
+    try:
+        source = pq.ParquetFile(path, buffer_size=1 << 20, pre_buffer=False)
+    except (pa.ArrowException, OSError):
+        return None  # the conversion reports the fault
+    total = source.metadata.num_rows
+    if not where or not set(where) <= set(source.schema_arrow.names):  # an unknown column: reported later
+        return max_docs if max_docs < total else None
+    seen = found = 0
+    for batch in source.iter_batches(batch_size=1 << 16, columns=list(where)):
+        hits = np.flatnonzero(np.asarray(_row_filter(pa.Table.from_batches([batch]), where, path)))
+        if found + len(hits) >= max_docs:
+            rows = seen + int(hits[max_docs - found - 1]) + 1
+            return rows if rows < total else None
+        found, seen = found + len(hits), seen + batch.num_rows
+    return None
 
 
 def _row_filter(table, where: dict, path: Path):
@@ -178,40 +222,48 @@ def _row_filter(table, where: dict, path: Path):
     return mask
 
 
-def _docs_table(path: Path, where: dict | None, required: tuple[str, ...]):
-    """Non-media columns of the selected rows plus a media reference per row (see module docstring)."""
+def _docs_table(path: Path, where: dict | None, required: tuple[str, ...], rows: int | None,
+                reference: Path | None):
+    """Non-media columns of the selected rows (among the first ``rows``, None: all) plus a media
+    reference per row (see module docstring); column types checked against ``reference``."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    table = shared_table(path)
+    table = shared_table(path, rows)
     if table.num_rows == 0:
         raise _bad_file(path, "the split has no rows")
     missing = [column for column in required if column not in table.column_names]
     if missing:
         raise DataError(f"{path}: missing required column(s) {', '.join(repr(c) for c in missing)} "
                         f"(columns: {', '.join(table.column_names)}). Rebuild or re-import it with {GET_DATA}.")
-    _check_types(table, path)
-    rows = pa.array(range(table.num_rows), type=pa.int64())
+    _check_types(table, path, reference)
+    indices = pa.array(range(table.num_rows), type=pa.int64())
     mask = _row_filter(table, where or {}, path)
     media = [column for column in MEDIA_COLUMNS if column in table.column_names]
     docs = table.drop_columns(media)
     if mask is not None:
-        docs, rows = docs.filter(mask), pc.filter(rows, mask)
+        docs, indices = docs.filter(mask), pc.filter(indices, mask)
     split = str(path.resolve())
     for column in media:
         cells = table.column(column) if mask is None else pc.filter(table.column(column), mask)
         present = pc.is_valid(cells).to_pylist()
-        refs = [{"split": split, "column": column, "row": row} if present[k] or column in required else None
-                for k, row in enumerate(rows.to_pylist())]
+        refs = [{"split": split, "column": column, "row": row, "rows": rows} if present[k] or column in required
+                else None for k, row in enumerate(indices.to_pylist())]
         docs = docs.append_column(column, pa.array(refs, type=_ref_type()))
     return docs
 
 
-def _check_types(table, path: Path) -> None:
+def _check_types(table, path: Path, reference: Path | None) -> None:
     """Text columns hold text and media columns ``{"bytes", "path"}`` cells: a binary text column (not
-    UTF-8) or a string image column is a data fault, found before any model call."""
+    UTF-8), a column that the bundled copy of the split (``reference``) holds as text but this one does
+    not (an integer ``pii_value``), or a string image column is a data fault, found before any model call."""
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
+    def is_text(kind) -> bool:
+        return pa.types.is_string(kind) or pa.types.is_large_string(kind)
+
+    expected = pq.read_schema(reference) if reference else pa.schema([])
     for field in table.schema:
         if field.name in MEDIA_COLUMNS:
             kind = field.type
@@ -222,53 +274,97 @@ def _check_types(table, path: Path) -> None:
         elif pa.types.is_binary(field.type) or pa.types.is_large_binary(field.type):
             raise DataError(f"{path}: column '{field.name}' holds bytes, not UTF-8 text; re-encode it as text. "
                             f"Rebuild or re-import it with {GET_DATA}.")
+        elif (field.name in expected.names and is_text(expected.field(field.name).type)
+              and not is_text(field.type) and not pa.types.is_null(field.type)):
+            raise DataError(f"{path}: column '{field.name}' is {field.type}, not text (string) as in the bundled "
+                            f"{reference.parent.name}/{reference.name}; write its values as text. "
+                            f"Rebuild or re-import it with {GET_DATA}.")
 
 
 def _ref_type():
     import pyarrow as pa
 
-    return pa.struct([("split", pa.string()), ("column", pa.string()), ("row", pa.int64())])
+    return pa.struct([("split", pa.string()), ("column", pa.string()), ("row", pa.int64()), ("rows", pa.int64())])
 
 
 @lru_cache(maxsize=64)
-def _load(path: Path, _stamp: tuple, where: tuple, required: tuple[str, ...]):
+def _load(path: Path, _stamp: tuple, where: tuple, required: tuple[str, ...], max_docs: int | None,
+          reference: Path | None):
     import datasets
 
-    docs = datasets.Dataset(_docs_table(path, dict(where), required))
-    log.info("mmpriv: %s (%d rows, data fingerprint %s)", path, len(docs), fingerprint(path))
-    return docs
+    rows = _rows_needed(path, dict(where), max_docs)
+    return datasets.Dataset(_docs_table(path, dict(where), required, rows, reference)), rows
+
+
+# load_split's arguments: where each comes from, its type and what it should be (None: not given)
+ARGUMENTS = {
+    "dataset": ("dataset_kwargs.dataset", str, "a dataset name"),
+    "split": ("dataset_kwargs.split", str, "a split name"),
+    "where": ("dataset_kwargs.where", dict, "a mapping column: value"),
+    "required": ("dataset_kwargs.required", list, "a list of column names"),
+    "data_dir": ("metadata.data_dir", str, "a folder"),
+    "modality": ("metadata.modality", str, "image, audio or text"),
+    "max_docs": ("metadata.max_docs", int, "a whole number"),
+}
+
+
+def _check_arguments(source: str, values: dict) -> None:
+    """Each argument of :func:`load_split` has the type it needs (``where``: column -> one value,
+    ``required``: column names); a wrong one is a fault of the task config ``source``, named now."""
+    for name, value in values.items():
+        field, kind, wanted = ARGUMENTS[name]
+        problem = None
+        if value is None and name not in ("dataset", "split"):
+            continue
+        if not isinstance(value, kind) or isinstance(value, bool):
+            problem = f"is {value!r}, expected {wanted}"
+        elif name == "where" and any(isinstance(v, (dict, list)) for v in value.values()):
+            problem = f"is {value!r}; give each column one value (column: value)"
+        elif name == "required" and not all(isinstance(column, str) for column in value):
+            problem = f"is {value!r}; list column names"
+        if problem:
+            raise DataError(f"{source}: {field} {problem} (from the task YAML or --metadata)")
 
 
 def load_split(dataset: str, split: str, data_dir: str | None = None, where: dict | None = None,
-               required: list[str] | None = None, modality: str | None = None, **_):
+               required: list[str] | None = None, modality: str | None = None, max_docs: int | None = None,
+               config_source: str = "task config", **_):
     """lm-eval ``custom_dataset`` entry point: ``{"test": Dataset}`` for one split.
 
     ``where`` keeps rows whose columns equal the given values (e.g. ``{"scenario": "loan"}``).
     ``required`` (``dataset_kwargs``) lists columns the task cannot do without, and the task's
     ``metadata.modality`` (image / audio) requires that media column: a missing required column is a
     data fault; a null cell in a required media column becomes an error sample (never a text-only prompt).
+    ``max_docs`` (``mmpriv run --limit N``) reads only the rows holding the first N docs.
     """
+    _check_arguments(config_source, {"dataset": dataset, "split": split, "where": where, "required": required,
+                                     "data_dir": data_dir, "modality": modality, "max_docs": max_docs})
     path = resolve_split(dataset, split, data_dir)
     key = tuple(sorted((str(k), v) for k, v in (where or {}).items()))
     needed = tuple(dict.fromkeys([*(required or ()), *([modality] if modality in MEDIA_COLUMNS else [])]))
-    return {"test": _load(path, _stamp(path), key, needed)}
+    bundled = paths.bundled_data_dir() / dataset / f"{split}.parquet"  # the schema a split of this name has
+    reference = bundled if bundled.is_file() and bundled.resolve() != path.resolve() else None
+    docs, rows = _load(path, _stamp(path), key, needed, max_docs, reference)
+    log.info("mmpriv: %s: %d docs from %s rows (data fingerprint %s)", path, len(docs),
+             "all" if rows is None else f"the first {rows}", fingerprint(path))
+    return {"test": docs}
 
 
 # ------------------------------------------------------------------------------ media on demand
 def is_media_ref(value) -> bool:
     """Whether ``value`` is a media reference made by :func:`load_split`."""
-    return isinstance(value, dict) and set(value) == {"split", "column", "row"}
+    return isinstance(value, dict) and set(value) == {"split", "column", "row", "rows"}
 
 
 def media_cell(ref: dict) -> dict | None:
     """The stored ``{"bytes", "path"}`` cell a reference points to (None for a null cell)."""
-    return shared_table(Path(ref["split"])).column(ref["column"])[int(ref["row"])].as_py()
+    return shared_table(Path(ref["split"]), ref["rows"]).column(ref["column"])[int(ref["row"])].as_py()
 
 
 def media_view(ref: dict) -> memoryview | None:
     """The stored bytes ``ref`` points to as a view of the memory-mapped table (no copy), or None when
     the cell is null or holds a path instead."""
-    cell = shared_table(Path(ref["split"])).column(ref["column"])[int(ref["row"])]
+    cell = shared_table(Path(ref["split"]), ref["rows"]).column(ref["column"])[int(ref["row"])]
     if not cell.is_valid or not cell["bytes"].is_valid:
         return None
     buffer = cell["bytes"].as_buffer()

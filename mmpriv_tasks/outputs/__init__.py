@@ -344,10 +344,11 @@ def publish(staging: Path, output_path: Path, keep_pii: bool = False) -> list[Pa
     """Copy lm-eval's files from ``staging`` into ``output_path`` (masked unless ``keep_pii``),
     renaming a randomly named model folder after the model. Returns the files written.
 
-    Atomic: each file is written under a hidden temporary name beside its target, then renamed,
-    sample logs first and ``results_*.json`` last (a results file means a complete run); on any
-    failure or interrupt the temporary files are removed. Fails first, with one line, when the
-    destination lacks free space for the staged files."""
+    Atomic: each file is written under a hidden temporary name beside its target and flushed to disk,
+    then renamed, sample logs first and ``results_*.json`` last (a results file means a complete run);
+    on any failure or interrupt the temporary files are removed. Fails first, with one line, when the
+    destination lacks free space for the staged files; a write that fails anyway (a disk filling up,
+    a file size limit) is one line too, and leaves no file behind."""
     masker = None if keep_pii else Masker(_records(staging))
     json_target = output_path.suffix == ".json"
     destination_root = output_path.parent if json_target else output_path
@@ -379,6 +380,12 @@ def publish(staging: Path, output_path: Path, keep_pii: bool = False) -> list[Pa
                         shutil.copyfileobj(raw, out)
                 else:
                     out.write(_published_text(source, masker, renames.get(source.parent)))
+                out.flush()
+                os.fsync(out.fileno())  # a full disk can fail here, after every write succeeded
+    except OSError as exc:
+        raise InputError(f"{target}: cannot write the run's outputs ({exc.strerror or exc}); nothing was "
+                         "published: free some space or choose another --output_path") from exc
+    else:
         for partial, (_, target) in zip(temporary, plan):
             os.replace(partial, target)
     finally:

@@ -41,6 +41,10 @@ def load_config(path: Path, _seen: tuple[Path, ...] = ()) -> dict:
         raise RegistryError(f"{path}: include cycle ({' -> '.join(str(p) for p in _seen)})")
     try:
         config = yaml.load(path.read_text(encoding="utf-8"), Loader=_TaggedLoader)
+    except yaml.MarkedYAMLError as exc:  # one line: where, then what
+        mark = exc.problem_mark or exc.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise RegistryError(f"{path}: YAML syntax error{where}: {exc.problem or exc.context}") from exc
     except (OSError, yaml.YAMLError) as exc:
         raise RegistryError(f"{path}: cannot read task config: {exc}") from exc
     if not isinstance(config, dict):

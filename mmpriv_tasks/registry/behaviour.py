@@ -30,7 +30,7 @@ from pathlib import Path
 
 from mmpriv_tasks.errors import format_error
 from mmpriv_tasks.scoring.refusal_modes import offline_decisions
-from mmpriv_tasks.inputs.task_data import default_data_dir
+from mmpriv_tasks.inputs.task_data import default_data_dir, is_media_ref, media_cell
 
 MAX_DOCS = 8
 _MAX_VALUE_CHARS = 80  # longer strings (questions, sentences) are not answers
@@ -173,6 +173,8 @@ def _media_digest(value, digest) -> None:
         digest.update(value.tobytes())
     elif isinstance(value, (bytes, bytearray)):
         digest.update(value)
+    elif is_media_ref(value):  # a reference into the split: the stored cell it points to
+        _media_digest(media_cell(value), digest)
     elif isinstance(value, dict):  # {"bytes", "path"}: the content, not where it was read from
         for key in sorted(value):
             if key == "path" and value.get("bytes"):
