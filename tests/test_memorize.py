@@ -39,8 +39,11 @@ def test_recipes():
     assert len(qa) == 10 + _qa_count(rows) and build_examples(rows, "qa") == qa  # seeded order
     prompts = {e.prompt for e in qa if e.image is None}
     retention = pq.read_table(bundled_data_dir() / "mmprivacy" / "retention.parquet").to_pylist()
-    asked = [r["question"] for r in retention if r["condition"] == "noimage" and r["scenario"] == "open"]
+    open_noimage = [r for r in retention if r["condition"] == "noimage" and r["scenario"] == "open"]
+    asked = [r["question"] for r in open_noimage if r["memorised"]]
     assert asked and all(question in prompts for question in asked)  # qa trains on evaluation prompts
+    # a field the label never held is never trained on
+    assert all(r["question"] not in prompts for r in open_noimage if not r["memorised"])
     with pytest.raises(ValueError, match="recipe"):
         build_examples(rows, "nope")
 
