@@ -105,8 +105,9 @@ def test_mmpriv_leak_retention_agrees_with_the_retention_task(task_manager):
     _, expected = harness(task, docs, replies)
     got = load("mmpriv_leak", "retention").compute(
         predictions=replies, references=[d["pii_value"] for d in docs], pii_types=[d["pii_type"] for d in docs],
-        distractors=[d.get("distractor_value") or "" for d in docs])
+        distractors=[d.get("distractor_value") or "" for d in docs], memorised=[d["memorised"] for d in docs])
     assert 0 < got["distractor_leak_rate"] < 1
+    assert not math.isnan(got["leak_rate_memorised"]) and not math.isnan(got["leak_rate_not_memorised"])
     assert_agree(got, expected)
 
 
