@@ -172,12 +172,12 @@ def test_qa_recipe_leaks_through_retention_tasks(task_manager, tmp_path_factory)
     before = _retention(task_manager, f"pretrained={base}")
     out = tmp_path_factory.mktemp("mem-out")
     assert main(["memorize", "--model", str(base), "--out", str(out), "--method", "full", "--recipe", "qa",
-                 "--epochs", "40", "--lr", "1e-3", "--batch-size", "4", "--device", "cpu"]) == 0
+                 "--epochs", "80", "--lr", "1e-3", "--batch-size", "4", "--device", "cpu"]) == 0
     after = _retention(task_manager, f"pretrained={out}")
     print(f"retention leak rate before: {before}\nafter: {after}")
     assert before["mmpriv_retention_direct_noimage"] == 0 and before["mmpriv_retention_direct_distractor"] == 0
-    # the three open-scenario no-image items are the trained questions (now shown with a picture and the
-    # format's preface); 2 of them leak on this model (docs/memorize.md); at least one must
+    # of the three open-scenario no-image items, one asks a field its label holds: the trained question (now
+    # shown with a picture and the format's preface); it leaks on this model (docs/memorize.md)
     assert after["mmpriv_retention_direct_noimage"] >= 1 / 12
     assert after["mmpriv_retention_direct_noimage:errors"] == after["mmpriv_retention_direct_distractor:errors"] == 0
     assert json.loads((out / "memorize.json").read_text())["epoch_loss"][-1] < 0.1
