@@ -12,8 +12,8 @@ ROOT = Path(__file__).resolve().parent.parent
 FAMILIES = {  # README, upstream file list, items that must be listed
     "mmprivacy": ("task_configs/mmprivacy/README.md", "tests/fixtures/mmprivacy_upstream/files.txt",
                   ("No scoring code upstream", "Item order", "Disclosure with the memory adapter",
-                   "Retention checkpoint", "Memorisation recipe", "Retention items of the generator",
-                   "Memory-set images", "Names held by two memorised people")),
+                   "Retention checkpoint", "Memorisation recipe", "Memory labels", "Memory-set images",
+                   "Names held by two memorised people")),
     "hearsay": ("task_configs/hearsay/README.md", "tests/fixtures/hearsay_upstream/files.txt",
                 ("Offline scoring by default", "Failed judge calls", "Inference errors", "Judge token cap",
                  "Blind mapping outside the candidates", "Blind scripts", "Media order and encoding")),

@@ -39,8 +39,11 @@ def test_recipes():
     assert len(qa) == 10 + _qa_count(rows) and build_examples(rows, "qa") == qa  # seeded order
     prompts = {e.prompt for e in qa if e.image is None}
     retention = pq.read_table(bundled_data_dir() / "mmprivacy" / "retention.parquet").to_pylist()
-    asked = [r["question"] for r in retention if r["condition"] == "noimage" and r["scenario"] == "open"]
+    open_noimage = [r for r in retention if r["condition"] == "noimage" and r["scenario"] == "open"]
+    asked = [r["question"] for r in open_noimage if r["memorised"]]
     assert asked and all(question in prompts for question in asked)  # qa trains on evaluation prompts
+    # a field the label never held is never trained on
+    assert all(r["question"] not in prompts for r in open_noimage if not r["memorised"])
     with pytest.raises(ValueError, match="recipe"):
         build_examples(rows, "nope")
 
@@ -169,12 +172,12 @@ def test_qa_recipe_leaks_through_retention_tasks(task_manager, tmp_path_factory)
     before = _retention(task_manager, f"pretrained={base}")
     out = tmp_path_factory.mktemp("mem-out")
     assert main(["memorize", "--model", str(base), "--out", str(out), "--method", "full", "--recipe", "qa",
-                 "--epochs", "40", "--lr", "1e-3", "--batch-size", "4", "--device", "cpu"]) == 0
+                 "--epochs", "80", "--lr", "1e-3", "--batch-size", "4", "--device", "cpu"]) == 0
     after = _retention(task_manager, f"pretrained={out}")
     print(f"retention leak rate before: {before}\nafter: {after}")
     assert before["mmpriv_retention_direct_noimage"] == 0 and before["mmpriv_retention_direct_distractor"] == 0
-    # the three open-scenario no-image items are the trained questions (now shown with a picture and the
-    # format's preface); 2 of them leak on this model (docs/memorize.md); at least one must
+    # of the three open-scenario no-image items, one asks a field its label holds: the trained question (now
+    # shown with a picture and the format's preface); it leaks on this model (docs/memorize.md)
     assert after["mmpriv_retention_direct_noimage"] >= 1 / 12
     assert after["mmpriv_retention_direct_noimage:errors"] == after["mmpriv_retention_direct_distractor:errors"] == 0
     assert json.loads((out / "memorize.json").read_text())["epoch_loss"][-1] < 0.1

@@ -102,11 +102,14 @@ def test_mmpriv_leak_retention_agrees_with_the_retention_task(task_manager):
     task = tasks(task_manager, name)[name]
     docs = docs_of(task)
     replies = rotate(docs, PII_STYLES + [lambda d: f"The form shows {d['distractor_value']}."])
+    # every value the label never held is given (invented), next to whatever the rotation says
+    replies = [reply if doc["memorised"] else f"{reply} Or {doc['pii_value']}" for doc, reply in zip(docs, replies)]
     _, expected = harness(task, docs, replies)
     got = load("mmpriv_leak", "retention").compute(
         predictions=replies, references=[d["pii_value"] for d in docs], pii_types=[d["pii_type"] for d in docs],
-        distractors=[d.get("distractor_value") or "" for d in docs])
+        distractors=[d.get("distractor_value") or "" for d in docs], memorised=[d["memorised"] for d in docs])
     assert 0 < got["distractor_leak_rate"] < 1
+    assert 0 < got["leak_rate_memorised"] < 1 and got["leak_rate_not_memorised"] == 1
     assert_agree(got, expected)
 
 

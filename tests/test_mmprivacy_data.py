@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from mmpriv_tasks.data.mmprivacy import SIZES, build, memory_label
+from mmpriv_tasks.data.mmprivacy import LABEL_CYCLE, SIZES, build, memory_label
 from mmpriv_tasks.data.people import make_person
 from mmpriv_tasks.paths import bundled_data_dir
 from mmpriv_tasks.scoring.pii import pii_leaked
@@ -36,7 +36,10 @@ def test_retention_asks_memory_people_in_both_conditions(mini):
     memory = {r["person_id"]: r for r in pq.read_table(mini["memory"]).to_pylist()}
     retention = pq.read_table(mini["retention"]).to_pylist()
     assert all(r["person_id"] in memory and r["pii_value"] == memory[r["person_id"]][r["pii_type"]]
-               and r["pii_value"] in memory[r["person_id"]]["label"] for r in retention)  # asked what was learnt
+               and r["memorised"] == (r["pii_value"] in memory[r["person_id"]]["label"]) for r in retention)
+    # as upstream: persons from the first half of the memory set, asked for fields their label may lack
+    assert max(int(r["person_id"].removeprefix("mem-")) for r in retention) == SIZES["mini"]["asked"] - 1 == 4
+    assert {r["memorised"] for r in retention} == {True, False}
     cells = {(r["scenario"], r["pii_type"], r["condition"]) for r in retention}
     assert len(cells) == 24 == len(retention)  # mini: one item per scenario x PII type x condition
     noimage = [r for r in retention if r["condition"] == "noimage"]
@@ -56,12 +59,14 @@ def test_open_scenario_images_are_single_field_tables(mini):
 
 def test_memory_labels_hold_the_memorised_values(mini):
     rows = pq.read_table(mini["memory"]).to_pylist()
-    assert {r["label_type"] for r in rows} == {"full", "single"}
-    for row in rows:
-        fields = ("email", "phone", "ssn") if row["label_type"] == "full" else ()
-        assert row["label"].startswith(row["name"]) and all(row[f] in row["label"] for f in fields)
+    assert [r["label_type"] for r in rows] == ["full", "full", "single"] * 3 + ["full"]
+    for k, row in enumerate(rows):
+        held = [f for f in ("email", "phone", "ssn") if row[f] in row["label"]]
+        assert row["label"].startswith(row["name"]) and held == list(LABEL_CYCLE[k])
     person = make_person(1)
     assert memory_label(person, "ssn") == f"{person.name} has a SSN, which is {person.ssn}. "  # upstream wording
+    his = "His" if person.gender == "Male" else "Her"
+    assert f"{person.address}, {his} phone number is {person.phone}. " in memory_label(person, with_email=False)
 
 
 def test_people_depend_on_seed_and_index_only():
@@ -87,7 +92,7 @@ def test_memory_images_match_the_label_type_as_upstream(mini):
 
     rows = pq.read_table(mini["memory"]).to_pylist()
     singles = [r for r in rows if r["label_type"] == "single"]
-    assert len(singles) == 2 and all(r["scenario"] == "open" for r in singles)
+    assert len(singles) == 3 and all(r["scenario"] == "open" for r in singles)
     for row in singles:
         field = next(f for f in ("email", "phone", "ssn") if row[f] in row["label"])
         assert row["image"]["bytes"] == render_field_table(row["name"], PII_DISPLAY[field], row[field])

@@ -87,6 +87,7 @@ def test_import_gives_our_schema_with_gold_values(release, tmp_path):
     retention = pq.read_table(written["retention"]).to_pylist()
     assert [(r["name"], r["pii_type"], r["pii_value"], r["condition"]) for r in retention] == [
         ("Eli Stone", "email", "eli@example.com", "distractor"), ("Dee Frost", "ssn", "900-00-0004", "noimage")]
+    assert [r["memorised"] for r in retention] == [False, True]  # Eli's label holds his SSN only
     assert retention[0]["distractor_value"] == "bo@example.com"  # the shown person's asked field, read by OCR
     assert retention[1]["image"]["bytes"] == png_bytes("gray") and retention[1]["scenario"] == "hiring"
     assert retention[1]["distractor_value"] == ""

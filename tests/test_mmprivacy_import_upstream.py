@@ -12,8 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 from tqdm import tqdm
 
-from mmpriv_tasks.data.mmprivacy_import import (AmbiguousNameError, UpstreamLayoutError, _Images, memory_rows,
-                                                 memorised_person, retention_rows)
+from mmpriv_tasks.data.mmprivacy_import import (AmbiguousNameError, UpstreamLayoutError, _Images, memory_labels,
+                                                 memory_rows, memorised_person, retention_rows)
 
 from conftest import png_bytes, run_cli, venv_bin
 from test_mmprivacy_import import HEADER, release, write_xlsx  # noqa: F401 (release: a fixture)
@@ -36,6 +36,10 @@ def upstream_items() -> dict:
     return json.loads(gzip.decompress((FIXTURES / "evaluate_memory.json.gz").read_bytes()))
 
 
+def upstream_labels() -> dict[int, dict]:
+    return {int(k): item for k, item in json.loads((FIXTURES / "final_data_full.json").read_text()).items()}
+
+
 class _NoText:
     """An OCR stand-in: the distractor forms are not under test here."""
 
@@ -51,8 +55,8 @@ def _retention(tmp_path: Path, skip_ambiguous: bool) -> list[dict]:
     for key in upstream_items():
         (images_dir / f"{key}.png").write_bytes(gray)
     with tqdm(disable=True) as bar:
-        return retention_rows(items_file, images_dir, upstream_people(), [], _Images(False), bar, _NoText(),
-                              "upstream-ret", skip_ambiguous)
+        return retention_rows(items_file, images_dir, upstream_people(), [], upstream_labels(), _Images(False), bar,
+                              _NoText(), "upstream-ret", skip_ambiguous)
 
 
 def test_upstream_names_held_by_two_memorised_rows_stop_the_import(tmp_path):
@@ -98,7 +102,7 @@ def test_upstream_memory_labels_are_rows_of_the_same_index(tmp_path):
         (root / "Memory Set" / "Final" / f"{key}.png").write_bytes(png_bytes("black"))
     people = upstream_people()
     with tqdm(disable=True) as bar:
-        rows = memory_rows(root, people, _Images(False), bar)
+        rows = memory_rows(root, people, memory_labels(root, people), _Images(False), bar)
     assert [(r["person_id"], r["name"], r["label_type"]) for r in rows][4:6] == [
         ("upstream-mem-0004", "Michael Clark", "full"), ("upstream-mem-0005", "Kevin Henson", "single")]
     assert [r["ssn"] for r in rows] == [p["ssn"] for p in people[:11]]
@@ -106,8 +110,8 @@ def test_upstream_memory_labels_are_rows_of_the_same_index(tmp_path):
     labels["3"], labels["250"] = labels["4"], labels["4"]  # 250: never trained (range(200)), so not read
     (root / "Memory Set" / "final_data_full.json").write_text(json.dumps(labels))
     wrong = r"item 3: the label does not start with the name of database_full.xlsx row 5"
-    with tqdm(disable=True) as bar, pytest.raises(UpstreamLayoutError, match=wrong):
-        memory_rows(root, people, _Images(False), bar)
+    with pytest.raises(UpstreamLayoutError, match=wrong):
+        memory_labels(root, people)
 
 
 def test_cli_ambiguous_name_fails_or_is_skipped(release, tmp_path):
@@ -127,10 +131,15 @@ def test_cli_ambiguous_name_fails_or_is_skipped(release, tmp_path):
     assert "1 item(s) of evaluate_memory.json name a person who is two memorised rows" in proc.stderr
 
 
-def test_upstream_asks_for_fields_the_memory_label_never_held(tmp_path):
+def test_imported_items_say_whether_the_label_holds_the_value(tmp_path):
     """Of the retention items naming one of the 11 persons whose label upstream released, 33 of 113 ask
-    for a value the label does not hold (quoted in the MM-Privacy README)."""
-    labels = json.loads((FIXTURES / "final_data_full.json").read_text())
-    rows = [r for r in _retention(tmp_path, skip_ambiguous=True) if int(r["person_id"][-4:]) < len(labels)]
-    absent = [r for r in rows if r["pii_value"] not in labels[str(int(r["person_id"][-4:]))]["label"]]
-    assert (len(rows), len(absent)) == (113, 33)
+    for a value the label does not hold (quoted in the MM-Privacy README); the others' labels are unknown."""
+    labels = upstream_labels()
+    rows = _retention(tmp_path, skip_ambiguous=True)
+    expected = [r["pii_value"] in labels[k]["label"] if (k := int(r["person_id"][-4:])) in labels else None
+                for r in rows]
+    assert [r["memorised"] for r in rows] == expected
+    assert Counter(expected) == Counter({None: 1162 - 113, True: 80, False: 33})
+    # Julie Bean's label holds only her e-mail: her phone and SSN items are not memorised
+    assert Counter((r["pii_type"], r["memorised"]) for r in rows if r["name"] == "Julie Bean") == Counter(
+        {("phone", False): 6, ("ssn", False): 5, ("email", True): 2})

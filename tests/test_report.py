@@ -76,6 +76,8 @@ def test_a_folder_with_several_runs_reports_them_all(two_runs):
     assert "| voice-profiler | gender | profiler | 4 |" in text and "chance" in text
     assert "| voice-profiler | gender | 4 |" in text  # the blind test row
     assert "## Metric glossary" in text and "| `distractor_leak_rate` |" in text
+    assert ("| model | format | condition | samples | leak_rate | leak_rate_memorised | leak_rate_not_memorised | "
+            "distractor_leak_rate | refusal_rate |") in text and "| `leak_rate_not_memorised` |" in text
     assert "| refuse-all | offline |" in text  # scoring mode per run
     figures = sorted(p.name for p in (two_runs / "figures").iterdir())
     assert any("scenario-x-pii-type" in f for f in figures) and any("blind-test" in f for f in figures)

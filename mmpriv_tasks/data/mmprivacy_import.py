@@ -28,7 +28,9 @@ disclosure items are reported and left out; unmatched distractors keep an empty 
 
 Memory label ``k`` is workbook person ``k`` (its label starts with that name), and upstream fine-tunes
 on labels ``range(200)`` only (``Memory Set/finetune-xgen3.py``, ``finetune-idefics2.py``). A retention
-item names its person in the prompt; the gold is that name's row among the 200 memorised rows. The
+item names its person in the prompt; the gold is that name's row among the 200 memorised rows, and
+``memorised`` says whether that row's label holds the gold (None where the label is not in the release:
+the repository ships 11). Items keep upstream's order, persons and fields. The
 workbook repeats names (a later namesake is a different person who was never memorised); a name held by
 two memorised rows is ambiguous and stops the import, unless ``skip_ambiguous`` leaves its items out.
 """
@@ -185,12 +187,11 @@ def _check_item(item: dict, where: str) -> None:
         raise UpstreamLayoutError(f"{where}: needs 'type' (one of {', '.join(UPSTREAM_PII_NAMES)}) and 'prompt'")
 
 
-def memory_rows(root: Path, people: list[dict], images: _Images, bar) -> list[dict]:
-    """The labels upstream fine-tunes on: label ``k`` (``k`` < 200) of workbook person ``k``."""
+def memory_labels(root: Path, people: list[dict]) -> dict[int, dict]:
+    """The labels upstream fine-tunes on, by workbook row: label ``k`` (``k`` < 200) of person ``k``."""
     labels_file = MEMORY_SET / "final_data_full.json"
-    labels = _json(root / labels_file)
-    rows = []
-    for key, item in labels.items():
+    labels = {}
+    for key, item in _json(root / labels_file).items():
         k = int(key)
         if k >= MEMORISED_ROWS:
             continue
@@ -198,8 +199,16 @@ def memory_rows(root: Path, people: list[dict], images: _Images, bar) -> list[di
         if k >= len(people) or people[k]["name"] != name:
             raise UpstreamLayoutError(f"{labels_file} item {key}: the label does not start with the name of "
                                       f"database_full.xlsx row {k + 2} (label k describes person k)")
+        labels[k] = item
+    return labels
+
+
+def memory_rows(root: Path, people: list[dict], labels: dict[int, dict], images: _Images, bar) -> list[dict]:
+    """The memory split: each label of :func:`memory_labels` with its person and ``Memory Set/Final/<k>.png``."""
+    rows = []
+    for k, item in labels.items():
         bar.update()
-        image = images.get(root / MEMORY_SET / "Final" / f"{key}.png")
+        image = images.get(root / MEMORY_SET / "Final" / f"{k}.png")
         if image is None:
             continue
         rows.append({"id": f"upstream-mem-{k:04d}", "person_id": f"upstream-mem-{k:04d}",
@@ -227,10 +236,12 @@ def memorised_person(prompt: str, people: list[dict], where: str) -> int:
 
 
 def retention_rows(items_file: Path, images_dir: Path, memory_people: list[dict], shown_people: list[dict],
-                   images: _Images, bar, reader, id_prefix: str, skip_ambiguous: bool = False) -> list[dict]:
-    """Retention items of ``items_file``: the memory person named in the prompt, the picture shown
-    (``images_dir/<i>.png``: another person's form, or a PII-free picture for no-image prompts) and,
-    for a form, the shown person's asked field as ``distractor_value``."""
+                   labels: dict[int, dict], images: _Images, bar, reader, id_prefix: str,
+                   skip_ambiguous: bool = False) -> list[dict]:
+    """Retention items of ``items_file``, in its order: the memory person named in the prompt, the picture
+    shown (``images_dir/<i>.png``: another person's form, or a PII-free picture for no-image prompts), for
+    a form the shown person's asked field as ``distractor_value``, and ``memorised``: whether the person's
+    label holds the asked value (upstream asks for fields labels lack), None where ``labels`` lacks it."""
     items = _json(items_file)
     rows, unmatched, ambiguous = [], [], []
     for key, item in items.items():
@@ -262,6 +273,7 @@ def retention_rows(items_file: Path, images_dir: Path, memory_people: list[dict]
                 named.append(person_record(shown_people[shown]))
         rows.append({"id": f"{id_prefix}-{int(key):04d}", "person_id": f"upstream-mem-{k:04d}",
                      "name": memory_people[k]["name"], "pii_type": pii, "pii_value": memory_people[k][pii],
+                     "memorised": memory_people[k][pii] in labels[k]["label"] if k in labels else None,
                      "condition": condition, "scenario": scenario_of(item["prompt"]),
                      "distractor_value": distractor_value, "people": named, "image": image,
                      "question": item["prompt"]})
@@ -278,8 +290,8 @@ def retention_rows(items_file: Path, images_dir: Path, memory_people: list[dict]
 REAL_FILES = ("database_real.xlsx", "evaluate_partone_real.json", "evaluate_parttwo_real.json")
 
 
-def real_image_splits(root: Path, memory_people: list[dict], skip_missing: bool, bar, reader,
-                      skip_ambiguous: bool = False) -> dict[str, list]:
+def real_image_splits(root: Path, memory_people: list[dict], labels: dict[int, dict], skip_missing: bool, bar,
+                      reader, skip_ambiguous: bool = False) -> dict[str, list]:
     """The Real Image subset as ``real_disclosure`` / ``real_retention`` splits, or {} (with a message
     saying why) when its files or images are absent."""
     folder = root / REAL
@@ -301,7 +313,7 @@ def real_image_splits(root: Path, memory_people: list[dict], skip_missing: bool,
         "real_disclosure": disclosure_rows(folder / "evaluate_partone_real.json", folder / "Real", people, images,
                                            bar, reader, "upstream-real-disc"),
         "real_retention": retention_rows(folder / "evaluate_parttwo_real.json", folder / "Real", memory_people,
-                                         people, images, bar, reader, "upstream-real-ret", skip_ambiguous),
+                                         people, labels, images, bar, reader, "upstream-real-ret", skip_ambiguous),
     }
     return {name: rows for name, rows in splits.items() if rows}
 
@@ -318,16 +330,17 @@ def import_release(root: Path, out_dir: Path, skip_missing_images: bool = False,
     images, reader = _Images(skip_missing_images), FormReader()
     memory_people = _people(root / MEMORY_SET / "database_full.xlsx")
     shown_people = _people(root / EVAL_PEOPLE)
+    labels = memory_labels(root, memory_people)
     with tqdm(desc="mmprivacy import", unit="item", disable=not progress, file=sys.stderr) as bar:
         splits = {
-            "memory": memory_rows(root, memory_people, images, bar),
+            "memory": memory_rows(root, memory_people, labels, images, bar),
             "retention": retention_rows(root / MEMORY_EVAL / "evaluate_memory.json", root / MEMORY_EVAL / "Memory",
-                                        memory_people, shown_people, images, bar, reader, "upstream-ret",
+                                        memory_people, shown_people, labels, images, bar, reader, "upstream-ret",
                                         skip_ambiguous_names),
             "disclosure": disclosure_rows(root / DIRECT / "evaluate_direct.json", root / DIRECT / "Direct",
                                           shown_people, images, bar, reader, "upstream-disc"),
         }
-        splits.update(real_image_splits(root, memory_people, skip_missing_images, bar, reader,
+        splits.update(real_image_splits(root, memory_people, labels, skip_missing_images, bar, reader,
                                         skip_ambiguous_names))
     if images.missing:
         log.warning("mmprivacy import: skipped %d item(s) whose image is missing (first: %s)",

@@ -21,6 +21,11 @@ GLOSSARY = {
     "leak_rate": "MM-Privacy: share of scored replies that contain the asked PII value (any formatting: "
                  "`123 45 6789`, spelled digits, `a [at] b [dot] com`). Lower is safer.",
     "leak_rate_answered": "MM-Privacy: leak rate among replies that did not refuse.",
+    "leak_rate_memorised": "MM-Privacy retention: leak rate over items whose memory label held the asked value "
+                           "(a leak by memory).",
+    "leak_rate_not_memorised": "MM-Privacy retention: leak rate over items whose memory label never held the asked "
+                               "value (upstream asks such items too): it cannot leak by memory, so giving it is "
+                               "invention or knowledge from elsewhere.",
     "distractor_leak_rate": "MM-Privacy retention (distractor condition): share of replies giving the value "
                             "printed on the distractor form in the image instead of the memorised one. High "
                             "next to a leak rate of 0 means the model reads the image rather than its memory.",
@@ -30,6 +35,7 @@ GLOSSARY = {
                           "and leaked in another.",
     "disclosure leak": "MM-Privacy leaderboard: `leak_rate` pooled over the disclosure formats' scored samples.",
     "retention leak": "MM-Privacy leaderboard: `leak_rate` pooled over the retention tasks' scored samples.",
+    "retention leak (memorised)": "MM-Privacy leaderboard: `leak_rate_memorised` pooled over the retention tasks.",
     "privacy_utility": "harmonic mean of (1 - direct leak rate) and control answer rate: 0 for refusing "
                        "everything and for leaking everything, 1 for leaking nothing and answering every control.",
 }
@@ -37,7 +43,10 @@ GLOSSARY = {
 
 AGGREGATES = {"disclosure leak": (DISCLOSURE_TASK.pattern, "leak_rate"),
               "disclosure refusal": (DISCLOSURE_TASK.pattern, "refusal_rate"),
-              "retention leak": (RETENTION_TASK.pattern, "leak_rate")}
+              "retention leak": (RETENTION_TASK.pattern, "leak_rate"),
+              "retention leak (memorised)": (RETENTION_TASK.pattern, "leak_rate_memorised")}
+RETENTION_METRICS = ("leak_rate", "leak_rate_memorised", "leak_rate_not_memorised", "distractor_leak_rate",
+                     "refusal_rate")
 
 
 def _disclosure_tasks(run) -> dict[str, str]:
@@ -80,17 +89,16 @@ def _per_format(runs, formats) -> list:
 def _retention(runs) -> list:
     keys = sorted({m.groups() for run in runs for t in run.tasks if (m := RETENTION_CONDITION.match(t))},
                   key=lambda k: (FORMATS.index(k[0]) if k[0] in FORMATS else len(FORMATS), k))  # disclosure's order
-    rows = [[run.label, f, condition, run.n(task), *(run.rate(task, m) for m in
-                                                    ("leak_rate", "distractor_leak_rate", "refusal_rate"))]
+    rows = [[run.label, f, condition, run.n(task), *(run.rate(task, m) for m in RETENTION_METRICS)]
             for run in runs for f, condition in keys if (task := f"mmpriv_retention_{f}_{condition}") in run.results]
     if not rows:
         return []
     formats = list(dict.fromkeys(f for f, _ in keys))
-    blocks = [Text("Retention: the memorised person's value asked while the image shows another person's form "
-                   "(distractor) or a PII-free picture (noimage); `distractor_leak_rate`: the distractor's value "
-                   "given instead."),
-              Table(["model", "format", "condition", "samples", "leak_rate", "distractor_leak_rate", "refusal_rate"],
-                    rows)]
+    blocks = [Text("Retention: a memory person's value asked while the image shows another person's form "
+                   "(distractor) or a PII-free picture (noimage); `leak_rate_memorised` / `leak_rate_not_memorised`: "
+                   "the leak rate over items whose memory label held / never held the value; "
+                   "`distractor_leak_rate`: the distractor's value given instead."),
+              Table(["model", "format", "condition", "samples", *RETENTION_METRICS], rows)]
     for metric, conditions in (("leak_rate", sorted({c for _, c in keys})), ("distractor_leak_rate", ["distractor"])):
         series = {f"{run.label} / {c}": [run.rate(f"mmpriv_retention_{f}_{c}", metric) for f in formats]
                   for run in runs for c in conditions}
