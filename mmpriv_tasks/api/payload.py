@@ -26,6 +26,13 @@ from mmpriv_tasks.inputs.media import (
 MAX_STOP = 4  # OpenAI accepts at most 4 stop sequences; the rest are applied client side
 
 
+try:  # SIMD base64 (the ``api`` extra): ~7 us for a 3 s clip, against ~300 us for the standard library's
+    from pybase64 import b64encode_as_string as _base64_text
+except ImportError:  # pragma: no cover - the api extra installs pybase64
+    def _base64_text(data: bytes) -> str:
+        return base64.b64encode(data).decode("ascii")
+
+
 class MediaText(str):
     """Base64 media (or a data URL of it): text that JSON writes as is, with no character to escape,
     so a request body can take its bytes without the JSON encoder scanning them
@@ -33,7 +40,7 @@ class MediaText(str):
 
 
 def _base64(data: bytes, prefix: str = "") -> MediaText:
-    return MediaText(prefix + base64.b64encode(data).decode("ascii"))
+    return MediaText(prefix + _base64_text(data))
 
 
 def image_part(image: Any, sample: str = "?", detail: str | None = None) -> dict:
