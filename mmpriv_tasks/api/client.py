@@ -45,7 +45,7 @@ from typing import Any, Callable, Iterable, Union
 
 from tqdm import tqdm
 
-from mmpriv_tasks.api.payload import MediaText
+from mmpriv_tasks.api.payload import MediaField
 
 logger = logging.getLogger(__name__)
 
@@ -103,11 +103,11 @@ _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 def _set_media_aside(value: Any, media: list) -> Any:
-    """``value`` with each :class:`MediaText` replaced by the mark, in the order the JSON encoder
-    writes them (appended to ``media``). Plain strings are kept without a call: most leaves are."""
-    if isinstance(value, MediaText):
-        media.append(value)
-        return _MEDIA_MARK
+    """``value`` with the media text of each :class:`MediaField` replaced by the mark, in the order
+    the JSON encoder writes them (appended to ``media``). Plain strings are kept without a call."""
+    if isinstance(value, MediaField):
+        media.append(value[value.key])
+        return {key: _MEDIA_MARK if key == value.key else item for key, item in value.items()}
     if isinstance(value, dict):
         return {key: item if type(item) is str else _set_media_aside(item, media) for key, item in value.items()}
     if isinstance(value, list):
@@ -117,7 +117,7 @@ def _set_media_aside(value: Any, media: list) -> Any:
 
 def encode_body(payload: dict) -> bytes:
     """The bytes sent for ``payload``: compact UTF-8 JSON, keys in the payload's own order. Base64
-    media (:class:`MediaText`) are joined in as bytes, not scanned by the JSON encoder: the result
+    media (:class:`MediaField`) are joined in as bytes, not scanned by the JSON encoder: the result
     is byte for byte ``json.dumps(payload, separators=(",", ":"), ensure_ascii=False)``."""
     media: list = []
     text = _ENCODER.encode({**payload, "messages": _set_media_aside(payload["messages"], media)}
@@ -411,7 +411,7 @@ class ChatClient:
             async with session.post(self.url, data=body) as response:
                 raw = await response.read()
                 status = response.status
-                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                retry_after = None if status == 200 else parse_retry_after(response.headers.get("Retry-After"))
         except asyncio.TimeoutError:
             raise _Transient(f"timed out after {self.timeout:g} s") from None
         except aiohttp.ClientConnectorError as exc:

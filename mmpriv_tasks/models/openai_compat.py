@@ -38,7 +38,7 @@ from typing import Any
 from lm_eval.api.model import LM
 
 from mmpriv_tasks.api.client import UNREACHABLE_LIMIT, ChatClient
-from mmpriv_tasks.api.payload import MediaText, build_messages, build_request, stop_sequences, truncate_at_stop
+from mmpriv_tasks.api.payload import build_messages, build_request, stop_sequences, truncate_at_stop
 from mmpriv_tasks.errors import InputError, MediaError, format_error
 from mmpriv_tasks.models._args import MergedArgs, as_bool
 from mmpriv_tasks.models._request import sample_id, unpack
@@ -54,12 +54,12 @@ def default_cache_dir() -> Path:
 
 
 def _audio_as_data_uri(messages: list[dict]) -> None:
-    """Each ``input_audio`` part's base64 ``data`` as a ``data:audio/wav;base64,...`` URI (in place),
-    still :class:`MediaText` so the body joins it in unscanned."""
+    """Each ``input_audio`` part's base64 ``data`` as a ``data:audio/wav;base64,...`` URI (in place,
+    so the part stays a ``MediaField`` that the body joins in unscanned)."""
     for message in messages:
         for part in message["content"] if isinstance(message["content"], list) else []:
             if part.get("type") == "input_audio":
-                part["input_audio"]["data"] = MediaText("data:audio/wav;base64," + part["input_audio"]["data"])
+                part["input_audio"]["data"] = "data:audio/wav;base64," + part["input_audio"]["data"]
 
 
 class OpenAICompatLM(MergedArgs, LM):
