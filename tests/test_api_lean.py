@@ -130,6 +130,9 @@ def test_media_reach_the_body_unscanned_and_the_bytes_equal_plain_json(monkeypat
         assert json.loads(body) == payload
         assert len(seen[-1]) < 1000 < len(body) - 96_000  # 128 KB of audio base64, none of it encoded
     assert json.loads(body)["messages"][1]["content"][2]["input_audio"]["data"].startswith("data:audio/wav;base64,UklG")
+    other = {"model": "m", "messages": [{"role": "user", "content": [{"type": "text", "text": "x", "n": 2}],
+                                          "name": None}], "seed": 1}  # scalars inside messages are kept
+    assert encode_body(other) == json.dumps(other, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def test_no_key_is_computed_when_the_cache_is_off(tmp_path, monkeypatch):

@@ -410,8 +410,7 @@ class ChatClient:
         try:
             async with session.post(self.url, data=body) as response:
                 raw = await response.read()
-                status = response.status
-                retry_after = None if status == 200 else parse_retry_after(response.headers.get("Retry-After"))
+                status, headers = response.status, response.headers
         except asyncio.TimeoutError:
             raise _Transient(f"timed out after {self.timeout:g} s") from None
         except aiohttp.ClientConnectorError as exc:
@@ -419,6 +418,7 @@ class ChatClient:
         except (aiohttp.ClientError, ConnectionError, OSError) as exc:
             raise _Transient(f"connection error ({type(exc).__name__})") from None
         if status != 200:
+            retry_after = parse_retry_after(headers.get("Retry-After"))
             summary = error_summary(raw, payload)
             reason = f"HTTP {status}: {summary}" if summary else f"HTTP {status}"
             signature = None if status == 429 or retry_after is not None else (status, summary)
