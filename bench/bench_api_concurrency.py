@@ -6,14 +6,24 @@ the client's own CPU is measured alone. Requests go through the real ``OpenAICom
 path (lazy payload building, one JSON serialisation, aiohttp), each carrying a 3 s 16 kHz mono WAV
 clip (~128 KB of base64, HearSay's format), with ``cache=false``.
 
-For ``c`` requests in flight, the ideal is ``c / latency`` requests per second; each run sends
-``--waves`` full waves (``waves * c`` requests), so its ideal time is ``waves * latency``. Printed per
-concurrency: requests/s, % of ideal, and the client's CPU time per request (user + system of this
-process), and that CPU as a multiple of a bare aiohttp loop posting the same bodies pre-built (the
-floor for any aiohttp client: no payload building, no retries, no bookkeeping). Also the marginal
-cost of 22 more waves at c = 64 (difference of two runs) over its ideal.
+For ``c`` requests in flight, the ideal is ``c / latency`` requests per second, so a run of ``w``
+full waves (``w * c`` requests) ideally takes ``w * latency``. Per concurrency, two runs of
+``--short-waves`` and ``--waves`` waves (5 and 27: at c = 64 the difference is 1,408 requests) give
+
+- ``pct_of_ideal``: the long run's ideal time over its wall time (start-up and the last, partly
+  empty wave included);
+- ``steady_pct_of_ideal``: the same for the difference of the two runs, the steady state a large
+  run sees (its inverse is the marginal time of the extra waves as a multiple of their ideal);
+- ``bare_pct_of_ideal`` / ``bare_steady_pct_of_ideal``: both for a bare aiohttp loop posting the
+  same bodies pre-built (no payload building, retries or bookkeeping), run alternately with the
+  client: what any Python aiohttp client gets on this machine, with the servers on the same cores;
+- ``steady_pct_of_bare``: the client's steady share as a share of the bare loop's, i.e. how close the
+  client comes to what the machine allows;
+- the client's CPU time per request (user + system of this process, long run), the bare loop's,
+  and their ratio.
 
     python bench/bench_api_concurrency.py [--concurrency 8 32 64 128] [--latency 0.1] [--servers 2]
+        [--waves 27] [--short-waves 5]
 """
 from __future__ import annotations
 
@@ -99,36 +109,46 @@ def measure(base_url: str, in_flight: int, count: int, clips: list[bytes]) -> tu
     return elapsed, (after.user - cpu.user) + (after.system - cpu.system)
 
 
-def bare_cpu(base_url: str, in_flight: int, count: int, clips: list[bytes]) -> float:
-    """Client CPU seconds of a bare aiohttp loop posting ``count`` pre-built bodies, ``in_flight`` at once."""
-    import aiohttp
-
+def bare_bodies(clips: list[bytes]) -> list[bytes]:
+    """One request body per clip, as the client serialises it, for :func:`bare`."""
     from mmpriv_tasks.api.client import encode_body
     from mmpriv_tasks.api.payload import build_messages, build_request
 
-    bodies = [encode_body(build_request("bench", build_messages(f"q {i}", {"audio": [clips[i % len(clips)]]})))
-              for i in range(count)]
+    return [encode_body(build_request("bench", build_messages(f"q {i}", {"audio": [clip]})))
+            for i, clip in enumerate(clips)]
+
+
+def bare(base_url: str, in_flight: int, count: int, bodies: list[bytes]) -> tuple[float, float]:
+    """(seconds, CPU seconds) of a bare aiohttp loop posting ``count`` pre-built ``bodies`` (in turn),
+    ``in_flight`` at once: no payload building, retries or bookkeeping."""
+    import aiohttp
 
     async def send_all() -> None:
         url = base_url + "/chat/completions"
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=in_flight)) as session:
-            async def worker(mine):
-                for body in mine:
-                    async with session.post(url, data=body, headers={"Content-Type": "application/json"}) as reply:
+            async def worker(first: int) -> None:
+                for index in range(first, count, in_flight):
+                    async with session.post(url, data=bodies[index % len(bodies)],
+                                            headers={"Content-Type": "application/json"}) as reply:
                         await reply.read()
-            await asyncio.gather(*(worker(bodies[k::in_flight]) for k in range(in_flight)))
+            await asyncio.gather(*(worker(k) for k in range(in_flight)))
 
-    cpu = os.times()
+    cpu, start = os.times(), time.perf_counter()
     asyncio.run(send_all())
-    after = os.times()
-    return (after.user - cpu.user) + (after.system - cpu.system)
+    elapsed, after = time.perf_counter() - start, os.times()
+    return elapsed, (after.user - cpu.user) + (after.system - cpu.system)
+
+
+def _pct(waves: float, latency: float, seconds: float) -> float:
+    return round(100 * waves * latency / seconds, 1)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--concurrency", type=int, nargs="+", default=[8, 32, 64, 128])
     parser.add_argument("--latency", type=float, default=0.1, help="server latency per request, seconds")
-    parser.add_argument("--waves", type=int, default=10, help="full waves of requests per run")
+    parser.add_argument("--waves", type=int, default=27, help="full waves of requests in the long run")
+    parser.add_argument("--short-waves", type=int, default=5, help="full waves in the short run")
     parser.add_argument("--servers", type=int, default=2, help="server processes")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)  # run as one server process on this port
     args = parser.parse_args(argv)
@@ -142,25 +162,28 @@ def main(argv=None) -> int:
         _wait_for(port)
         base_url = f"http://127.0.0.1:{port}/v1"
         clips = _clips()
+        bodies = bare_bodies(clips)
         measure(base_url, 8, 16, clips)  # warm-up: imports, first connections
+        bare(base_url, 8, 16, bodies)
         print(f"server latency {args.latency * 1000:.0f} ms, {args.servers} server processes, "
-              f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-        rows = []
+              f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; "
+              f"runs of {args.short_waves} and {args.waves} waves", flush=True)
+        extra = args.waves - args.short_waves
         for c in args.concurrency:
-            count = c * args.waves
-            seconds, cpu = measure(base_url, c, count, clips)
-            ideal = args.waves * args.latency
-            floor = bare_cpu(base_url, c, count, clips)
-            rows.append({"c": c, "requests": count, "requests_per_s": round(count / seconds, 1),
-                         "pct_of_ideal": round(100 * ideal / seconds, 1),
-                         "client_cpu_ms_per_request": round(1000 * cpu / count, 3),
-                         "bare_aiohttp_cpu_ms_per_request": round(1000 * floor / count, 3),
-                         "cpu_x_bare": round(cpu / floor, 2)})
-            print(json.dumps(rows[-1]), flush=True)
-        short, _ = measure(base_url, 64, 64 * 5, clips)
-        long, _ = measure(base_url, 64, 64 * 27, clips)
-        print(json.dumps({"marginal_c64": "22 more waves (1,408 requests)",
-                          "x_ideal": round((long - short) / (22 * args.latency), 3)}))
+            short, _ = measure(base_url, c, c * args.short_waves, clips)
+            bare_short, _ = bare(base_url, c, c * args.short_waves, bodies)
+            long, cpu = measure(base_url, c, c * args.waves, clips)
+            bare_long, bare_cpu = bare(base_url, c, c * args.waves, bodies)
+            steady = _pct(extra, args.latency, long - short)
+            bare_steady = _pct(extra, args.latency, bare_long - bare_short)
+            print(json.dumps({
+                "c": c, "requests": c * args.waves, "requests_per_s": round(c * args.waves / long, 1),
+                "pct_of_ideal": _pct(args.waves, args.latency, long), "steady_pct_of_ideal": steady,
+                "bare_pct_of_ideal": _pct(args.waves, args.latency, bare_long), "bare_steady_pct_of_ideal": bare_steady,
+                "steady_pct_of_bare": round(100 * steady / bare_steady, 1),
+                "client_cpu_ms_per_request": round(1000 * cpu / (c * args.waves), 3),
+                "bare_cpu_ms_per_request": round(1000 * bare_cpu / (c * args.waves), 3),
+                "cpu_x_bare": round(cpu / bare_cpu, 2)}), flush=True)
     finally:
         for server in servers:
             server.terminate()

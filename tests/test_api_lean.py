@@ -20,7 +20,7 @@ from mmpriv_tasks.api.client import UNREACHABLE_LIMIT, ChatClient, encode_body
 from mmpriv_tasks.api.payload import build_messages, is_target_wav
 from mmpriv_tasks.errors import MediaError, parse_error
 
-from conftest import run_cli, venv_bin, wav_bytes
+from conftest import png_bytes, run_cli, venv_bin, wav_bytes
 from fake_openai_server import FakeOpenAIServer, free_port
 
 
@@ -113,6 +113,26 @@ def test_each_body_is_serialised_once_and_its_bytes_are_the_cache_key(tmp_path, 
         keys = {key for (key,) in db.execute("SELECT key FROM responses")}
     assert keys == sent == {hashlib.sha256(encode_body(p)).hexdigest() for p in payloads}
     assert encode_body(payloads[0]) == '{"model":"m","messages":[{"role":"user","content":"é 0"}],"temperature":0}'.encode()
+
+
+def test_media_reach_the_body_unscanned_and_the_bytes_equal_plain_json(monkeypatch):
+    """Images, audio and audio as a data URI (the DashScope presets) are joined in as bytes: the JSON
+    encoder only sees the short rest, and the body is byte for byte what json.dumps writes."""
+    seen = []
+    encode = client_module._ENCODER.encode
+    monkeypatch.setattr(client_module._ENCODER, "encode", lambda value: seen.append(encode(value)) or seen[-1])
+    media = {"visual": [png_bytes("red"), png_bytes("blue")], "audio": [{"bytes": wav_bytes(48_000), "path": None}]}
+    for data_uri in (False, True):
+        payload = _model("http://127.0.0.1:9/v1", audio_data_uri=data_uri, system_prompt='Say "\\n" é').build_payload(
+            'Wer spricht? "é" \u2028', {"until": ["\n"]}, media, "s1")
+        body = encode_body(payload)
+        assert body == json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        assert json.loads(body) == payload
+        assert len(seen[-1]) < 1000 < len(body) - 96_000  # 128 KB of audio base64, none of it encoded
+    assert json.loads(body)["messages"][1]["content"][2]["input_audio"]["data"].startswith("data:audio/wav;base64,UklG")
+    other = {"model": "m", "messages": [{"role": "user", "content": [{"type": "text", "text": "x", "n": 2}],
+                                          "name": None}], "seed": 1}  # scalars inside messages are kept
+    assert encode_body(other) == json.dumps(other, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def test_no_key_is_computed_when_the_cache_is_off(tmp_path, monkeypatch):

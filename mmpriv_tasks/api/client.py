@@ -45,7 +45,7 @@ from typing import Any, Callable, Iterable, Union
 
 from tqdm import tqdm
 
-from mmpriv_tasks.api.payload import MediaText
+from mmpriv_tasks.api.payload import MediaField
 
 logger = logging.getLogger(__name__)
 
@@ -97,35 +97,36 @@ class _Unreachable(_Transient):
 Job = Union[dict, Callable[[], dict]]  # a payload, or a function building it when a slot frees up
 
 
-_MEDIA_MARK = f"mmpriv-media-{os.urandom(8).hex()}:"  # stands in for base64 media while the rest is encoded
+_MEDIA_MARK = f"mmpriv-media-{os.urandom(8).hex()}"  # stands in for base64 media while the rest is encoded
+_MEDIA_MARK_BYTES = _MEDIA_MARK.encode("ascii")
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 def _set_media_aside(value: Any, media: list) -> Any:
-    """``value`` with each :class:`MediaText` replaced by a numbered mark (appended to ``media``)."""
-    if isinstance(value, MediaText):
-        media.append(value)
-        return f"{_MEDIA_MARK}{len(media) - 1}"
+    """``value`` with the media text of each :class:`MediaField` replaced by the mark, in the order
+    the JSON encoder writes them (appended to ``media``). Plain strings are kept without a call."""
+    if isinstance(value, MediaField):
+        media.append(value[value.key])
+        return {key: _MEDIA_MARK if key == value.key else item for key, item in value.items()}
     if isinstance(value, dict):
-        return {key: _set_media_aside(item, media) for key, item in value.items()}
+        return {key: item if type(item) is str else _set_media_aside(item, media) for key, item in value.items()}
     if isinstance(value, list):
-        return [_set_media_aside(item, media) for item in value]
+        return [item if type(item) is str else _set_media_aside(item, media) for item in value]
     return value
 
 
 def encode_body(payload: dict) -> bytes:
     """The bytes sent for ``payload``: compact UTF-8 JSON, keys in the payload's own order. Base64
-    media (:class:`MediaText`) are joined in as bytes, not scanned by the JSON encoder: the result
+    media (:class:`MediaField`) are joined in as bytes, not scanned by the JSON encoder: the result
     is byte for byte ``json.dumps(payload, separators=(",", ":"), ensure_ascii=False)``."""
     media: list = []
-    text = json.dumps({**payload, "messages": _set_media_aside(payload.get("messages"), media)}
-                      if "messages" in payload else payload, separators=(",", ":"), ensure_ascii=False)
+    text = _ENCODER.encode({**payload, "messages": _set_media_aside(payload["messages"], media)}
+                           if "messages" in payload else payload).encode("utf-8")
     if not media:
-        return text.encode("utf-8")
-    first, *rest = text.split('"' + _MEDIA_MARK)
-    pieces = [first.encode("utf-8")]
-    for index, piece in enumerate(rest):
-        after = piece[len(str(index)) + 1:]  # past '<index>"'
-        pieces += [b'"', media[index].encode("ascii"), b'"', after.encode("utf-8")]
+        return text
+    pieces: list = [None] * (2 * len(media) + 1)
+    pieces[0::2] = text.split(_MEDIA_MARK_BYTES)  # each mark stays between its quotes
+    pieces[1::2] = [item.encode("ascii") for item in media]
     return b"".join(pieces)
 
 
@@ -409,8 +410,7 @@ class ChatClient:
         try:
             async with session.post(self.url, data=body) as response:
                 raw = await response.read()
-                status = response.status
-                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                status, headers = response.status, response.headers
         except asyncio.TimeoutError:
             raise _Transient(f"timed out after {self.timeout:g} s") from None
         except aiohttp.ClientConnectorError as exc:
@@ -418,6 +418,7 @@ class ChatClient:
         except (aiohttp.ClientError, ConnectionError, OSError) as exc:
             raise _Transient(f"connection error ({type(exc).__name__})") from None
         if status != 200:
+            retry_after = parse_retry_after(headers.get("Retry-After"))
             summary = error_summary(raw, payload)
             reason = f"HTTP {status}: {summary}" if summary else f"HTTP {status}"
             signature = None if status == 429 or retry_after is not None else (status, summary)

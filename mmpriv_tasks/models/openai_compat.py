@@ -54,7 +54,8 @@ def default_cache_dir() -> Path:
 
 
 def _audio_as_data_uri(messages: list[dict]) -> None:
-    """Each ``input_audio`` part's base64 ``data`` as a ``data:audio/wav;base64,...`` URI (in place)."""
+    """Each ``input_audio`` part's base64 ``data`` as a ``data:audio/wav;base64,...`` URI (in place,
+    so the part stays a ``MediaField`` that the body joins in unscanned)."""
     for message in messages:
         for part in message["content"] if isinstance(message["content"], list) else []:
             if part.get("type") == "input_audio":
