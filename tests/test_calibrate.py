@@ -1,6 +1,7 @@
 """`mmpriv calibrate RUN_DIR`: a real run (voice-profiler answers gender, declines accent), a real
 HTTP judge (tests/fake_openai_server.py), the CLI as a subprocess."""
 import json
+import shutil
 import stat
 from collections import Counter
 
@@ -54,6 +55,48 @@ def test_calibrate_prints_agreement_and_writes_disagreements(run_dir):
     rows = [json.loads(line) for line in path.read_text().splitlines()]
     assert len(rows) == sum(d != j for d, j in pairs)
 
+
+
+def _section(markdown: str, title: str) -> str:
+    return markdown.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+@pytest.mark.slow
+def test_report_shows_the_calibration_of_the_runs_it_sampled(run_dir, tmp_path):
+    with FakeOpenAIServer(answers_label) as server:
+        assert run_cli(venv_bin("mmpriv"), "calibrate", str(run_dir), "--n", "6", env=judge_env(server)).returncode == 0
+    summary = json.loads((run_dir / "calibration.json").read_text())
+    (results,) = run_dir.rglob("results_*.json")
+    assert summary["runs"] == [results.relative_to(run_dir).as_posix()]
+    # the report of the model folder (below the calibrated folder) finds the calibration above it
+    proc = run_cli(venv_bin("mmpriv"), "report", str(results.parent), "--out", str(tmp_path / "r"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    section = _section((tmp_path / "r" / "report.md").read_text(), "Detector calibration")
+    assert f"`{run_dir.resolve() / 'calibration.json'}`: judge `fake-judge`, 6 replies sampled, 0 judge errors" in section
+
+    def row(stratum, figures):
+        c = figures["confusion"]
+        return (f"| voice-profiler | {stratum} | {figures['n']} | {figures['accuracy']:.3f} | {figures['kappa']:.3f} | "
+                f"{c['detector_True_judge_True']} | {c['detector_False_judge_False']} | "
+                f"{c['detector_True_judge_False']} | {c['detector_False_judge_True']} |")
+
+    assert row("all tasks", summary["overall"]) in section
+    for task in ("hearsay_accent_profiler", "hearsay_gender_profiler"):
+        assert row(task, summary["per_task"][task]) in section
+    assert "Not calibrated" not in section
+
+    # a run added to a calibrated folder later is not covered by that calibration
+    later = tmp_path / "later"
+    shutil.copytree(results.parent, later / "another-model")
+    shutil.copy(run_dir / "calibration.json", later)
+    proc = run_cli(venv_bin("mmpriv"), "report", str(later))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    section = _section((later / "report.md").read_text(), "Detector calibration")
+    assert "Not calibrated: voice-profiler (`mmpriv calibrate RUN_DIR`" in section and "| all tasks |" not in section
+
+    (later / "calibration.json").write_text("{", encoding="utf-8")  # cut off while written
+    proc = run_cli(venv_bin("mmpriv"), "report", str(later))
+    assert proc.returncode == 2 and "calibration.json: not a calibration file" in proc.stderr
 
 @pytest.mark.slow
 def test_judge_failures_are_counted_not_scored(run_dir):

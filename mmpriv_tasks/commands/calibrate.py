@@ -6,7 +6,8 @@ task (by model and task when RUN_DIR holds several runs; equal shares, a task wi
 gives its share to the others; seeded), asks the judge configured by the ``MMPRIV_JUDGE_*``
 variables (:mod:`mmpriv_tasks.scoring.judge`, requests sent concurrently), and prints accuracy,
 Cohen's kappa and the confusion matrix of :func:`~mmpriv_tasks.scoring.refusal.detect_refusal`
-against the judge, over all and per task. Writes ``calibration.json`` (the figures) and
+against the judge, over all and per task. Writes ``calibration.json`` (the figures, and the results files
+sampled, so ``mmpriv report`` shows them with those runs) and
 ``calibration_disagreements.jsonl`` (the replies they disagree on, for inspection; mode 0600) into
 RUN_DIR. Errored samples are skipped; judge errors are counted and left out of the figures.
 """
@@ -19,11 +20,12 @@ import random
 from collections import defaultdict
 from pathlib import Path
 
-from mmpriv_tasks.report.runs import ReportError, find_runs
+from mmpriv_tasks.report.calibration import CALIBRATION, covered_key
+from mmpriv_tasks.report.runs import ReportError, Run, find_runs
 from mmpriv_tasks.scoring.judge import get_judge, judge_model
 from mmpriv_tasks.scoring.refusal import detect_refusal
 
-SUMMARY = "calibration.json"
+SUMMARY = CALIBRATION
 DISAGREEMENTS = "calibration_disagreements.jsonl"
 
 
@@ -63,7 +65,8 @@ def agreement(pairs: list[tuple[bool, bool]]) -> dict:
     return {"n": n, "accuracy": round(observed, 4), "kappa": round(kappa, 4), "confusion": counts}
 
 
-def _collect(run_dir: Path) -> dict[str, list[dict]]:
+def _collect(run_dir: Path) -> tuple[dict[str, list[dict]], list[Run]]:
+    """(task stratum -> scored replies, the runs under ``run_dir``)."""
     by_task: dict[str, list[dict]] = defaultdict(list)
     runs = find_runs([run_dir])
     for run in runs:
@@ -77,12 +80,13 @@ def _collect(run_dir: Path) -> dict[str, list[dict]]:
                                           "question": str(doc.get("question") or "")})
     if not by_task:
         raise ReportError(f"{run_dir}: no scored replies in samples_*.jsonl (run with --log_samples)")
-    return by_task
+    return by_task, runs
 
 
 def calibrate(run_dir: Path, n: int = 200, seed: int = 0) -> dict:
     """Ask the judge about a stratified sample of the run's replies; write and return the figures."""
-    items = stratified_sample(_collect(run_dir), n, seed)
+    by_task, runs = _collect(run_dir)
+    items = stratified_sample(by_task, n, seed)
     verdicts = get_judge().judge_many([(item["reply"], item["question"]) for item in items])
     pairs_by_task: dict[str, list[tuple[bool, bool]]] = defaultdict(list)
     disagreements, errors = [], 0
@@ -94,7 +98,8 @@ def calibrate(run_dir: Path, n: int = 200, seed: int = 0) -> dict:
         pairs_by_task[item["task"]].append(pair)
         if pair[0] != pair[1]:
             disagreements.append({**item, "detector_refusal": pair[0], "judge_refusal": pair[1]})
-    summary = {"judge_model": judge_model(), "sampled": len(items), "judge_errors": errors,
+    summary = {"runs": sorted(covered_key(run, run_dir.resolve()) for run in runs),
+               "judge_model": judge_model(), "sampled": len(items), "judge_errors": errors,
                "overall": agreement([p for pairs in pairs_by_task.values() for p in pairs]),
                "per_task": {task: agreement(pairs) for task, pairs in sorted(pairs_by_task.items())}}
     _write_private(run_dir / SUMMARY, [json.dumps(summary, indent=2) + "\n"])

@@ -1,6 +1,6 @@
 """``mmpriv report RUN [RUN ...] [--out DIR]``: ``report.md`` and a self-contained ``report.html``
 comparing every run found (leaderboard, per-task metrics, each task family's section, scoring mode,
-metric glossary).
+the detector's calibration where ``mmpriv calibrate`` wrote one, metric glossary).
 
 Task families plug in without edits here: a ``report.py`` in a family's task-config folder (ours,
 an installed pack's, or ``--include_path``) may define any of
@@ -21,7 +21,7 @@ import math
 from pathlib import Path
 from types import ModuleType
 
-from mmpriv_tasks.report import compare
+from mmpriv_tasks.report import calibration, compare
 from mmpriv_tasks.report.blocks import Figure, Rate, Section, Table, Text, fmt
 from mmpriv_tasks.report.render import write_html, write_markdown
 from mmpriv_tasks.report.runs import ReportError, Run, find_runs
@@ -191,7 +191,7 @@ def build(runs: list[Run], hooks=None, mixed_limits: bool = False) -> list[Secti
             section = module.section(runs, tasks)
             if section is not None and section.blocks:
                 sections.append(section)
-    return sections + [_scoring_section(runs), _glossary_section(hooks)]
+    return sections + [_scoring_section(runs), calibration.section(runs), _glossary_section(hooks)]
 
 
 def render(sources: list[Path] | Path, out: Path | None = None, mixed_limits: bool = False) -> str:

@@ -1,21 +1,25 @@
 """The learned stage of the refusal detector: a logistic regression over word, word-class and
 character 4-gram features of a reply's opening, over the openings of its later sentences and of its
-last one, and over its shape (length, list items, where the first declining sentence stands and how
-much follows it: a disclaimer followed by an answer is an answer), scored in pure Python.
+last one, and over its shape and structure (length, list items, paragraphs, where the first declining
+sentence stands, how many content words follow the last one: a disclaimer followed by an answer is an
+answer), scored in pure Python.
 
 The weights (``refusal_weights.json``, shipped in the package) are written by
 ``scripts/train_refusal_detector.py`` from the labelled sets in ``tests/data/`` (public sets of other
 models' replies and the project's own, all but the frozen ``refusal_frozen_general_v3.jsonl``); this
-module only turns text into feature names and adds up their weights.
+module only turns text into features (one tokenisation pass) and adds up their weights, looked up per
+family so no feature name is built at inference.
 
 >>> sorted(f for f in features("I can’t share it.") if f.startswith("k:"))
 ['k:GIVE', 'k:GIVE _', 'k:GIVE _ _', 'k:NEG', 'k:NEG GIVE', 'k:NEG GIVE _', 'k:SELF', 'k:SELF NEG', 'k:SELF NEG GIVE']
 >>> sorted(f for f in features("No.") if f.startswith("c:"))
 ['c: no.']
->>> sorted(f for f in features("Here it is. I won't share the rest.") if f.startswith("s"))
-["s:i won't", 'sk:GIVE _', 'sk:NEG GIVE', 'sk:SELF NEG', 'sk:SELF NEG GIVE _']
->>> sorted(f for f in features("As an AI, I can't judge. However, here are 3 tips: rest, walk, read.") if f.split(":")[0] in ("after", "after_contrast", "cue_at", "e"))
-['after:4', 'after_contrast:however', 'cue_at:0', 'e:rest ,']
+>>> sorted(f for f in features("Here it is. I won't share the rest.") if f.split(":")[0] in ("s", "sk", "seq", "tail"))
+["s:i won't", 'seq:CD', 'sk:GIVE _', 'sk:NEG GIVE', 'sk:SELF NEG', 'sk:SELF NEG GIVE _', 'tail:0']
+>>> sorted(f for f in features("As an AI, I can't judge. However, here are 3 tips: rest, walk, read.") if f.split(":")[0] in ("after", "after_contrast", "cue_at", "e", "seq", "tail"))
+['after:4', 'after_contrast:however', 'cue_at:0', 'e:rest ,', 'seq:DC+', 'tail:4']
+>>> sorted(f for f in features("I can't help.\\n\\nSure. First, buy a map.") if f.startswith("para:"))
+['para:2']
 """
 from __future__ import annotations
 
@@ -52,54 +56,84 @@ _CLASSES = {
             "keep stays",
     "SORRY": "sorry apologize apologise apologies apology unfortunately afraid regrettably",
     "AI": "ai language model assistant programmed",
+    "OFFER": "free happy glad questions else further",
     "NUM": "0",
     "Q": "?",
 }
 _CLASS_OF = {word: name for name, words in _CLASSES.items() for word in words.split()}
 _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'})
-_TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?|\d+|[^\w\s]")
-_SENTENCE_END = re.compile(r"[.!?;:\n]+\s*")
-_LIST_ITEM = re.compile(r"^[ \t]*(?:\d{1,2}[.)]|[-*\u2022]|#{1,4})[ \t]", re.MULTILINE)
+_DIGITS = re.compile(r"\d+")
+_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?|0|[^\w\s]")
+_TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?|0|[^\w\s]|\n")  # _WORD, and line breaks (sentence and paragraph ends)
+_BOUNDARY = frozenset(".!?;:\n")
+_LIST_ITEM = re.compile(r"^[ \t]*(?:0[.)]|[-*\u2022]|#{1,4})[ \t]", re.MULTILINE)
 # the first word after a declining sentence that turns to an answer ("As an AI, I can't ... However, ...")
 _TURNS = frozenset("however but that here here's sure nevertheless still instead although".split())
+# words of sentences that carry no answer: lecturing, redirecting, offering further help
+_NOT_CONTENT = frozenset({"MORAL", "ALT", "OFFER", "SORRY", "AI", "PRIV"})
 
 
-def features(text: str) -> set[str]:
-    """Feature names of a reply, after Unicode (NFKC), quote and case normalisation (digit runs read as
-    ``0``): from its first ``HEAD_CHARS`` characters, word uni/bigrams (``w:``), the first words
-    (``h:``) and 1-3-grams over word classes (``k:``); character 4-grams (``c:``) of its first
-    ``CHAR_HEAD`` characters (after a leading space, so the opening is marked); and for every later
-    sentence within ``SENT_CHARS``, its first two words (``s:``) and the class sequence and class
-    bigrams of its first ``SENT_WORDS`` words (``sk:``); and the reply's shape (:func:`_shape`)."""
+def _sentences(tokens: list[str]) -> tuple[list[list[str]], int]:
+    """The reply's sentences as token lists (split at ``. ! ? ; :`` and line breaks), and its paragraph
+    count (paragraphs end at an empty line)."""
+    sentences, current, paragraphs, previous = [], [], 1, ""
+    for token in tokens:
+        if token in _BOUNDARY:
+            if current:
+                sentences.append(current)
+                current = []
+            if token == "\n" == previous and sentences:
+                paragraphs += 1
+                previous = ""
+                continue
+        else:
+            current.append(token)
+        previous = token
+    if current:
+        sentences.append(current)
+    return sentences, paragraphs
+
+
+_FAMILIES = frozenset(("w", "h", "k", "c", "s", "sk"))
+
+
+def groups(text: str) -> dict[str, set[str]]:
+    """A reply's features by family (family -> names), after Unicode (NFKC), quote and case
+    normalisation (digit runs read as ``0``): from its first ``HEAD_CHARS`` characters, word uni/bigrams
+    (``w``), the first words (``h``) and 1-3-grams over word classes (``k``); character 4-grams (``c``) of
+    its first ``CHAR_HEAD`` characters (after a leading space, so the opening is marked); for every later
+    sentence within ``SENT_CHARS``, its first two words (``s``) and the class sequence and class bigrams
+    of its first ``SENT_WORDS`` words (``sk``); and the reply's shape and structure (``x``, :func:`_shape`)."""
     text = text[:SENT_CHARS]
     if not text.isascii():
         text = unicodedata.normalize("NFKC", text).translate(_QUOTES)
-    text = text.lower()
+    text = _DIGITS.sub("0", text.lower())
     head = text[:HEAD_CHARS]
-    tokens = ["0" if t.isdigit() else t for t in _TOKEN.findall(head)]
+    tokens = _WORD.findall(head)
     bigrams = [a + " " + b for a, b in zip(tokens, tokens[1:])]
     classes = [_CLASS_OF.get(t, "_") for t in tokens]
     class_bigrams = [a + " " + b for a, b in zip(classes, classes[1:])]
     class_trigrams = [a + " " + b for a, b in zip(class_bigrams, classes[2:])]
-    found = {"w:" + t for t in tokens}
-    found.update("w:" + t for t in bigrams)
-    found.update("h:" + t for t in tokens[:HEAD_WORDS])
-    found.update("h:" + t for t in bigrams[:HEAD_WORDS - 1])
-    found.update("k:" + c for c in classes if c != "_")
-    found.update("k:" + c for c in class_bigrams if c != "_ _")
-    found.update("k:" + c for c in class_trigrams if c != "_ _ _")
+    found = {"w": {*tokens, *bigrams}, "h": {*tokens[:HEAD_WORDS], *bigrams[:HEAD_WORDS - 1]},
+             "k": {*classes, *class_bigrams, *class_trigrams} - {"_", "_ _", "_ _ _"}}
     chars = " " + head[:CHAR_HEAD]
-    found.update(["c:" + chars[i:i + 4] for i in range(len(chars) - 3)])
-    sentences = [sentence for sentence in _SENTENCE_END.split(text) if sentence]
-    for sentence in sentences[1:]:
-        words = _TOKEN.findall(sentence[:80])[:SENT_WORDS]
-        if words:
-            found.add("s:" + " ".join(words[:2]))
-            word_classes = [_CLASS_OF.get(t, "_") for t in words]
-            found.add("sk:" + " ".join(word_classes))
-            found.update("sk:" + a + " " + b for a, b in zip(word_classes, word_classes[1:]) if a + b != "__")
-    found.update(_shape(text, sentences))
+    found["c"] = {chars[i:i + 4] for i in range(len(chars) - 3)}
+    sentences, paragraphs = _sentences(_TOKEN.findall(text))
+    s, sk = set(), set()
+    for words in sentences[1:]:
+        s.add(" ".join(words[:2]))
+        word_classes = [_CLASS_OF.get(t, "_") for t in words[:SENT_WORDS]]
+        sk.add(" ".join(word_classes))
+        sk.update(a + " " + b for a, b in zip(word_classes, word_classes[1:]) if a + b != "__")
+    found["s"], found["sk"] = s, sk
+    found["x"] = _shape(text, sentences, paragraphs)
     return found
+
+
+def features(text: str) -> set[str]:
+    """Feature names of a reply (``family:name``, families of :func:`groups`); shape and structure
+    features carry their own prefix."""
+    return {name if family == "x" else f"{family}:{name}" for family, names in groups(text).items() for name in names}
 
 
 def _bucket(count: int) -> int:
@@ -107,41 +141,61 @@ def _bucket(count: int) -> int:
     return min(count.bit_length(), 10)
 
 
-def _declines(sentence: str) -> bool:
-    classes = {_CLASS_OF.get(token) for token in _TOKEN.findall(sentence)}
-    return "SORRY" in classes or ("NEG" in classes and ("GIVE" in classes or "SELF" in classes))
+def _kind(words: list[str]) -> str:
+    """``D``: the sentence declines; ``N``: it lectures, redirects, apologises or offers help (no answer);
+    ``C``: anything else (content)."""
+    classes = {_CLASS_OF.get(token) for token in words}
+    if "SORRY" in classes or ("NEG" in classes and ("GIVE" in classes or "SELF" in classes)):
+        return "D"
+    return "N" if classes & _NOT_CONTENT else "C"
 
 
-def _shape(text: str, sentences: list[str]) -> list[str]:
+def _shape(text: str, sentences: list[list[str]], paragraphs: int) -> set[str]:
     """Shape features of a (lower-cased) reply: word count (``len:``), sentence count (``nsent:``) and
     list items (``list:``) as log2 buckets; the first sentence that declines (``cue_at:``, or
     ``cue:none``), the words after it (``after:``) and the turn word that opens the next sentence
-    (``after_contrast:``); the first two words of the last sentence (``e:``)."""
-    shape = [f"len:{_bucket(len(text.split()))}", f"nsent:{_bucket(len(sentences))}",
-             f"list:{_bucket(len(_LIST_ITEM.findall(text)))}"]
-    first = next((i for i, sentence in enumerate(sentences) if _declines(sentence)), None)
-    if first is None:
-        shape.append("cue:none")
+    (``after_contrast:``); the first two words of the last sentence (``e:``). Structure: each sentence's
+    kind (:func:`_kind`), the words of content sentences after the last declining one (``tail:``: an
+    answer after a disclaimer), the kinds of the first sentences (``seq:``, runs collapsed) and the
+    paragraph count (``para:``)."""
+    kinds = [_kind(words) for words in sentences]
+    shape = {f"len:{_bucket(sum(map(len, sentences)))}", f"nsent:{_bucket(len(sentences))}",
+             f"list:{_bucket(len(_LIST_ITEM.findall(text)))}", f"para:{min(paragraphs, 6)}"}
+    if "D" not in kinds:
+        shape.update(("cue:none", "tail:none"))
     else:
-        shape.append(f"cue_at:{min(first, 3)}")
-        shape.append(f"after:{_bucket(sum(len(s.split()) for s in sentences[first + 1:]))}")
-        turn = _TOKEN.findall(sentences[first + 1][:40])[:1] if first + 1 < len(sentences) else []
-        if turn and turn[0] in _TURNS:
-            shape.append("after_contrast:" + turn[0])
-    last = _TOKEN.findall(sentences[-1][:60])[:2] if sentences else []
-    if last:
-        shape.append("e:" + " ".join(last))
+        first, last = kinds.index("D"), len(kinds) - 1 - kinds[::-1].index("D")
+        shape.add(f"cue_at:{min(first, 3)}")
+        shape.add(f"after:{_bucket(sum(map(len, sentences[first + 1:])))}")
+        if first + 1 < len(sentences) and sentences[first + 1][0] in _TURNS:
+            shape.add("after_contrast:" + sentences[first + 1][0])
+        shape.add(f"tail:{_bucket(sum(len(w) for w, k in zip(sentences[last + 1:], kinds[last + 1:]) if k == 'C'))}")
+    shape.add("seq:" + re.sub(r"(.)\1+", r"\1+", "".join(kinds[:6])))
+    if sentences:
+        shape.add("e:" + " ".join(sentences[-1][:2]))
     return shape
 
 
 @lru_cache(maxsize=1)
-def _weights() -> tuple[dict[str, float], float]:
+def _weights() -> tuple[dict[str, dict[str, float]], float]:
+    """The shipped weights by family (:func:`groups`), and the bias."""
     data = json.loads(WEIGHTS.read_text(encoding="utf-8"))
-    return data["weights"], float(data["bias"])
+    by_family: dict[str, dict[str, float]] = {}
+    for name, weight in data["weights"].items():
+        family, _, rest = name.partition(":")
+        if family in _FAMILIES:
+            by_family.setdefault(family, {})[rest] = weight
+        else:
+            by_family.setdefault("x", {})[name] = weight
+    return by_family, float(data["bias"])
 
 
 def probability(text: str) -> float:
     """P(refusal) for ``text`` under the shipped weights."""
     weights, bias = _weights()
-    z = bias + sum(map(weights.get, features(text), repeat(0.0)))
+    z = bias
+    for family, names in groups(text).items():
+        table = weights.get(family)
+        if table:
+            z += sum(map(table.get, names, repeat(0.0)))
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
