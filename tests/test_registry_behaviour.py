@@ -194,7 +194,7 @@ def test_near_miss_changes_the_last_digit_else_the_last_letter(value, miss):
 def test_probed_config_keeps_its_metadata():
     entry = registry.discover()["hearsay_gender_profiler"]
     config = behaviour.lm_eval_config(entry.path)
-    assert config["metadata"]["version"] == 3.0 and config["metadata"]["family"] == "hearsay"
+    assert str(config["metadata"]["version"]) == entry.version != "?" and config["metadata"]["family"] == "hearsay"
     assert config["metadata"]["config_source"] == str(entry.path)
 
 
