@@ -1,6 +1,9 @@
 """Tiny random multimodal chat models built offline (no hub downloads), saved with save_pretrained().
 
 - ``build_tiny_llava(out_dir)``: LLaVA (CLIP vision tower + Llama text model), PIL-only image processor.
+- ``build_tiny_idefics2(out_dir)``: Idefics2 (SigLIP-style vision tower, connector with modality projection
+  and perceiver resampler, Mistral text model) with Idefics2's own chat template; the processor is saved
+  with image splitting on, as the hub checkpoint's.
 - ``build_tiny_qwen2_audio(out_dir)``: Qwen2-Audio (Whisper-style encoder + Qwen2 text model) with a
   WhisperFeatureExtractor whose window is shortened to 2 s so the encoder stays tiny.
 
@@ -116,6 +119,40 @@ def build_tiny_llava(out_dir: Path, hidden: int = 64, layers: int = 2, seed: int
     return _finish(model, processor, tokenizer, out_dir)
 
 
+# HuggingFaceM4/idefics2-8b's chat template ("User: ...<end_of_utterance>\nAssistant: ...")
+IDEFICS2_CHAT_TEMPLATE = (
+    "{% for message in messages %}{{message['role'].capitalize()}}"
+    "{% if message['content'][0]['type'] == 'image' %}{{':'}}{% else %}{{': '}}{% endif %}"
+    "{% for line in message['content'] %}{% if line['type'] == 'text' %}{{line['text']}}"
+    "{% elif line['type'] == 'image' %}{{ '<image>' }}{% endif %}{% endfor %}<end_of_utterance>\n{% endfor %}"
+    "{% if add_generation_prompt %}{{ 'Assistant:' }}{% endif %}"
+)
+
+
+def build_tiny_idefics2(out_dir: Path, hidden: int = 64, layers: int = 2, seed: int = 0) -> Path:
+    """A random Idefics2 chat model (images resized to 32-64 px, 4 image tokens per image) saved to ``out_dir``."""
+    import torch
+    from transformers import Idefics2Config, Idefics2ForConditionalGeneration, Idefics2Processor, MistralConfig
+    from transformers.models.idefics2.image_processing_pil_idefics2 import Idefics2ImageProcessorPil
+
+    torch.manual_seed(seed)
+    tokenizer = build_tokenizer()
+    image_processor = Idefics2ImageProcessorPil(do_image_splitting=True,
+                                                size={"shortest_edge": 32, "longest_edge": 64})
+    # adds <fake_token_around_image> and <end_of_utterance> to the tokenizer: build it before the config
+    processor = Idefics2Processor(image_processor=image_processor, tokenizer=tokenizer, image_seq_len=4,
+                                  chat_template=IDEFICS2_CHAT_TEMPLATE)
+    vision = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, image_size=64,
+                  patch_size=8)
+    perceiver = dict(hidden_size=hidden, resampler_n_latents=4, resampler_depth=1, resampler_n_heads=2,
+                     resampler_head_dim=16, num_key_value_heads=1)
+    config = Idefics2Config(vision_config=vision, perceiver_config=perceiver,
+                            text_config=MistralConfig(**_text_kwargs(tokenizer, hidden, layers)),
+                            image_token_id=tokenizer.convert_tokens_to_ids(IMAGE_TOKEN))
+    model = Idefics2ForConditionalGeneration(config).eval()
+    return _finish(model, processor, tokenizer, out_dir)
+
+
 def build_tiny_qwen2_audio(out_dir: Path, hidden: int = 64, layers: int = 2, seed: int = 0) -> Path:
     """A random Qwen2-Audio chat model (2 s audio window, 50 audio tokens) saved to ``out_dir``."""
     import torch
@@ -169,6 +206,11 @@ def built_once(tmp_path_factory, name: str, build) -> Path:
 @pytest.fixture(scope="session")
 def tiny_llava_dir(tmp_path_factory) -> Path:
     return built_once(tmp_path_factory, "tiny-llava", build_tiny_llava)
+
+
+@pytest.fixture(scope="session")
+def tiny_idefics2_dir(tmp_path_factory) -> Path:
+    return built_once(tmp_path_factory, "tiny-idefics2", build_tiny_idefics2)
 
 
 @pytest.fixture(scope="session")

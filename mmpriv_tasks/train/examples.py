@@ -10,7 +10,7 @@
 - ``upstream-xgen`` / ``upstream-idefics2``: each script's own settings (``Memory Set/finetune-xgen3.py``:
   5 epochs, 1 x 16, fp16, LoRA targets from its ``find_all_linear_names``; ``finetune-idefics2.py``:
   10 epochs, 2 x 8, fp16 with a 4-bit NF4 QLoRA base, LoRA targets from its regex, which includes the
-  connector); both relabel padding as the image token and train on it. The example is the idefics2
+  connector, image splitting off); both relabel padding as the image token and train on it. The example is the idefics2
   turn for both (the xgen script's hand-written phi-3 template is specific to that model).
 - ``qa``: a plumbing check, not the paper's protocol: upstream's examples plus text-only questions
   worded exactly like the no-image retention items ("I cannot remember the Email of <name>. Output
@@ -47,6 +47,7 @@ class Recipe:
     pad_as_image: bool = False  # padding labelled as the image token and trained on (both scripts)
     fp16: bool = False  # fp16 mixed precision (both scripts' TrainingArguments; CUDA only)
     qlora: bool = False  # 4-bit NF4 base with fp16 compute (finetune-idefics2.py; CUDA + bitsandbytes only)
+    image_splitting: bool | None = None  # the processor's do_image_splitting (None: the checkpoint's own)
 
 
 RECIPES = {
@@ -57,7 +58,8 @@ RECIPES = {
                             batch_size=1, pad_as_image=True, fp16=True),
     "upstream-idefics2": Recipe("upstream-idefics2", with_qa=False, loss_on="sequence", epochs=10, lr=1e-4,
                                 grad_accum=8, warmup_steps=50, weight_decay=0.01, lora_dropout=0.1,
-                                lora_targets="idefics2", batch_size=2, pad_as_image=True, fp16=True, qlora=True),
+                                lora_targets="idefics2", batch_size=2, pad_as_image=True, fp16=True, qlora=True,
+                                image_splitting=False),
     "qa": Recipe("qa", with_qa=True, loss_on="answer", epochs=10, lr=1e-4, grad_accum=1, warmup_steps=0,
                  weight_decay=0.0, lora_dropout=0.0, lora_targets="all-linear"),
 }

@@ -66,7 +66,8 @@ def load_model(path: str, device: str = "cpu", dtype: str = "auto", trust_remote
 
 def encode(processor, example: Example, with_image: bool = True, loss_on: str = "answer") -> dict:
     """Model inputs for one example; labels cover the whole sequence (``loss_on="sequence"``, as
-    upstream) or the answer only (the prompt masked out). Padding never counts."""
+    upstream, the rendered turn stripped as ``finetune-idefics2.py``'s ``text.strip()``) or the answer
+    only (the prompt masked out)."""
     use_image = with_image and example.image is not None
     content = ([{"type": "text", "text": example.preface}] if example.preface else []) + (
         [{"type": "image"}] if use_image else []) + [{"type": "text", "text": example.prompt}]
@@ -74,6 +75,7 @@ def encode(processor, example: Example, with_image: bool = True, loss_on: str = 
     turn = user + [{"role": "assistant", "content": [{"type": "text", "text": example.answer}]}]
     images = [load_image(example.image, example.id or "?")] if use_image else None
     full = processor.apply_chat_template(turn, tokenize=False)
+    full = full.strip() if loss_on == "sequence" else full
     kwargs = {"images": images} if images else {}
     batch = processor(text=[full], return_tensors="pt", **kwargs)
     labels = batch["input_ids"].clone()
@@ -159,23 +161,29 @@ SEQUENCE_KEYS = {"input_ids": "pad", "attention_mask": 0, "labels": -100, "token
                  "mm_token_type_ids": 0}
 
 
+def _pad_to(tensor, shape: tuple, value=0):
+    """``tensor`` padded at the end of each dimension after the first to ``shape``."""
+    import torch
+
+    widths = [w for size, target in zip(reversed(tensor.shape[1:]), reversed(shape)) for w in (0, target - size)]
+    return torch.nn.functional.pad(tensor, widths, value=value)
+
+
 def collate(items: list[dict], pad_token_id: int, label_pad: int = -100) -> dict:
     """One training batch from encoded examples (same input keys): sequences right-padded (labels
     with ``label_pad``: -100, or the image token as both scripts label padding), everything else
-    (pixel values, image sizes, audio features) concatenated."""
+    (pixel values, image sizes, audio features) concatenated, zero-padded at the bottom/right where
+    sizes differ (Idefics2 keeps each image's aspect ratio; its processor pads a batch that way)."""
     import torch
 
     if len(items) == 1:
         return items[0]
     batch = {}
-    longest = max(item["input_ids"].shape[1] for item in items)
     for key in items[0]:
-        if key in SEQUENCE_KEYS:
-            fill = {"pad": pad_token_id, -100: label_pad}.get(SEQUENCE_KEYS[key], SEQUENCE_KEYS[key])
-            batch[key] = torch.cat([torch.nn.functional.pad(item[key], (0, longest - item[key].shape[1]), value=fill)
-                                    for item in items])
-        else:
-            batch[key] = torch.cat([item[key] for item in items])
+        shape = tuple(max(sizes) for sizes in zip(*(item[key].shape[1:] for item in items)))
+        fill = SEQUENCE_KEYS.get(key, 0)
+        fill = pad_token_id if fill == "pad" else label_pad if fill == -100 else fill
+        batch[key] = torch.cat([_pad_to(item[key], shape, fill) for item in items])
     return batch
 
 
@@ -223,6 +231,9 @@ def memorize(model, processor, rows: list[dict], out_dir: Path, *, method: str =
     torch.manual_seed(seed)
     examples = build_examples(rows, recipe_name, seed)
     with_image = takes_images(processor)
+    if settings.image_splitting is not None and hasattr(getattr(processor, "image_processor", None),
+                                                         "do_image_splitting"):
+        processor.image_processor.do_image_splitting = settings.image_splitting  # finetune-idefics2.py
     if not with_image:
         log.warning("mmpriv memorize: the processor takes no images; "
                     "training on the text of each example only")
@@ -276,6 +287,7 @@ def memorize(model, processor, rows: list[dict], out_dir: Path, *, method: str =
         "grad_accum": grad_accum, "optimizer_steps": total_steps, "warmup_steps": warmup_steps,
         "weight_decay": settings.weight_decay, "loss_on": settings.loss_on, "examples": len(examples),
         "padding_label": label_pad, "fp16": settings.fp16, "qlora": settings.qlora, "max_steps": max_steps,
+        "image_splitting": getattr(getattr(processor, "image_processor", None), "do_image_splitting", None),
         "memory_persons": len(rows), "seed": seed, "with_images": with_image,
         "lora": {"r": lora_rank, "alpha": lora_alpha, "dropout": settings.lora_dropout,
                  "targets": settings.lora_targets} if method == "lora" else None,
