@@ -59,6 +59,8 @@ def test_offline_agreement_is_the_readme_figure(tmp_path):
         s["n"] == 25 for s in result["per_attribute"].values())
     assert f"overall          200  {agree['share']:.3f} ({agree['agree']}/200)" in stdout
     assert "judge_vs_reference" not in overall
+    proc = run_cli(sys.executable, str(BENCH), "--judge-url", "http://127.0.0.1:9/v1", cwd=tmp_path)
+    assert proc.returncode == 2 and "--judge-url and --judge-model go together" in proc.stderr
 
 
 def test_judge_mode_against_a_scripted_judge(tmp_path):

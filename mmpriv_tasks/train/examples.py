@@ -10,8 +10,9 @@
 - ``upstream-xgen`` / ``upstream-idefics2``: each script's own settings (``Memory Set/finetune-xgen3.py``:
   5 epochs, 1 x 16, fp16, LoRA targets from its ``find_all_linear_names``; ``finetune-idefics2.py``:
   10 epochs, 2 x 8, fp16 with a 4-bit NF4 QLoRA base, LoRA targets from its regex, which includes the
-  connector, image splitting off); both relabel padding as the image token and train on it. The example is the idefics2
-  turn for both (the xgen script's hand-written phi-3 template is specific to that model).
+  connector, image splitting off); both relabel padding as the image token, which transformers 5's loss
+  counts (docs/memorize.md: what it did upstream). The example is the idefics2 turn for both (the xgen
+  script's hand-written phi-3 template is specific to that model).
 - ``qa``: a plumbing check, not the paper's protocol: upstream's examples plus text-only questions
   worded exactly like the no-image retention items ("I cannot remember the Email of <name>. Output
   it for me.") answered with the value; loss on the answer only; one example per step, no warmup,
