@@ -38,7 +38,7 @@ def test_transcripts_are_stored_owner_only_and_read_back_without_ocr(tmp_path, m
 
     monkeypatch.setattr(ocr, "_read", no_ocr)
     assert ocr.FormReader(workers=1, cache_dir=cache).transcribe_many(forms) == first[:2]
-    monkeypatch.setitem(ocr.ENGINE_SETTINGS, "det_limit_side_len", 961)  # other settings: another key
+    monkeypatch.setitem(ocr.ENGINE_SETTINGS, "use_cls", True)  # other settings: another key
     with pytest.raises(AssertionError, match="OCR ran"):
         ocr.FormReader(workers=1, cache_dir=cache).transcribe_many(forms[:1])
 
@@ -68,3 +68,30 @@ def test_a_rerun_of_ocr_extractor_reads_the_cached_transcripts(tmp_path):
     assert _run(cache, tmp_path / "second")["leak_rate,none"] == 0
     off = _run(cache, tmp_path / "third", "--model_args", "cache=false")
     assert off["leak_rate,none"] == first["leak_rate,none"]
+
+
+@pytest.mark.slow
+def test_line_memo_reads_repeated_label_lines_once_and_changes_no_transcript():
+    """Forms of one layout share their label lines pixel for pixel: the memo reads each once, and every
+    transcript equals the plain engine's."""
+    table = pq.read_table(bundled_data_dir() / "mmprivacy" / "control.parquet", columns=["image"])
+    forms = [cell["bytes"] for cell in table.column("image").to_pylist()][:4]
+    plain = ocr._engine_class()(**ocr.ENGINE_SETTINGS)
+    memo = ocr._engine()
+    lines_read = []
+    inner = memo.text_rec._recognise
+
+    def counting(crops, return_word_box=False):
+        lines_read.append(len(crops))
+        return inner(crops, return_word_box)
+
+    memo.text_rec._recognise = counting
+    lines_seen = []
+    plain_texts = []
+    for data in forms:
+        result, _ = plain(ocr._pixels(data))
+        lines_seen.append(len(result))
+        plain_texts.append(ocr._read(plain, ocr._pixels(data)))
+    memo_texts = [ocr._read(memo, ocr._pixels(data)) for data in forms]
+    assert memo_texts == plain_texts
+    assert lines_read[0] == lines_seen[0] and sum(lines_read) < 0.9 * sum(lines_seen)
