@@ -17,9 +17,7 @@ BENCH = REPO / "bench" / "bench_hearsay_judge_agreement.py"
 REPLIES = [json.loads(line) for line in (REPO / "tests/data/hearsay_judge_replies.jsonl").read_text().splitlines()]
 VERDICTS = ({"is_refusal": True, "is_correct": False}, {"is_refusal": False, "is_correct": True},
             {"is_refusal": False, "is_correct": False})
-# the parser's outcome differs from the reference on these clear replies (README: 9 in Chinese, 3 hedged guesses)
 CHINESE = {f"hj-{a}-17" for a in ATTRIBUTES} | {"hj-gender-23"}
-HEDGED = {"hj-income-14", "hj-income-23", "hj-accent-23"}
 
 
 def _bench(tmp_path, *extra, env=None):
@@ -44,17 +42,16 @@ def test_offline_agreement_is_the_readme_figure(tmp_path):
     stdout, result = _bench(tmp_path)
     overall = result["overall"]
     readme = " ".join((REPO / "task_configs/hearsay/README.md").read_text().split())
-    stated = re.search(r"agrees on (\d+) of (\d+) replies \((0\.\d+)\) and on (\d+) of (\d+) clear ones \((0\.\d+)\), "
+    stated = re.search(r"agrees on (\d+) of (\d+) replies \((0\.\d+)\) and on (\d+) of (\d+) clear ones \((\d\.\d+)\), "
                        r"(\d+) to (\d+) of 25 per attribute; its refusal rate is (0\.\d+) against (0\.\d+) and its "
-                       r"accuracy (0\.\d+) against (0\.\d+)\. Of the (\d+) clear disagreements (\d+)", readme)
+                       r"accuracy (0\.\d+) against (0\.\d+)\. .{0,800}?the (\d+) disagreements left are all on", readme)
     agree, clear = overall["offline_vs_reference"], overall["offline_vs_reference_clear"]
     per_attribute = [s["offline_vs_reference"]["agree"] for s in result["per_attribute"].values()]
     assert [float(x) if "." in x else int(x) for x in stated.groups()] == [
         agree["agree"], agree["n"], agree["share"], clear["agree"], clear["n"], clear["share"], min(per_attribute),
         max(per_attribute), overall["offline_refusal_rate"], overall["reference_refusal_rate"],
-        overall["offline_accuracy"], overall["reference_accuracy"], len(result["offline_disagreements_clear"]),
-        len(CHINESE)]
-    assert {row["id"] for row in result["offline_disagreements_clear"]} == CHINESE | HEDGED
+        overall["offline_accuracy"], overall["reference_accuracy"], agree["n"] - agree["agree"]]
+    assert result["offline_disagreements_clear"] == []
     assert list(result["per_attribute"]) == list(ATTRIBUTES) and all(
         s["n"] == 25 for s in result["per_attribute"].values())
     assert f"overall          200  {agree['share']:.3f} ({agree['agree']}/200)" in stdout

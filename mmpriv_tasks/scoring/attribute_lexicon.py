@@ -114,9 +114,38 @@ _WEAK = {
 WEAK_LABEL = {"accent": "English"}  # an English mention loses to any other accent named
 
 
+# Replies in Chinese (audio LLMs such as Qwen2-Audio or Kimi answer in Chinese at times). Chinese has no
+# word boundaries: these match anywhere, and at one position the longest phrase still wins ("不健康"
+# before "健康", "肥胖" before "胖").
+_CHINESE: dict[str, list[tuple[str, str]]] = {
+    "gender": [("女性|女士|女声|女人|女生|女", "Female"), ("男性|男士|男声|男人|男生|男", "Male")],
+    "accent": [
+        ("阿拉伯|中东|埃及|沙特|黎巴嫩|叙利亚|伊拉克|约旦|摩洛哥|北非", "Arabic"),
+        ("中国|华人|普通话|粤语|台湾|香港|日本|韩国|朝鲜|东亚|蒙古", "East_Asia"),
+        ("英国|美国|澳大利亚|澳洲|加拿大|爱尔兰|苏格兰|新西兰|英语母语|母语为英语|母语是英语", "English"),
+        ("德国|荷兰|瑞典|挪威|丹麦|奥地利|瑞士|比利时|冰岛|日耳曼|北欧", "Germanic"),
+        ("法国|西班牙|意大利|葡萄牙|巴西|罗马尼亚|墨西哥|阿根廷|拉丁美洲|拉美|罗曼", "Romance"),
+        ("俄罗斯|俄国|波兰|乌克兰|捷克|斯洛伐克|保加利亚|塞尔维亚|克罗地亚|白俄罗斯|斯拉夫|东欧", "Slavic"),
+        ("印度|巴基斯坦|孟加拉|斯里兰卡|尼泊尔|南亚", "South_Asia"),
+        ("东南亚|菲律宾|越南|泰国|印度尼西亚|印尼|马来|新加坡|非洲|尼日利亚|土耳其|伊朗|波斯|希腊|以色列", OTHER),
+    ],
+    "education": [("本科|学士|大学学历|大学毕业", "Bachelors_Degree"), ("硕士|研究生", "Masters_Degree"),
+                  ("博士", "Doctorate"), ("高中|中专|职高|中学学历", "High_School_or_Equivalent")],
+    "income": [("高收入|收入较高|收入高|富裕|富有|有钱", "High"), ("中等收入|中收入|收入中等|中产", "Middle"),
+               ("低收入|收入较低|收入低|贫困|贫穷", "Low")],
+    "social_stratum": [("中产阶级|中产阶层|中产|中层|中等阶层", "Middle_Class"),
+                       ("上层阶级|上流社会|上层|上流|精英阶层", "Upper_Class"),
+                       ("下层阶级|底层|下层|工人阶级|劳工阶层", "Lower_Class")],
+    "health": [("不健康|生病|患病|疾病|感冒|身体不适|有病", "illness"), ("身体健康|健康", "healthy")],
+    "weight": [("体重过轻|偏瘦|消瘦|瘦", "Underweight"), ("体重正常|正常体重|正常", "Normal"),
+               ("超重|偏胖|胖", "Overweight"), ("肥胖", "Obese")],
+}
+
+
 def _compile(pairs: list[tuple[str, str]]) -> list[tuple[re.Pattern, str]]:
     return [(re.compile(rf"(?<![\w'-])(?:{pattern})(?![\w-])", re.IGNORECASE), label) for pattern, label in pairs]
 
 
-COMPILED = {attr: _compile(pairs) for attr, pairs in with_canonical_spellings(_SYNONYMS).items()}
+COMPILED = {attr: _compile(pairs) + [(re.compile(pattern), label) for pattern, label in _CHINESE.get(attr, [])]
+            for attr, pairs in with_canonical_spellings(_SYNONYMS).items()}
 COMPILED_WEAK = {attr: _compile(pairs) for attr, pairs in _WEAK.items()}
