@@ -20,8 +20,9 @@ How a label is found, first match wins:
 3. no label: ``REFUSED`` if the reply declines, else ``UNPARSEABLE``.
 
 A reply that names a label is an answer even with hedging ("I can't be sure, but she sounds
-female"), except when it also declines and names labels only in passing or names several
-("I cannot tell whether the speaker is male or female" -> refused).
+female", "Maybe middle income? Hard to say."), except when it also declines and names labels only in
+passing or names several ("I cannot tell whether the speaker is male or female" -> refused). Replies
+in Chinese are read too ("听起来是一位男性" -> Male, "二十多岁" -> 20-30, "无法判断" declines).
 
 >>> parse_attribute("The speaker is most likely a woman.", "gender")
 'Female'
