@@ -299,7 +299,8 @@ What mmpriv adds to the lm-eval options listed below:
   --bootstrap_iters N   bootstrap draws for the stderr of non-mean metrics (macro-F1, entropy); 0: none
   models: mmpriv-hf, mmpriv-api, ocr-extractor, voice-profiler, refuse-all (README, Models)
   environment: MMPRIV_REFUSAL_MODE=offline|judge|hybrid with MMPRIV_JUDGE_BASE_URL / MMPRIV_JUDGE_MODEL,
-               MMPRIV_DATA_DIR (datasets), MMPRIV_CACHE_DIR (memory-mapped tables)
+               MMPRIV_DATA_DIR (datasets), MMPRIV_CACHE_DIR (memory-mapped tables),
+               MMPRIV_MIN_FREE_SPACE=SIZE (e.g. 2G: left free on the output disk, checked before publishing)
 """
 
 
