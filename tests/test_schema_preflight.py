@@ -91,3 +91,48 @@ def test_a_wrong_typed_yaml_field_names_the_file_and_field(tmp_path, field, mess
 def test_a_yaml_syntax_error_names_the_file_and_line(tmp_path):
     line = _run_user_task(tmp_path, f"include: {DIRECT}\ntask: my_task\ndataset_kwargs:\n  dataset: [mmprivacy\n")
     assert line.startswith(f"mmpriv: {(tmp_path / 'mine' / 'my_task.yaml').resolve()}: YAML syntax error at line 5, "), line
+
+
+@pytest.mark.parametrize("fields, message", [
+    ("generation_kwargs:\n  until: 5\n", "generation_kwargs.until is 5, expected text or a list of text"),
+    ("generation_kwargs:\n  until: [\"\\n\", 7]\n", "generation_kwargs.until is ['\\n', 7], expected text or a list "
+                                                    "of text"),
+    ("generation_kwargs:\n  until: []\n  max_gen_toks: many\n", "generation_kwargs.max_gen_toks is 'many', expected "
+                                                                "a whole number >= 1"),
+    ("generation_kwargs:\n  max_gen_toks: true\n", "generation_kwargs.max_gen_toks is True, expected a whole number "
+                                                   ">= 1"),
+    ("generation_kwargs:\n  temperature: hot\n", "generation_kwargs.temperature is 'hot', expected a number >= 0"),
+    ("generation_kwargs:\n  do_sample: 'false'\n", "generation_kwargs.do_sample is 'false', expected true or false"),
+    ("generation_kwargs: [until]\n", "generation_kwargs is ['until'], expected a mapping (key: value)"),
+    ("num_fewshot: two\n", "num_fewshot is 'two', expected a whole number >= 0"),
+    ("num_fewshot: -1\n", "num_fewshot is -1, expected a whole number >= 0"),
+    ("output_type: generate\n", "output_type is 'generate', expected one of generate_until, loglikelihood, "
+                                "loglikelihood_rolling, multiple_choice"),
+    ("repeats: 0\n", "repeats is 0, expected a whole number >= 1"),
+    ("metric_list: pii_leaked\n", "metric_list is 'pii_leaked', expected a list of mappings, each with a 'metric'"),
+])
+def test_a_wrong_typed_lm_eval_field_names_the_file_and_field(tmp_path, fields, message):
+    line = _run_user_task(tmp_path, f"include: {DIRECT}\ntask: my_task\n{fields}")
+    assert line == f"mmpriv: {tmp_path / 'mine' / 'my_task.yaml'}: {message}; fix the task YAML (or a file it includes)"
+
+
+def test_a_wrong_typed_field_in_a_group_member_or_a_yaml_path_is_found(tmp_path):
+    """Groups are expanded to their tasks, and a task YAML given as --tasks PATH is read as given."""
+    (tmp_path / "mine").mkdir()
+    task = tmp_path / "mine" / "my_task.yaml"
+    task.write_text(f"include: {DIRECT}\ntask: my_task\ngeneration_kwargs:\n  max_gen_toks: 1.5\n")
+    (tmp_path / "mine" / "my_group.yaml").write_text("group: my_group\ntask:\n  - mmpriv_disclosure_vqa\n  - my_task\n")
+    expected = f"{task}: generation_kwargs.max_gen_toks is 1.5, expected a whole number >= 1"
+    for tasks in ("my_group", str(task)):
+        proc = run_cli(venv_bin("mmpriv"), "run", "--model", "refuse-all", "--tasks", tasks, "--limit", "1",
+                       "--include_path", str(tmp_path / "mine"), cwd=tmp_path)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+        assert proc.stderr.strip().splitlines()[-1].startswith(f"mmpriv: {expected}; "), proc.stderr[-2000:]
+
+
+def test_every_shipped_task_passes_the_field_check():
+    from mmpriv_tasks.commands.run_checks import check_task_fields
+    from mmpriv_tasks.registry import packs
+
+    entries = packs.entries()
+    check_task_fields(sorted(entries), entries)

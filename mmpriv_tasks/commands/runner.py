@@ -339,6 +339,7 @@ def run(lm_eval_args: list[str]) -> int:
             args = parser.parse_args()
             run_checks.check_tasks_given(args.tasks)
             run_checks.check_model(args.model or "hf", args.model_args)
+            run_checks.check_task_fields(_requested(args.tasks), _with_user_tasks(entries, theirs))
             _setup_logging(getattr(logging, str(args.verbosity or "INFO"), logging.INFO))
             lm_eval_noise.install()  # lm-eval hints that do not apply to our tasks
             if _needs_stock_runner(args):
@@ -349,6 +350,11 @@ def run(lm_eval_args: list[str]) -> int:
         print(f"mmpriv: interrupted ({exc or 'SIGINT'}); no results were published", file=sys.stderr)
         return 130
     return 0
+
+
+def _with_user_tasks(entries: dict, theirs: str | None) -> dict:
+    """``entries`` and the tasks of the user's ``--include_path`` folder (ours first where names clash)."""
+    return {**(registry.discover(Path(theirs).resolve()) if theirs else {}), **entries}
 
 
 UPLOADERS = ("--wandb_args", "--trackio_args", "--hf_hub_log_args")
