@@ -158,3 +158,50 @@ def test_lm_evals_own_task_configs_pass_the_field_check():
             checked += 1
             problems += [(path.name, *problem) for problem in _field_problems(config)]
     assert checked > 10000 and problems == []
+
+
+@pytest.mark.parametrize("config, problems", [
+    ({"num_fewshot": 0, "repeats": 1, "output_type": "multiple_choice", "tag": ["a", "b"], "description": "",
+      "metric_list": [{"metric": "acc"}], "filter_list": [{"name": "x", "filter": []}], "should_decontaminate": True,
+      "metadata": {"version": 1}, "generation_kwargs": {"until": [], "max_gen_toks": 1, "max_new_tokens": 1,
+                                                        "temperature": 0, "top_p": 0.5, "top_k": 0, "do_sample": False}},
+     []),
+    ({"task_alias": None, "tag": "a", "generation_kwargs": {"until": "\n\n", "temperature": 0.0}}, []),
+    ({"num_fewshot": True, "repeats": 0, "tag": ["a", 1], "metadata": [], "unsafe_code": "no",
+      "metric_list": [{"aggregation": "mean"}], "filter_list": "take_first", "dataset_path": 3,
+      "generation_kwargs": {"until": ["a", None], "max_gen_toks": 0, "max_new_tokens": 2.0, "temperature": -0.5,
+                            "top_p": True, "top_k": -1, "do_sample": 0}},
+     [("dataset_path", 3, "text"), ("tag", ["a", 1], "text or a list of text"),
+      ("metadata", [], "a mapping (key: value)"), ("num_fewshot", True, "a whole number >= 0"),
+      ("repeats", 0, "a whole number >= 1"), ("unsafe_code", "no", "true or false"),
+      ("metric_list", [{"aggregation": "mean"}], "a list of mappings, each with a 'metric'"),
+      ("filter_list", "take_first", "a list of mappings, each with a 'name'"),
+      ("generation_kwargs.until", ["a", None], "text or a list of text"),
+      ("generation_kwargs.max_gen_toks", 0, "a whole number >= 1"),
+      ("generation_kwargs.max_new_tokens", 2.0, "a whole number >= 1"),
+      ("generation_kwargs.temperature", -0.5, "a number >= 0"), ("generation_kwargs.top_p", True, "a number >= 0"),
+      ("generation_kwargs.top_k", -1, "a whole number >= 0"), ("generation_kwargs.do_sample", 0, "true or false")]),
+])
+def test_field_problems_exactly(config, problems):
+    from mmpriv_tasks.commands.run_checks import _field_problems
+
+    assert _field_problems(config) == problems
+
+
+def test_check_task_fields_follows_groups_and_yaml_paths(tmp_path):
+    from mmpriv_tasks.commands.run_checks import check_task_fields
+    from mmpriv_tasks.errors import InputError
+    from mmpriv_tasks.registry import Entry
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("task: bad\nnum_fewshot: x\n")
+    entries = {"g": Entry("g", "group", tmp_path / "g.yaml", {}, ["g", "ok", "gsm8k", "inner"]),
+               "inner": Entry("inner", "group", tmp_path / "inner.yaml", {}, ["bad"]),
+               "ok": Entry("ok", "task", tmp_path / "ok.yaml", {"num_fewshot": 1}),
+               "bad": Entry("bad", "task", bad, {"num_fewshot": "x"})}
+    message = f"{bad}: num_fewshot is 'x', expected a whole number >= 0; fix the task YAML (or a file it includes)"
+    for names in (["g"], ["ok", str(bad)]):
+        with pytest.raises(InputError) as caught:
+            check_task_fields(names, entries)
+        assert str(caught.value) == message
+    check_task_fields(["ok", "gsm8k", str(tmp_path / "missing.yaml")], entries)
