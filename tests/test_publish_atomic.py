@@ -14,6 +14,7 @@ from mmpriv_tasks import outputs
 from mmpriv_tasks.errors import InputError
 
 from conftest import run_cli, venv_bin
+from fake_openai_server import FakeOpenAIServer
 
 
 def _staging(tmp_path):
@@ -97,3 +98,47 @@ def test_a_disk_filling_up_while_publishing_leaves_no_file_and_one_line(tmp_path
                         r"--output_path", lines[0]), lines[0]
     assert [p for p in out.rglob("*") if p.is_file()] == []
     assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_too_little_free_space_at_publishing_keeps_the_replies_for_the_next_run(tmp_path):
+    """MMPRIV_MIN_FREE_SPACE above what the disk has: the run generates, then stops before publishing
+    with one line and exit code 2, leaving no file and no staging folder; run again with the space
+    there, every reply comes from the response cache (no request) and the outputs are written."""
+    out, staging_parent = tmp_path / "out", tmp_path / "tmp"
+    staging_parent.mkdir()
+    with FakeOpenAIServer() as server:
+        args = [venv_bin("mmpriv"), "run", "--model", "mmpriv-api", "--model_args",
+                f"base_url={server.base_url},model=fake,cache_dir={tmp_path / 'replies'}",
+                "--tasks", "mmpriv_disclosure_direct", "--limit", "3", "--output_path", str(out)]
+        full = run_cli(*args, cwd=tmp_path, env={"MMPRIV_MIN_FREE_SPACE": "1024T", "TMPDIR": str(staging_parent)})
+        assert full.returncode == 2, full.stderr[-2000:]
+        assert server.count == 3
+        lines = [line for line in full.stderr.splitlines() if line.startswith("mmpriv:")]
+        assert len(lines) == 1 and "Traceback" not in full.stderr, full.stderr[-2000:]
+        assert re.fullmatch(rf"mmpriv: {re.escape(str(out))}: not enough free space to publish the run \([\d,]+ bytes "
+                            r"free, about [\d,]+ needed plus the 1,125,899,906,842,624 that MMPRIV_MIN_FREE_SPACE "
+                            r"keeps free\); nothing was written: free some space or choose another --output_path, "
+                            r"then run again \(replies in a model's response cache are not requested again\)",
+                            lines[0]), lines[0]
+        assert not out.exists() and list(staging_parent.iterdir()) == []
+        again = run_cli(*args, cwd=tmp_path, env={"TMPDIR": str(staging_parent)})
+        assert again.returncode == 0, again.stderr[-2000:]
+        assert server.count == 3  # nothing sent twice
+    assert sorted(p.name.split("_")[0] for p in out.rglob("*") if p.is_file()) == ["results", "samples"]
+
+
+@pytest.mark.parametrize("value, size", [("", 0), ("4096", 4096), ("500M", 500 * 2**20), ("2g", 2 * 2**30),
+                                         ("2 GiB", 2 * 2**30), ("1TB", 2**40)])
+def test_min_free_space_sizes(monkeypatch, value, size):
+    monkeypatch.setenv("MMPRIV_MIN_FREE_SPACE", value)
+    assert outputs.min_free_space() == size
+
+
+def test_a_bad_min_free_space_stops_the_run_before_it_starts(tmp_path):
+    proc = run_cli(venv_bin("mmpriv"), "run", "--model", "refuse-all", "--tasks", "mmpriv_disclosure_direct",
+                   "--limit", "1", "--output_path", str(tmp_path / "out"), cwd=tmp_path,
+                   env={"MMPRIV_MIN_FREE_SPACE": "lots"})
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1] == ("mmpriv: MMPRIV_MIN_FREE_SPACE='lots': expected a number of "
+                                                    "bytes or a size such as 500M or 2G")
+    assert not (tmp_path / "out").exists()

@@ -5,7 +5,10 @@ mistake is one :class:`errors.InputError` line naming the bad value and the fix 
   ``--model_args`` key our model does not take (with the closest one);
 - ``MMPRIV_REFUSAL_MODE`` not a mode, or ``judge`` / ``hybrid`` with no judge configured (hybrid would
   fail at its first unsure reply, after every generation);
-- an ``--output_path`` that cannot be written (found now, not after the run).
+- an ``--output_path`` that cannot be written (found now, not after the run);
+- a field of lm-eval's task config (``generation_kwargs.until``, ``max_gen_toks``, ``temperature``,
+  ``do_sample``, ``num_fewshot``, ``output_type``...) of the wrong type in a requested task's YAML
+  (lm-eval would fail on it mid-run, or send it to the model as it is).
 """
 from __future__ import annotations
 
@@ -84,3 +87,90 @@ def check_output_path(value: str | None) -> None:
             problem = f"{existing} is not writable ({exc.strerror or exc})"
     if problem:
         raise InputError(f"--output_path {value}: {problem}; choose a folder you can write to")
+
+
+def _text(value) -> bool:
+    return isinstance(value, str)
+
+
+def _whole(least: int):
+    return lambda value: isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
+
+
+def _list_of(check):
+    return lambda value: isinstance(value, list) and all(map(check, value))
+
+
+def _mapping_with(key: str):
+    return lambda value: isinstance(value, dict) and key in value
+
+
+OUTPUT_TYPES = ("generate_until", "loglikelihood", "loglikelihood_rolling", "multiple_choice")
+_TEXT = (_text, "text")
+_MAPPING = (lambda value: isinstance(value, dict), "a mapping (key: value)")
+# lm-eval's TaskConfig fields (lm_eval.config.task) and the generation settings models read; a null
+# value is lm-eval's default and always allowed.
+TASK_FIELDS = {
+    **dict.fromkeys(("task_alias", "dataset_path", "dataset_name", "training_split", "validation_split", "test_split",
+                     "fewshot_split", "description", "target_delimiter", "fewshot_delimiter", "gen_prefix",
+                     "use_prompt", "doc_to_decontamination_query"), _TEXT),
+    "tag": (lambda value: _text(value) or _list_of(_text)(value), "text or a list of text"),
+    **dict.fromkeys(("dataset_kwargs", "metadata", "fewshot_config", "generation_kwargs"), _MAPPING),
+    "num_fewshot": (_whole(0), "a whole number >= 0"),
+    "repeats": (_whole(1), "a whole number >= 1"),
+    "output_type": (lambda value: value in OUTPUT_TYPES, f"one of {', '.join(OUTPUT_TYPES)}"),
+    **dict.fromkeys(("should_decontaminate", "unsafe_code"), (lambda value: isinstance(value, bool), "true or false")),
+    "metric_list": (_list_of(_mapping_with("metric")), "a list of mappings, each with a 'metric'"),
+    "filter_list": (_list_of(_mapping_with("name")), "a list of mappings, each with a 'name'"),
+}
+GENERATION_FIELDS = {
+    "until": (lambda value: _text(value) or _list_of(_text)(value), "text or a list of text"),
+    "max_gen_toks": (_whole(1), "a whole number >= 1"),
+    "max_new_tokens": (_whole(1), "a whole number >= 1"),
+    "temperature": (_number, "a number >= 0"),
+    "top_p": (_number, "a number >= 0"),
+    "top_k": (_whole(0), "a whole number >= 0"),
+    "do_sample": (lambda value: isinstance(value, bool), "true or false"),
+}
+
+
+def _field_problems(config: dict) -> list[tuple[str, object, str]]:
+    """``(field, value, expected)`` for each wrong-typed field of a task config."""
+    fields = [(name, config.get(name), TASK_FIELDS[name]) for name in TASK_FIELDS]
+    generation = config.get("generation_kwargs")
+    if isinstance(generation, dict):
+        fields += [(f"generation_kwargs.{name}", generation.get(name), GENERATION_FIELDS[name])
+                   for name in GENERATION_FIELDS]
+    return [(name, value, what) for name, value, (ok, what) in fields if value is not None and not ok(value)]
+
+
+def check_task_fields(names, entries: dict) -> None:
+    """Each requested task of ``entries`` (groups expanded; task YAML paths read as given) has lm-eval's
+    task fields of the right type; the first wrong one is one line naming the file and the field.
+    Names of lm-eval's own tasks are not checked (they are not in ``entries``)."""
+    from mmpriv_tasks.registry import load_config
+
+    pending, seen = list(names), set()
+    while pending:
+        name = pending.pop(0)
+        if name in seen:
+            continue
+        seen.add(name)
+        if name.endswith(".yaml") and Path(name).is_file():
+            path, config = Path(name), load_config(Path(name))
+        elif name in entries:
+            path, config = entries[name].path, entries[name].config
+            if entries[name].kind == "group":
+                pending += entries[name].subtasks
+                continue
+        else:
+            continue
+        problems = _field_problems(config)
+        if problems:
+            field, value, expected = problems[0]
+            raise InputError(f"{path}: {field} is {value!r}, expected {expected}; fix the task YAML (or a file "
+                             f"it includes)")

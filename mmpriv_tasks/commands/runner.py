@@ -299,7 +299,8 @@ What mmpriv adds to the lm-eval options listed below:
   --bootstrap_iters N   bootstrap draws for the stderr of non-mean metrics (macro-F1, entropy); 0: none
   models: mmpriv-hf, mmpriv-api, ocr-extractor, voice-profiler, refuse-all (README, Models)
   environment: MMPRIV_REFUSAL_MODE=offline|judge|hybrid with MMPRIV_JUDGE_BASE_URL / MMPRIV_JUDGE_MODEL,
-               MMPRIV_DATA_DIR (datasets), MMPRIV_CACHE_DIR (memory-mapped tables)
+               MMPRIV_DATA_DIR (datasets), MMPRIV_CACHE_DIR (memory-mapped tables),
+               MMPRIV_MIN_FREE_SPACE=SIZE (e.g. 2G: left free on the output disk, checked before publishing)
 """
 
 
@@ -338,6 +339,7 @@ def run(lm_eval_args: list[str]) -> int:
             args = parser.parse_args()
             run_checks.check_tasks_given(args.tasks)
             run_checks.check_model(args.model or "hf", args.model_args)
+            run_checks.check_task_fields(_requested(args.tasks), _with_user_tasks(entries, theirs))
             _setup_logging(getattr(logging, str(args.verbosity or "INFO"), logging.INFO))
             lm_eval_noise.install()  # lm-eval hints that do not apply to our tasks
             if _needs_stock_runner(args):
@@ -348,6 +350,11 @@ def run(lm_eval_args: list[str]) -> int:
         print(f"mmpriv: interrupted ({exc or 'SIGINT'}); no results were published", file=sys.stderr)
         return 130
     return 0
+
+
+def _with_user_tasks(entries: dict, theirs: str | None) -> dict:
+    """``entries`` and the tasks of the user's ``--include_path`` folder (ours first where names clash)."""
+    return {**(registry.discover(Path(theirs).resolve()) if theirs else {}), **entries}
 
 
 UPLOADERS = ("--wandb_args", "--trackio_args", "--hf_hub_log_args")

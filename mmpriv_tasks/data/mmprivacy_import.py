@@ -23,8 +23,9 @@ importer reads each form with OCR (the ``ocr`` extra) and takes the person whose
 and SSN it finds (at least two of them, one best match): the shown person of a disclosure item, the
 distractor of a retention item (whose asked field becomes ``distractor_value``). Unmatched
 disclosure items are reported and left out; unmatched distractors keep an empty ``distractor_value``
-(reported), and the e-mails, SSNs and phone numbers OCR reads on their form join the item's ``people``
-(:func:`form_records`), so that outputs mask them too.
+(reported), and the names, addresses and dates next to their labels and the e-mails, SSNs and phone
+numbers OCR reads on their form join the item's ``people`` (:func:`form_text.form_records`), so that
+outputs mask them too.
 
 Memory label ``k`` is workbook person ``k`` (its label starts with that name), and upstream fine-tunes
 on labels ``range(200)`` only (``Memory Set/finetune-xgen3.py``, ``finetune-idefics2.py``). A retention
@@ -40,17 +41,17 @@ import json
 import logging
 import re
 import sys
-from itertools import zip_longest
 from pathlib import Path
 
 from tqdm import tqdm
 
+from mmpriv_tasks.data.form_text import form_records
 from mmpriv_tasks.data.mmprivacy import print_written, write_splits
 from mmpriv_tasks.data.people import person_record
 from mmpriv_tasks.data.xlsx import read_rows
 from mmpriv_tasks.inputs.media import load_image
 from mmpriv_tasks.inputs.ocr import FormReader
-from mmpriv_tasks.scoring.pii import digit_spans, email_spans, pii_leaked
+from mmpriv_tasks.scoring.pii import pii_leaked
 
 log = logging.getLogger(__name__)
 
@@ -132,23 +133,6 @@ def match_person(transcript: str, people: list[dict]) -> int | None:
     scores = [score(person) for person in people]
     best = max(scores, default=0)
     return scores.index(best) if best >= 2 and scores.count(best) == 1 else None
-
-
-def form_records(transcript: str) -> list[dict]:
-    """Person records (``people`` entries) of a form that shows no workbook person, read from its OCR
-    text: its e-mail addresses, SSN-shaped numbers (9 digits) and phone numbers (10 digits, or 11
-    from a leading 1), one line at a time, so that output masking hides them. The form's name,
-    address and dates cannot be told apart from its other text."""
-    emails, ssns, phones = [], [], []
-    for line in transcript.splitlines():
-        emails += [address for _, _, address in email_spans(line)]
-        for _, _, digits in digit_spans(line):
-            if len(digits) == 9:
-                ssns.append(f"{digits[:3]}-{digits[3:5]}-{digits[5:]}")
-            elif len(digits) == 10 or (len(digits) == 11 and digits.startswith("1")):
-                phones.append(f"{digits[-10:-7]}-{digits[-7:-4]}-{digits[-4:]}")
-    return [person_record({"email": email, "ssn": ssn, "phone": phone})
-            for email, ssn, phone in zip_longest(emails, ssns, phones, fillvalue="")]
 
 
 def _transcript(image: dict, reader, where: str) -> str:

@@ -340,15 +340,15 @@ def _model_folder(results: dict) -> str | None:
     return sanitize_model_name(str(config["model"])) if config.get("model") else None
 
 
-def publish(staging: Path, output_path: Path, keep_pii: bool = False) -> list[Path]:
+def publish(staging: Path, output_path: Path, keep_pii: bool = False, keep_free: int = 0) -> list[Path]:
     """Copy lm-eval's files from ``staging`` into ``output_path`` (masked unless ``keep_pii``),
     renaming a randomly named model folder after the model. Returns the files written.
 
     Atomic: each file is written under a hidden temporary name beside its target and flushed to disk,
     then renamed, sample logs first and ``results_*.json`` last (a results file means a complete run);
     on any failure or interrupt the temporary files are removed. Fails first, with one line, when the
-    destination lacks free space for the staged files; a write that fails anyway (a disk filling up,
-    a file size limit) is one line too, and leaves no file behind."""
+    destination lacks free space for the staged files and ``keep_free`` bytes more; a write that fails
+    anyway (a disk filling up, a file size limit) is one line too, and leaves no file behind."""
     masker = None if keep_pii else Masker(_records(staging))
     json_target = output_path.suffix == ".json"
     destination_root = output_path.parent if json_target else output_path
@@ -365,7 +365,7 @@ def publish(staging: Path, output_path: Path, keep_pii: bool = False) -> list[Pa
             relative = Path(renames[source.parent]) / source.name
         plan.append((source, destination_root / relative))
     plan.sort(key=lambda item: item[1].name.startswith("results_"))  # results last
-    _check_free_space(destination_root, sum(source.stat().st_size for source, _ in plan))
+    _check_free_space(destination_root, sum(source.stat().st_size for source, _ in plan), keep_free)
     temporary = []
     try:
         for source, target in plan:
@@ -395,14 +395,31 @@ def publish(staging: Path, output_path: Path, keep_pii: bool = False) -> list[Pa
 
 
 FREE_SPACE_MARGIN = 1.2  # masked files are about as large as the staged ones
+MIN_FREE_ENV = "MMPRIV_MIN_FREE_SPACE"
+_SIZE = re.compile(r"(\d+)\s*([KMGT]?)(?:I?B)?")
 
 
-def _check_free_space(folder: Path, needed: int) -> None:
+def min_free_space() -> int:
+    """Bytes to leave free on the output disk after publishing: ``$MMPRIV_MIN_FREE_SPACE``, a number
+    of bytes or a size with K, M, G or T (powers of 1024: ``500M``, ``2G``, ``2GiB``); default 0."""
+    raw = os.environ.get(MIN_FREE_ENV, "").strip()
+    if not raw:
+        return 0
+    size = _SIZE.fullmatch(raw.upper())
+    if size is None:
+        raise InputError(f"{MIN_FREE_ENV}={raw!r}: expected a number of bytes or a size such as 500M or 2G")
+    return int(size.group(1)) * 1024 ** " KMGT".index(size.group(2) or " ")
+
+
+def _check_free_space(folder: Path, needed: int, keep_free: int) -> None:
     existing = next((p for p in (folder, *folder.parents) if p.exists()), Path("/"))
     free = shutil.disk_usage(existing).free
-    if free < needed * FREE_SPACE_MARGIN:
+    needed = int(needed * FREE_SPACE_MARGIN)
+    if free < needed + keep_free:
+        kept = f" plus the {keep_free:,} that {MIN_FREE_ENV} keeps free" if keep_free else ""
         raise InputError(f"{folder}: not enough free space to publish the run ({free:,} bytes free, about "
-                         f"{int(needed * FREE_SPACE_MARGIN):,} needed); nothing was written")
+                         f"{needed:,} needed{kept}); nothing was written: free some space or choose another "
+                         f"--output_path, then run again (replies in a model's response cache are not requested again)")
 
 
 def _create(path: Path, mode: int):
@@ -475,6 +492,7 @@ def private_outputs(argv: list[str]):
     if output is None:
         yield rest
         return
+    keep_free = min_free_space()  # a bad value is an error now, not after the run
     if keep:
         print(f"mmpriv: {KEEP_PII_FLAG}/{KEEP_PII_ENV}: the files written to {output} will hold every "
               "person record value (names, SSNs, emails, phones...) unmasked", file=sys.stderr)
@@ -484,7 +502,7 @@ def private_outputs(argv: list[str]):
             target = Path(output).expanduser()
             staged = staging / target.name if target.suffix == ".json" else staging
             yield [*rest, "--output_path", str(staged)]
-            written = publish(staging, target, keep_pii=keep)
+            written = publish(staging, target, keep_pii=keep, keep_free=keep_free)
             if written:
                 state = "raw, PII kept" if keep else "PII masked"
                 print(f"mmpriv: wrote {len(written)} file(s) to {sorted({p.parent for p in written})[0]} ({state})",
