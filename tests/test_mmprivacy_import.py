@@ -13,6 +13,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from mmpriv_tasks.api.payload import image_part
+from mmpriv_tasks.data.form_text import labelled_values
 from mmpriv_tasks.data.forms import render_form
 from mmpriv_tasks.data.mmprivacy_import import (UpstreamLayoutError, form_records, import_release, match_person,
                                                  scenario_of)
@@ -137,6 +138,38 @@ def test_form_records_read_names_addresses_and_dates_by_their_labels(transcript,
     assert [r["name"] or r["first_name"] for r in records if r["first_name"]] == name
     assert [r["address"] for r in records if r["address"]] == address
     assert [r["birth_date"] for r in records if r["birth_date"]] == birth_date
+
+
+@pytest.mark.parametrize("line, record", [
+    ("Name: Ada Lou Quill", ("Ada Lou Quill", "Ada", "Quill")), ("Name: Ada Quill", ("Ada Quill", "Ada", "Quill")),
+    ("Name: Bo", ("", "Bo", "")),  # one word: a name part
+])
+def test_a_name_read_is_a_full_name_and_its_parts(line, record):
+    (found,) = form_records(line)
+    assert (found["name"], found["first_name"], found["last_name"]) == record
+
+
+@pytest.mark.parametrize("transcript, kind, values", [
+    ("Name:\nAda Quill", "name", ["Ada Quill"]),  # a label on the first line
+    ("Print the name of the applicant\nAda Quill", "name", ["Ada Quill"]),  # six words: a label
+    ("Print the full name of the applicant\nAda Quill", "name", []),  # seven: a sentence
+    ("HISNAME\nAda Quill", "name", ["Ada Quill"]),  # run-together capitals ending in a field word
+    ("MYNAME\nAda Quill", "name", []),  # too short to be two words
+    ("Name\nEmail\nJohnMitchell\nmitchell39@example.com", "name", ["John Mitchell"]),  # a table's header row
+    ("Gus Hale\nName\nAda Quill", "name", ["Ada Quill"]),  # the line before only when none after fits
+    ("Some Title\nName\nAda Quill\nGus Hale", "name", ["Ada Quill"]),  # as many lines after as labels
+    ("Ada Quill\nGus Hale\nName", "name", ["Gus Hale"]),  # and before
+    ("Name: Anna Maria Lou Smith", "name", ["Anna Maria Lou Smith"]),
+    ("Name: Anna Maria Lou Beth Smith", "name", []),
+    ("Name: Bo", "name", ["Bo"]),
+    ("Name: B", "name", []),
+    ("Address: 14 NE 5th", "address", ["14 NE 5th"]),
+    ("Address: 12 X", "address", []),
+    ("Address: 9 Elm Rd off Main", "address", ["9 Elm Rd off Main"]),
+    ("Address: 9 Elm Rd near Main", "address", []),
+])
+def test_labelled_values_edges(transcript, kind, values):
+    assert labelled_values(transcript.splitlines())[kind] == values
 
 
 def test_a_distractor_form_of_nobody_in_the_workbook_is_masked_by_what_it_shows(release, tmp_path):
