@@ -251,13 +251,14 @@ class _Scorer:
                                                                 "cue_at")}
         self.turn = np.zeros(self.base, np.int64)
         self.none_g = {"cue": 0, "tail": 0}
-        pairs: dict[str, dict[int, int]] = {"w": {}, "h": {}, "s": {}, "e": {}, "c": {}}
+        pairs: dict[str, dict[int, int]] = {"w": {}, "h": {}, "s": {}, "e": {}}
+        grams: dict[tuple[int, ...], int] = {}  # character numbers of a 4-gram -> feature number
         seq: dict[str, int] = {}
         for g, family, rest in split:
             if family in self.unigram and " " not in rest:
                 self.unigram[family][vocab[rest]] = g
             elif family == "c":
-                pairs["c"][self._gram(self.letter[[ord(ch) for ch in rest]].tolist())] = g
+                grams[tuple(self.letter[[ord(ch) for ch in rest]].tolist())] = g
             elif family in pairs:
                 first, _, second = rest.partition(" ")
                 pairs[family][vocab[first] * self.base + (vocab[second] if second else self.none)] = g
@@ -275,16 +276,19 @@ class _Scorer:
                 raise ValueError(f"{WEIGHTS.name}: no feature family for weight {family}:{rest}")
         self.pairs = {family: (np.array(sorted(table), np.int64), np.array([table[k] for k in sorted(table)], np.int64))
                       for family, table in pairs.items()}
+        # 4-grams: the first three characters' row (0: none weighted), then the fourth's column
+        prefixes = sorted({gram[:3] for gram in grams})
+        self.gram_row = np.zeros(self.letters ** 3, np.int32)
+        self.gram_row[[(a * self.letters + b) * self.letters + c for a, b, c in prefixes]] = np.arange(1, len(prefixes) + 1)
+        self.gram_table = np.zeros((len(prefixes) + 1, self.letters), np.int32)
+        for gram, g in grams.items():
+            self.gram_table[self.gram_row[(gram[0] * self.letters + gram[1]) * self.letters + gram[2]], gram[3]] = g
         self.seq = np.zeros(4 ** 6, np.int64)  # the kinds of a reply's first six sentences, base 4, first lowest
         for code in range(4 ** 6):
             kinds, rest = "", code
             while rest % 4:
                 kinds, rest = kinds + _KINDS[rest % 4], rest // 4
             self.seq[code] = seq.get(_collapse(kinds), 0) if not rest else 0  # a gap never occurs
-
-    def _gram(self, letters):
-        """The code of four character numbers (arrays of them: one code each)."""
-        return ((letters[0] * self.letters + letters[1]) * self.letters + letters[2]) * self.letters + letters[3]
 
     def _find(self, family: str, codes):
         """The feature number of each code of ``family`` (0: no weight)."""
@@ -294,12 +298,17 @@ class _Scorer:
         at = self.np.minimum(self.np.searchsorted(keys, codes), len(keys) - 1)
         return self.np.where(keys[at] == codes, numbers[at], 0)
 
-    def _tokens(self, lists: list[list[str]]):
-        """Token numbers of many replies' token lists in one array, each token's reply, and its position."""
+    def _tokens(self, lists: list[list[str]], drop: int = -1):
+        """Token numbers of many replies' token lists in one array (but token number ``drop``), each
+        token's reply, and its position in the reply."""
         np = self.np
         counts = np.fromiter(map(len, lists), np.int64, len(lists))
         ids = np.fromiter(map(self.vocab.get, chain.from_iterable(lists), repeat(0)), np.int64, int(counts.sum()))
         owner = np.repeat(np.arange(len(lists)), counts)
+        if drop >= 0:
+            kept = ids != drop
+            ids, owner = ids[kept], owner[kept]
+            counts = np.bincount(owner, minlength=len(lists))
         return ids, owner, np.arange(len(ids)) - np.repeat(np.cumsum(counts) - counts, counts)
 
     def logits(self, texts: list[str]):
@@ -309,7 +318,7 @@ class _Scorer:
         norm = list(map(_normalise, texts))
         head_tokens, all_tokens = zip(*map(_token_lists, norm)) if n else ((), ())
         found = []  # (reply, feature number) arrays; repeats within a reply are dropped below
-        ids, owner, position = self._tokens(head_tokens)
+        ids, owner, position = self._tokens(head_tokens, drop=self.newline)  # _WORD's tokens: no line breaks
         pair = np.flatnonzero(owner[1:] == owner[:-1])
         codes = ids[pair] * self.base + ids[pair + 1]
         found += [(owner, self.unigram["w"][ids]), (owner[pair], self._find("w", codes))]
@@ -335,14 +344,13 @@ class _Scorer:
         np = self.np
         counts = np.fromiter(map(len, heads), np.int64, len(heads))
         points = np.frombuffer("".join(heads).encode("utf-32-le", "surrogatepass"), np.uint32)
-        letters = self.letter[points].astype(np.int64)
+        letters = self.letter[points].astype(np.int32)
+        prefix = (letters[:-3] * self.letters + letters[1:-2]) * self.letters + letters[2:-1]
+        found = self.gram_table[self.gram_row[prefix], letters[3:]]  # a 4-gram at every position
         ends = np.cumsum(counts)
-        valid = np.ones(len(letters), bool)  # a 4-gram starts here (not in a reply's last three characters)
-        for back in (1, 2, 3):
-            valid[(ends - back)[ends - back >= ends - counts]] = False
-        starts = np.flatnonzero(valid)
-        codes = self._gram((letters[starts], letters[starts + 1], letters[starts + 2], letters[starts + 3]))
-        return np.repeat(np.arange(len(heads)), counts)[starts], self._find("c", codes)
+        for back in (3, 2, 1):  # but the last three of a reply: those run into the next reply
+            found[(ends - back)[(ends - back >= ends - counts) & (ends - back < len(found))]] = 0
+        return np.repeat(np.arange(len(heads)), counts)[:len(found)], found
 
     def _structure(self, norm: list[str], token_lists, found: list):
         """The later sentences' features (appended to ``found``) and the weight of each reply's shape
@@ -429,17 +437,18 @@ class _Scorer:
 
 
 def _token_lists(text: str) -> tuple[list[str], list[str]]:
-    """``(_WORD tokens of the head, _TOKEN tokens of the whole)`` of a normalised reply, scanning it
-    once: only the run of word characters around the head's end is read twice (no token crosses
-    its ends, so the scans before and after it are shared)."""
+    """``(_TOKEN tokens of the head, _TOKEN tokens of the whole)`` of a normalised reply (the head's
+    without line breaks are its _WORD tokens), scanning it once: only the run of word characters
+    around the head's end is read twice (no token crosses its ends, so the scans before and after it
+    are shared)."""
     if len(text) <= HEAD_CHARS:
         tokens = _TOKEN.findall(text)
-        return list(filter("\n".__ne__, tokens)), tokens
+        return tokens, tokens
     start = len(text[:HEAD_CHARS].rstrip(_LETTERS))
     end = _LETTER_RUN.match(text, HEAD_CHARS).end()
     before = _TOKEN.findall(text, 0, start)
-    return ([*filter("\n".__ne__, before), *_WORD.findall(text, start, HEAD_CHARS)],
-            [*before, *_TOKEN.findall(text, start, end), *_TOKEN.findall(text, end)])
+    return [*before, *_WORD.findall(text, start, HEAD_CHARS)], [*before, *_TOKEN.findall(text, start, end),
+                                                                *_TOKEN.findall(text, end)]
 
 
 def _buckets(np, counts):
