@@ -185,3 +185,9 @@ def test_a_weight_of_an_unknown_feature_family_is_refused():
 @pytest.mark.parametrize("digits", [*(d * 2 for d in "0123456789"), "\u0663", "1\uff12"])
 def test_every_digit_run_reads_as_zero(digits):
     assert refusal_model.features(f"Room {digits}: I can't say.") == refusal_model.features("Room 0: I can't say.")
+
+
+def test_weights_of_a_few_families_score_alone():
+    """Families with no weight (no word pairs, no 4-grams) add nothing."""
+    scorer = refusal_model._Scorer({"w:the": 0.5, "seq:D": 0.25, "cue:none": 0.125}, -1.0)
+    assert scorer.logits(["The end.", "I can't.", "no", ""]).tolist() == [-0.375, -0.75, -0.875, -0.875]

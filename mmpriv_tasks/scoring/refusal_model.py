@@ -279,7 +279,8 @@ class _Scorer:
         # 4-grams: the first three characters' row (0: none weighted), then the fourth's column
         prefixes = sorted({gram[:3] for gram in grams})
         self.gram_row = np.zeros(self.letters ** 3, np.int32)
-        self.gram_row[[(a * self.letters + b) * self.letters + c for a, b, c in prefixes]] = np.arange(1, len(prefixes) + 1)
+        rows = [(a * self.letters + b) * self.letters + c for a, b, c in prefixes]
+        self.gram_row[rows] = np.arange(1, len(prefixes) + 1)
         self.gram_table = np.zeros((len(prefixes) + 1, self.letters), np.int32)
         for gram, g in grams.items():
             self.gram_table[self.gram_row[(gram[0] * self.letters + gram[1]) * self.letters + gram[2]], gram[3]] = g
@@ -298,18 +299,13 @@ class _Scorer:
         at = self.np.minimum(self.np.searchsorted(keys, codes), len(keys) - 1)
         return self.np.where(keys[at] == codes, numbers[at], 0)
 
-    def _tokens(self, lists: list[list[str]], drop: int = -1):
-        """Token numbers of many replies' token lists in one array (but token number ``drop``), each
-        token's reply, and its position in the reply."""
+    def _tokens(self, lists, owners):
+        """Token numbers of many replies' token lists in one array, and each token's reply (``owners``:
+        the replies of the lists)."""
         np = self.np
         counts = np.fromiter(map(len, lists), np.int64, len(lists))
         ids = np.fromiter(map(self.vocab.get, chain.from_iterable(lists), repeat(0)), np.int64, int(counts.sum()))
-        owner = np.repeat(np.arange(len(lists)), counts)
-        if drop >= 0:
-            kept = ids != drop
-            ids, owner = ids[kept], owner[kept]
-            counts = np.bincount(owner, minlength=len(lists))
-        return ids, owner, np.arange(len(ids)) - np.repeat(np.cumsum(counts) - counts, counts)
+        return ids, np.repeat(owners, counts)
 
     def logits(self, texts: list[str]):
         """The logit of P(refusal) for each text."""
@@ -317,8 +313,20 @@ class _Scorer:
         n = len(texts)
         norm = list(map(_normalise, texts))
         head_tokens, all_tokens = zip(*map(_token_lists, norm)) if n else ((), ())
+        tokens, token_owner = self._tokens(all_tokens, np.arange(n))
+        # the head's tokens: a short reply's are all its tokens (numbered already), a long one's are looked up;
+        # without line breaks they are _WORD's. Each reply's stay together and in order.
+        long = [index for index, (head, whole) in enumerate(zip(head_tokens, all_tokens)) if head is not whole]
+        is_long = np.zeros(n, bool)
+        is_long[long] = True
+        short = ~is_long[token_owner]
+        long_ids, long_owner = self._tokens([head_tokens[index] for index in long], np.array(long, np.int64))
+        ids, owner = np.concatenate([tokens[short], long_ids]), np.concatenate([token_owner[short], long_owner])
+        kept = ids != self.newline
+        ids, owner = ids[kept], owner[kept]
+        opens = np.flatnonzero(np.append(True, owner[1:] != owner[:-1]))
+        position = np.arange(len(ids)) - np.repeat(opens, np.diff(opens, append=len(ids)))
         found = []  # (reply, feature number) arrays; repeats within a reply are dropped below
-        ids, owner, position = self._tokens(head_tokens, drop=self.newline)  # _WORD's tokens: no line breaks
         pair = np.flatnonzero(owner[1:] == owner[:-1])
         codes = ids[pair] * self.base + ids[pair + 1]
         found += [(owner, self.unigram["w"][ids]), (owner[pair], self._find("w", codes))]
@@ -332,7 +340,7 @@ class _Scorer:
                   (owner[triple], self.classes["k"][_SEQ_AT[3] + (cls[triple] * _NC + cls[triple + 1]) * _NC
                                                     + cls[triple + 2]])]
         found.append(self._characters([" " + text[:CHAR_HEAD] for text in norm]))
-        z = np.full(n, self.bias) + self._structure(norm, all_tokens, found)
+        z = np.full(n, self.bias) + self._structure(norm, tokens, token_owner, found)
         reply, number = np.concatenate([r for r, _ in found]), np.concatenate([g for _, g in found])
         keep = number > 0
         keys = np.sort((reply[keep] * len(self.values) + number[keep]).astype(self.key_type))
@@ -352,12 +360,11 @@ class _Scorer:
             found[(ends - back)[(ends - back >= ends - counts) & (ends - back < len(found))]] = 0
         return np.repeat(np.arange(len(heads)), counts)[:len(found)], found
 
-    def _structure(self, norm: list[str], token_lists, found: list):
+    def _structure(self, norm: list[str], tokens, owner, found: list):
         """The later sentences' features (appended to ``found``) and the weight of each reply's shape
         and structure features (:func:`_shape`), from the tokens of the whole (normalised) reply."""
         np = self.np
         n = len(norm)
-        tokens, owner, _ = self._tokens(token_lists)
         boundary = self.boundary[tokens]
         word = ~boundary
         opens = np.ones(len(tokens), bool)  # a word that follows a boundary or opens the reply opens a sentence
