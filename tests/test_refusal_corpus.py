@@ -158,7 +158,9 @@ def awkward_replies():
     made = [" ".join(rng.choice(pieces) for _ in range(rng.randint(0, 400))) for _ in range(400)]
     cut = [("x " * 150)[:HEAD - k] + word + " and more." for k in range(0, 4) for word in ("don't", "a'b'c", "hello", "0")]
     digits = [f"Room {d}{d}: I can't say." for d in "0123456789"]
-    return made + cut + digits + ["", ".", "\n\n\n\n", "abc", "_\n_\n\nword\n\n\n\n\nend", "y" * 5000, "\ud800 sorry"]
+    one_line_lists = ["- I can't share that.", "1. First, buy a map."]
+    return made + cut + digits + one_line_lists + ["", ".", "\n\n\n\n", "abc", "_\n_\n\nword\n\n\n\n\nend",
+                                                   "y" * 5000, "\ud800 sorry"]
 
 
 def test_many_replies_at_once_score_exactly_the_feature_weights(monkeypatch):

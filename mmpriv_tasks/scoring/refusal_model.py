@@ -400,7 +400,7 @@ class _Scorer:
         kind = np.where(declines, 1, np.where(mask & _NOT_CONTENT_BITS, 2, 3))  # _kind: D, N, C
         v, shape = self.values, self.shape
         total_words = np.bincount(word_owner, minlength=n)
-        lists = np.fromiter(map(len, map(_LIST_ITEM.findall, norm)), np.int64, n)
+        lists = np.fromiter(map(_list_items, norm), np.int64, n)
         paragraphs = np.minimum(self._paragraphs(tokens, owner, word, total_words), 6)
         z = (v[shape["len"][_buckets(np, total_words)]] + v[shape["nsent"][_buckets(np, sentences)]]
              + v[shape["list"][_buckets(np, lists)]] + v[shape["para"][paragraphs]])
@@ -456,6 +456,11 @@ def _token_lists(text: str) -> tuple[list[str], list[str]]:
     before = _TOKEN.findall(text, 0, start)
     return [*before, *_WORD.findall(text, start, HEAD_CHARS)], [*before, *_TOKEN.findall(text, start, end),
                                                                 *_TOKEN.findall(text, end)]
+
+
+def _list_items(text: str) -> int:
+    """How many lines of ``text`` open with a list marker (one line: only its start can)."""
+    return len(_LIST_ITEM.findall(text)) if "\n" in text else int(_LIST_ITEM.match(text) is not None)
 
 
 def _buckets(np, counts):
