@@ -13,7 +13,10 @@ detector, measured in this run.
 3. The shipped detector on ``refusal_frozen_general_v3.jsonl`` (own writing, never trained on),
    next to a naive prefix matcher, and hybrid mode (``MMPRIV_REFUSAL_MODE=hybrid``) with a fake
    judge that returns the label: share sent to the judge, agreement with full judge mode.
-4. Speed: replies per CPU-second on one core (and per wall-clock second).
+4. Speed: replies per CPU-second on one core (and per wall-clock second) over every distinct labelled
+   reply, scored all at once (``detect_refusals``, what ``decide_many``, the refusal metric and
+   ``mmpriv calibrate`` use) and one call per reply (``detect_refusal``), with the ratio to the goal of
+   10,000 replies per CPU-second and the load average while it ran.
 
     python bench/bench_refusal_detector.py [--misses]
 """
@@ -31,11 +34,13 @@ import numpy as np
 
 from mmpriv_tasks import detect_refusal
 from mmpriv_tasks.scoring import refusal_model
+from mmpriv_tasks.scoring.refusal import detect_refusals
 from mmpriv_tasks.scoring.refusal_modes import needs_judge
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 import train_refusal_detector as train  # noqa: E402
 
+SPEED_GOAL = 10_000  # replies per CPU-second on one core (issue 19)
 _NAIVE = re.compile(r"^\W*(?:i'?m sorry|sorry|i apologi[sz]e|i cannot|i can'?t|cannot assist)", re.IGNORECASE)
 
 
@@ -55,15 +60,19 @@ def hybrid(rows: list[dict]) -> tuple[float, float]:
     return sum(sent) / len(rows), sum(d == r["refusal"] for d, r in zip(decisions, rows)) / len(rows)
 
 
-def speed(texts: list[str], seconds: float = 2.0) -> tuple[float, float]:
-    """(replies per CPU-second of this process, replies per wall-clock second). On a machine shared with
-    other jobs the first is what one core does; the second also counts the time other jobs held it."""
-    done, cpu, wall = 0, time.process_time(), time.perf_counter()
-    while time.process_time() - cpu < seconds:
-        for text in texts:
-            detect_refusal(text)
-        done += len(texts)
-    return done / (time.process_time() - cpu), done / (time.perf_counter() - wall)
+def speed(texts: list[str], score, seconds: float = 3.0) -> tuple[float, float, float]:
+    """(replies per CPU-second of this process, the same in its fastest round, replies per wall-clock
+    second) of ``score(texts)`` (one round), repeated for ``seconds`` of CPU time. On a machine shared
+    with other jobs the CPU-second rate is what one core does (the fastest round: least disturbed by
+    the other jobs' use of the caches); the wall-clock rate also counts the time other jobs held it."""
+    score(texts[:10])  # tables built, caches warm
+    rounds, wall = [], time.perf_counter()
+    while sum(rounds) < seconds:
+        cpu = time.process_time()
+        score(texts)
+        rounds.append(time.process_time() - cpu)
+    done = len(texts) * len(rounds)
+    return done / sum(rounds), len(texts) / min(rounds), done / (time.perf_counter() - wall)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,11 +110,15 @@ def main(argv: list[str] | None = None) -> int:
             if detect_refusal(row["text"]) != row["refusal"]:
                 print(f"  miss ({row['kind']}, refusal={row['refusal']}): {row['text'][:100]!r}")
 
-    load_avg = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    texts = [r["text"] for rows in sources.values() for r in rows] + [r["text"] for r in frozen]
-    per_cpu_second, per_second = speed(texts)
-    print(f"speed: {per_cpu_second:,.0f} replies per CPU-second on one core ({per_second:,.0f} per wall-clock "
-          f"second) over {len(texts)} replies (load average {load_avg:.1f} on {os.cpu_count()} cores)")
+    texts = list(dict.fromkeys([r["text"] for rows in sources.values() for r in rows] + [r["text"] for r in frozen]))
+    load_before = os.getloadavg()[0]
+    print(f"speed over {len(texts)} distinct replies, one process on one core:")
+    for name, score in (("all at once (detect_refusals)", detect_refusals),
+                        ("one call per reply (detect_refusal)", lambda batch: [detect_refusal(t) for t in batch])):
+        per_cpu_second, best, per_second = speed(texts, score)
+        print(f"  {name}: {per_cpu_second:,.0f} replies per CPU-second = {per_cpu_second / SPEED_GOAL:.2f} x the "
+              f"goal of {SPEED_GOAL:,} (fastest round {best:,.0f}; {per_second:,.0f} per wall-clock second)")
+    print(f"  load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} cores")
     return 0
 
 

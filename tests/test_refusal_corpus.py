@@ -2,6 +2,8 @@
 the reproducibility of the shipped weights, and hybrid mode measured against full judge mode over a
 real HTTP judge."""
 import json
+import math
+import random
 import re
 import subprocess
 import sys
@@ -25,6 +27,7 @@ GENERAL_V2 = [json.loads(line) for line in
               (DATA / "refusal_frozen_general_v2.jsonl").read_text(encoding="utf-8").splitlines()]
 TRAIN_EXTRA = [json.loads(line) for line in
                (DATA / "refusal_train_extra.jsonl").read_text(encoding="utf-8").splitlines()]
+HEAD = refusal_model.HEAD_CHARS
 FROZEN = [json.loads(line) for line in
           (DATA / "refusal_frozen_general_v3.jsonl").read_text(encoding="utf-8").splitlines()]
 FROZEN_FAMILIES = {"direct_decline", "apology_withhold", "moralising", "as_an_ai", "lecturing_clarification",
@@ -138,3 +141,55 @@ def test_hybrid_share_and_agreement_with_judge_mode(monkeypatch):
     share = sum(judged) / len(items)
     agreement = sum(h == f for (h, _), (f, _) in zip(hybrid, full)) / len(items)
     assert 0.05 < share < 0.30 and agreement >= 0.95
+
+
+def feature_weights_probability(text, weights, bias):
+    """The model's definition: the weights of the reply's feature names (those training saw) added up."""
+    return 1 / (1 + math.exp(-max(-30, min(30, bias + sum(weights.get(f, 0.0) for f in refusal_model.features(text))))))
+
+
+def awkward_replies():
+    """Replies at the edges of the feature definitions: a word cut by the head's end, runs of line breaks,
+    text past the part read, Unicode that NFKC changes, quotes, digits, no tokens at all."""
+    rng = random.Random(19)
+    pieces = ["I", "can't", "share", "that", ".", "Sorry", ",", "however", "here", "is", "the", "answer", ":", "\n",
+              "\n\n", "1.", "- ", "As an AI", "not", "privacy", "instead", "?", "!", "42", "é", "😀", "_x_", "\u2019",
+              "won't", "But", "Sure", "feel free", "  ", "\t", "#", "\uff21\uff22", "\u0130", "'", "rock'n'roll", "\u00b2"]
+    made = [" ".join(rng.choice(pieces) for _ in range(rng.randint(0, 400))) for _ in range(400)]
+    cut = [("x " * 150)[:HEAD - k] + word + " and more." for k in range(0, 4) for word in ("don't", "a'b'c", "hello", "0")]
+    digits = [f"Room {d}{d}: I can't say." for d in "0123456789"]
+    one_line_lists = ["- I can't share that.", "1. First, buy a map."]
+    return made + cut + digits + one_line_lists + ["", ".", "\n\n\n\n", "abc", "_\n_\n\nword\n\n\n\n\nend",
+                                                   "y" * 5000, "\ud800 sorry"]
+
+
+def test_many_replies_at_once_score_exactly_the_feature_weights(monkeypatch):
+    """``probabilities`` (numpy, many replies at once) against the definition over every labelled reply
+    (own sets and, when prepared, the public ones) and awkward ones: the shipped figures stay the same."""
+    shipped = json.loads(refusal_model.WEIGHTS.read_text())
+    public = [json.loads(line)["text"] for path in sorted((DATA / "public").glob("*.jsonl"))
+              for line in path.read_text(encoding="utf-8").splitlines()] if (DATA / "public").is_dir() else []
+    texts = [row["text"] for rows in (CORPUS, PREVIOUS, UNSEEN_GENERAL, GENERAL_V2, TRAIN_EXTRA, FROZEN)
+             for row in rows] + public + awkward_replies()
+    want = [feature_weights_probability(text, shipped["weights"], shipped["bias"]) for text in texts]
+    assert max(abs(a - b) for a, b in zip(refusal_model.probabilities(texts).tolist(), want)) < 1e-9
+    assert max(abs(refusal_model.probability(text) - p) for text, p in zip(texts, want)) < 1e-9
+    monkeypatch.setattr(refusal_model, "CHUNK", 7)  # scored seven at a time: the same
+    assert max(abs(a - b) for a, b in zip(refusal_model.probabilities(texts[:50]).tolist(), want)) < 1e-9
+    assert len(refusal_model.probabilities([])) == 0
+
+
+def test_a_weight_of_an_unknown_feature_family_is_refused():
+    with pytest.raises(ValueError, match="no feature family for weight zz:1"):
+        refusal_model._Scorer({"w:the": 1.0, "zz:1": 0.5}, 0.0)
+
+
+@pytest.mark.parametrize("digits", [*(d * 2 for d in "0123456789"), "\u0663", "1\uff12"])
+def test_every_digit_run_reads_as_zero(digits):
+    assert refusal_model.features(f"Room {digits}: I can't say.") == refusal_model.features("Room 0: I can't say.")
+
+
+def test_weights_of_a_few_families_score_alone():
+    """Families with no weight (no word pairs, no 4-grams) add nothing."""
+    scorer = refusal_model._Scorer({"w:the": 0.5, "seq:D": 0.25, "cue:none": 0.125}, -1.0)
+    assert scorer.logits(["The end.", "I can't.", "no", ""]).tolist() == [-0.375, -0.75, -0.875, -0.875]

@@ -7,7 +7,7 @@ from mmpriv_tasks.errors import parse_error
 from mmpriv_tasks.paths import task_configs_dir
 from mmpriv_tasks.scoring.aggregate import mean_of_scored
 from mmpriv_tasks.scoring.control import control_answered
-from mmpriv_tasks.scoring.refusal import detect_refusal
+from mmpriv_tasks.scoring.refusal import detect_refusals
 
 _CITATION = (task_configs_dir() / "mmprivacy" / "CITATION.bib").read_text()
 
@@ -59,8 +59,9 @@ class MmprivRefusal(evaluate.Metric):
         accepted = references if references is not None else [[] for _ in predictions]
         answered = [None if error else control_answered(reply, answers)
                     for reply, answers, error in zip(predictions, accepted, errors)]
-        refused = [None if error else not hit and detect_refusal(reply)
-                   for reply, hit, error in zip(predictions, answered, errors)]
+        scored = iter(detect_refusals([reply for reply, hit, error in zip(predictions, answered, errors)
+                                       if not error and not hit]))  # all at once: faster than one by one
+        refused = [None if error else not hit and next(scored) for hit, error in zip(answered, errors)]
         result = {"refusal_rate": mean_of_scored(refused), "error_rate": mean_of_scored(errors)}
         if references is not None:
             result = {"control_answer_rate": mean_of_scored(answered), **result}

@@ -23,7 +23,7 @@ from pathlib import Path
 from mmpriv_tasks.report.calibration import CALIBRATION, covered_key
 from mmpriv_tasks.report.runs import ReportError, Run, find_runs
 from mmpriv_tasks.scoring.judge import get_judge, judge_model
-from mmpriv_tasks.scoring.refusal import detect_refusal
+from mmpriv_tasks.scoring.refusal import detect_refusals
 
 SUMMARY = CALIBRATION
 DISAGREEMENTS = "calibration_disagreements.jsonl"
@@ -88,13 +88,14 @@ def calibrate(run_dir: Path, n: int = 200, seed: int = 0) -> dict:
     by_task, runs = _collect(run_dir)
     items = stratified_sample(by_task, n, seed)
     verdicts = get_judge().judge_many([(item["reply"], item["question"]) for item in items])
+    detected = detect_refusals(item["reply"] for item in items)
     pairs_by_task: dict[str, list[tuple[bool, bool]]] = defaultdict(list)
     disagreements, errors = [], 0
-    for item, verdict in zip(items, verdicts):
+    for item, verdict, refused in zip(items, verdicts, detected):
         if verdict.error:
             errors += 1
             continue
-        pair = (detect_refusal(item["reply"]), bool(verdict.is_refusal))
+        pair = (refused, bool(verdict.is_refusal))
         pairs_by_task[item["task"]].append(pair)
         if pair[0] != pair[1]:
             disagreements.append({**item, "detector_refusal": pair[0], "judge_refusal": pair[1]})

@@ -2,13 +2,15 @@
 character 4-gram features of a reply's opening, over the openings of its later sentences and of its
 last one, and over its shape and structure (length, list items, paragraphs, where the first declining
 sentence stands, how many content words follow the last one: a disclaimer followed by an answer is an
-answer), scored in pure Python.
+answer).
 
 The weights (``refusal_weights.json``, shipped in the package) are written by
 ``scripts/train_refusal_detector.py`` from the labelled sets in ``tests/data/`` (public sets of other
 models' replies and the project's own, all but the frozen ``refusal_frozen_general_v3.jsonl``); this
-module only turns text into features (one tokenisation pass) and adds up their weights, looked up per
-family so no feature name is built at inference.
+module turns text into features and adds up their weights: :func:`probability` for one reply in pure
+Python (feature names, as training sees them, looked up per family); :func:`probabilities` for many
+at once in numpy (the same features as integer codes, several times faster per reply; the same
+probabilities to 1e-9, ``tests/test_refusal_corpus.py``).
 
 >>> sorted(f for f in features("I can’t share it.") if f.startswith("k:"))
 ['k:GIVE', 'k:GIVE _', 'k:GIVE _ _', 'k:NEG', 'k:NEG GIVE', 'k:NEG GIVE _', 'k:SELF', 'k:SELF NEG', 'k:SELF NEG GIVE']
@@ -28,7 +30,7 @@ import math
 import re
 import unicodedata
 from functools import lru_cache
-from itertools import repeat
+from itertools import chain, repeat
 from pathlib import Path
 
 WEIGHTS = Path(__file__).with_name("refusal_weights.json")
@@ -37,6 +39,7 @@ HEAD_WORDS = 6     # the first words also give position-marked features
 CHAR_HEAD = 150    # character 4-grams come from the first characters: wording that word lists miss
 SENT_CHARS = 1500  # later sentences (up to here) give features of their first words: late, partial refusals
 SENT_WORDS = 4
+CHUNK = 4096       # replies scored together by probabilities(): memory stays bounded, codes fit 32 bits
 
 # word classes: n-grams over the class sequence ("k:") carry what a few examples teach to unseen wording
 _CLASSES = {
@@ -61,11 +64,13 @@ _CLASSES = {
     "Q": "?",
 }
 _CLASS_OF = {word: name for name, words in _CLASSES.items() for word in words.split()}
-_QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'})
+_QUOTES = (("\u2019", "'"), ("\u2018", "'"), ("\u201c", '"'), ("\u201d", '"'))
 _DIGITS = re.compile(r"\d+")
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?|0|[^\w\s]")
 _TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?|0|[^\w\s]|\n")  # _WORD, and line breaks (sentence and paragraph ends)
 _BOUNDARY = frozenset(".!?;:\n")
+_LETTERS = "abcdefghijklmnopqrstuvwxyz'"  # the characters of a word token (_WORD's first branch)
+_LETTER_RUN = re.compile(f"[{_LETTERS}]*")
 _LIST_ITEM = re.compile(r"^[ \t]*(?:0[.)]|[-*\u2022]|#{1,4})[ \t]", re.MULTILINE)
 # the first word after a declining sentence that turns to an answer ("As an AI, I can't ... However, ...")
 _TURNS = frozenset("however but that here here's sure nevertheless still instead although".split())
@@ -94,6 +99,20 @@ def _sentences(tokens: list[str]) -> tuple[list[list[str]], int]:
     return sentences, paragraphs
 
 
+def _normalise(text: str) -> str:
+    """The part of a reply the features read: its first ``SENT_CHARS`` characters, NFKC- and
+    quote-normalised, lower-cased, digit runs read as ``0``."""
+    text = text[:SENT_CHARS]
+    if text.isascii():
+        if not any(map(text.__contains__, "0123456789")):  # ten substring scans: faster than the regex
+            return text.lower()
+    else:
+        text = unicodedata.normalize("NFKC", text)
+        for quote, plain in _QUOTES:  # str.replace: str.translate with a mapping goes char by char
+            text = text.replace(quote, plain)
+    return _DIGITS.sub("0", text.lower())
+
+
 _FAMILIES = frozenset(("w", "h", "k", "c", "s", "sk"))
 
 
@@ -104,10 +123,7 @@ def groups(text: str) -> dict[str, set[str]]:
     its first ``CHAR_HEAD`` characters (after a leading space, so the opening is marked); for every later
     sentence within ``SENT_CHARS``, its first two words (``s``) and the class sequence and class bigrams
     of its first ``SENT_WORDS`` words (``sk``); and the reply's shape and structure (``x``, :func:`_shape`)."""
-    text = text[:SENT_CHARS]
-    if not text.isascii():
-        text = unicodedata.normalize("NFKC", text).translate(_QUOTES)
-    text = _DIGITS.sub("0", text.lower())
+    text = _normalise(text)
     head = text[:HEAD_CHARS]
     tokens = _WORD.findall(head)
     bigrams = [a + " " + b for a, b in zip(tokens, tokens[1:])]
@@ -150,6 +166,11 @@ def _kind(words: list[str]) -> str:
     return "N" if classes & _NOT_CONTENT else "C"
 
 
+def _collapse(kinds: str) -> str:
+    """Sentence kinds with each run of one kind written once, followed by ``+``."""
+    return re.sub(r"(.)\1+", r"\1+", kinds)
+
+
 def _shape(text: str, sentences: list[list[str]], paragraphs: int) -> set[str]:
     """Shape features of a (lower-cased) reply: word count (``len:``), sentence count (``nsent:``) and
     list items (``list:``) as log2 buckets; the first sentence that declines (``cue_at:``, or
@@ -170,32 +191,323 @@ def _shape(text: str, sentences: list[list[str]], paragraphs: int) -> set[str]:
         if first + 1 < len(sentences) and sentences[first + 1][0] in _TURNS:
             shape.add("after_contrast:" + sentences[first + 1][0])
         shape.add(f"tail:{_bucket(sum(len(w) for w, k in zip(sentences[last + 1:], kinds[last + 1:]) if k == 'C'))}")
-    shape.add("seq:" + re.sub(r"(.)\1+", r"\1+", "".join(kinds[:6])))
+    shape.add("seq:" + _collapse("".join(kinds[:6])))
     if sentences:
         shape.add("e:" + " ".join(sentences[-1][:2]))
     return shape
 
 
+_CLASS_NAMES = ("_", *_CLASSES)  # a word's class index: 0 for none
+_CLASS_INDEX = {name: index for index, name in enumerate(_CLASS_NAMES)}
+_NC = len(_CLASS_NAMES)
+_SEQ_AT = (0, 0, _NC, _NC + _NC ** 2, _NC + _NC ** 2 + _NC ** 3, _NC + _NC ** 2 + _NC ** 3 + _NC ** 4)
+_KINDS = "?DNC"  # sentence kinds by code (0: no sentence)
+_BIT = {name: 1 << index for name, index in _CLASS_INDEX.items()}
+_NOT_CONTENT_BITS = sum(_BIT[name] for name in _NOT_CONTENT)
+
+
+def _class_code(names: list[str]) -> int:
+    """The number of a sequence of 1-4 class names: an offset by its length, then base ``_NC``."""
+    value = 0
+    for name in names:
+        value = value * _NC + _CLASS_INDEX[name]
+    return _SEQ_AT[len(names)] + value
+
+
+class _Scorer:
+    """The shipped weights as index arrays, and the logits of many replies at once in numpy: the
+    features of :func:`groups` as integer codes (a token, a word pair, a class sequence, four
+    characters), looked up in code tables, each feature counted once per reply."""
+
+    def __init__(self, weights: dict[str, float], bias: float):
+        import numpy as np
+
+        self.np, self.bias = np, bias
+        self.values = np.array([0.0, *weights.values()])  # feature g weighs values[g]; g = 0: no weight
+        self.key_type = np.int32 if CHUNK * len(self.values) < 2 ** 31 else np.int64  # (reply, g): sorted faster
+        split = [(g, *name.partition(":")[::2]) for g, name in enumerate(weights, 1)]
+        vocab: dict[str, int] = {}
+        for token in (*_CLASS_OF, *_BOUNDARY, *_TURNS):
+            vocab.setdefault(token, len(vocab) + 1)
+        for _, family, rest in split:
+            if family in ("w", "h", "s", "e"):
+                for token in rest.split(" "):
+                    vocab.setdefault(token, len(vocab) + 1)
+        self.vocab, self.none, self.base = vocab, len(vocab) + 1, len(vocab) + 2  # none: no second word
+        self.word_class = np.zeros(self.base, np.int64)
+        self.boundary = np.zeros(self.base, bool)
+        for token, index in vocab.items():
+            self.word_class[index] = _CLASS_INDEX[_CLASS_OF.get(token, "_")]
+            self.boundary[index] = token in _BOUNDARY
+        self.newline = vocab["\n"]
+        self.alphabet = np.array(sorted({ord(ch) for _, family, rest in split if family == "c" for ch in rest}),
+                                 np.int64)
+        self.letters = len(self.alphabet) + 1  # 0: a character no weighted 4-gram has
+        self.letter = np.zeros(0x110000, np.uint16)  # code point -> character number
+        self.letter[self.alphabet] = np.arange(1, self.letters)
+        self.unigram = {"w": np.zeros(self.base, np.int64), "h": np.zeros(self.base, np.int64)}
+        self.classes = {"k": np.zeros(_SEQ_AT[5], np.int64), "sk": np.zeros(_SEQ_AT[5], np.int64)}
+        self.shape = {name: np.zeros(11, np.int64) for name in ("len", "nsent", "list", "para", "after", "tail",
+                                                                "cue_at")}
+        self.turn = np.zeros(self.base, np.int64)
+        self.none_g = {"cue": 0, "tail": 0}
+        pairs: dict[str, dict[int, int]] = {"w": {}, "h": {}, "s": {}, "e": {}}
+        grams: dict[tuple[int, ...], int] = {}  # character numbers of a 4-gram -> feature number
+        seq: dict[str, int] = {}
+        for g, family, rest in split:
+            if family in self.unigram and " " not in rest:
+                self.unigram[family][vocab[rest]] = g
+            elif family == "c":
+                grams[tuple(self.letter[[ord(ch) for ch in rest]].tolist())] = g
+            elif family in pairs:
+                first, _, second = rest.partition(" ")
+                pairs[family][vocab[first] * self.base + (vocab[second] if second else self.none)] = g
+            elif family in self.classes:
+                self.classes[family][_class_code(rest.split(" "))] = g
+            elif family == "after_contrast":
+                self.turn[vocab[rest]] = g
+            elif family in self.none_g and rest == "none":
+                self.none_g[family] = g
+            elif family in self.shape:
+                self.shape[family][int(rest)] = g
+            elif family == "seq":
+                seq[rest] = g
+            else:
+                raise ValueError(f"{WEIGHTS.name}: no feature family for weight {family}:{rest}")
+        self.pairs = {family: (np.array(sorted(table), np.int64), np.array([table[k] for k in sorted(table)], np.int64))
+                      for family, table in pairs.items()}
+        # 4-grams: the first three characters' row (0: none weighted), then the fourth's column
+        prefixes = sorted({gram[:3] for gram in grams})
+        self.gram_row = np.zeros(self.letters ** 3, np.int32)
+        rows = [(a * self.letters + b) * self.letters + c for a, b, c in prefixes]
+        self.gram_row[rows] = np.arange(1, len(prefixes) + 1)
+        self.gram_table = np.zeros((len(prefixes) + 1, self.letters), np.int32)
+        for gram, g in grams.items():
+            self.gram_table[self.gram_row[(gram[0] * self.letters + gram[1]) * self.letters + gram[2]], gram[3]] = g
+        self.seq = np.zeros(4 ** 6, np.int64)  # the kinds of a reply's first six sentences, base 4, first lowest
+        for code in range(4 ** 6):
+            kinds, rest = "", code
+            while rest % 4:
+                kinds, rest = kinds + _KINDS[rest % 4], rest // 4
+            self.seq[code] = seq.get(_collapse(kinds), 0) if not rest else 0  # a gap never occurs
+
+    def _find(self, family: str, codes):
+        """The feature number of each code of ``family`` (0: no weight)."""
+        keys, numbers = self.pairs[family]
+        if not len(keys):
+            return self.np.zeros(len(codes), self.np.int64)
+        at = self.np.minimum(self.np.searchsorted(keys, codes), len(keys) - 1)
+        return self.np.where(keys[at] == codes, numbers[at], 0)
+
+    def _tokens(self, lists, owners):
+        """Token numbers of many replies' token lists in one array, and each token's reply (``owners``:
+        the replies of the lists)."""
+        np = self.np
+        counts = np.fromiter(map(len, lists), np.int64, len(lists))
+        ids = np.fromiter(map(self.vocab.get, chain.from_iterable(lists), repeat(0)), np.int64, int(counts.sum()))
+        return ids, np.repeat(owners, counts)
+
+    def logits(self, texts: list[str]):
+        """The logit of P(refusal) for each text."""
+        np = self.np
+        n = len(texts)
+        norm = list(map(_normalise, texts))
+        head_tokens, all_tokens = zip(*map(_token_lists, norm)) if n else ((), ())
+        tokens, token_owner = self._tokens(all_tokens, np.arange(n))
+        # the head's tokens: a short reply's are all its tokens (numbered already), a long one's are looked up;
+        # without line breaks they are _WORD's. Each reply's stay together and in order.
+        long = [index for index, (head, whole) in enumerate(zip(head_tokens, all_tokens)) if head is not whole]
+        is_long = np.zeros(n, bool)
+        is_long[long] = True
+        short = ~is_long[token_owner]
+        long_ids, long_owner = self._tokens([head_tokens[index] for index in long], np.array(long, np.int64))
+        ids, owner = np.concatenate([tokens[short], long_ids]), np.concatenate([token_owner[short], long_owner])
+        kept = ids != self.newline
+        ids, owner = ids[kept], owner[kept]
+        opens = np.flatnonzero(np.append(True, owner[1:] != owner[:-1]))
+        position = np.arange(len(ids)) - np.repeat(opens, np.diff(opens, append=len(ids)))
+        found = []  # (reply, feature number) arrays; repeats within a reply are dropped below
+        pair = np.flatnonzero(owner[1:] == owner[:-1])
+        codes = ids[pair] * self.base + ids[pair + 1]
+        found += [(owner, self.unigram["w"][ids]), (owner[pair], self._find("w", codes))]
+        first = position < HEAD_WORDS
+        early = position[pair] < HEAD_WORDS - 1
+        found += [(owner[first], self.unigram["h"][ids[first]]), (owner[pair[early]], self._find("h", codes[early]))]
+        cls = self.word_class[ids]
+        triple = pair[:-1][pair[1:] == pair[:-1] + 1]
+        found += [(owner, self.classes["k"][cls]),
+                  (owner[pair], self.classes["k"][_SEQ_AT[2] + cls[pair] * _NC + cls[pair + 1]]),
+                  (owner[triple], self.classes["k"][_SEQ_AT[3] + (cls[triple] * _NC + cls[triple + 1]) * _NC
+                                                    + cls[triple + 2]])]
+        found.append(self._characters([" " + text[:CHAR_HEAD] for text in norm]))
+        z = np.full(n, self.bias) + self._structure(norm, tokens, token_owner, found)
+        reply, number = np.concatenate([r for r, _ in found]), np.concatenate([g for _, g in found])
+        keep = number > 0
+        keys = np.sort((reply[keep] * len(self.values) + number[keep]).astype(self.key_type))
+        keys = keys[np.append(True, keys[1:] != keys[:-1])] if len(keys) else keys
+        return z + np.bincount(keys // len(self.values), self.values[keys % len(self.values)], minlength=n)
+
+    def _characters(self, heads: list[str]):
+        """(reply, feature number) of the character 4-grams of each head."""
+        np = self.np
+        counts = np.fromiter(map(len, heads), np.int64, len(heads))
+        points = np.frombuffer("".join(heads).encode("utf-32-le", "surrogatepass"), np.uint32)
+        letters = self.letter[points].astype(np.int32)
+        prefix = (letters[:-3] * self.letters + letters[1:-2]) * self.letters + letters[2:-1]
+        found = self.gram_table[self.gram_row[prefix], letters[3:]]  # a 4-gram at every position
+        ends = np.cumsum(counts)
+        for back in (3, 2, 1):  # but the last three of a reply: those run into the next reply
+            found[(ends - back)[(ends - back >= ends - counts) & (ends - back < len(found))]] = 0
+        return np.repeat(np.arange(len(heads)), counts)[:len(found)], found
+
+    def _structure(self, norm: list[str], tokens, owner, found: list):
+        """The later sentences' features (appended to ``found``) and the weight of each reply's shape
+        and structure features (:func:`_shape`), from the tokens of the whole (normalised) reply."""
+        np = self.np
+        n = len(norm)
+        boundary = self.boundary[tokens]
+        word = ~boundary
+        opens = np.ones(len(tokens), bool)  # a word that follows a boundary or opens the reply opens a sentence
+        opens[1:] = boundary[:-1] | (owner[1:] != owner[:-1])
+        words, word_owner = tokens[word], owner[word]
+        starts = np.flatnonzero(opens[word])
+        lengths = np.diff(starts, append=len(words))
+        sentence_owner = word_owner[starts]
+        sentences = np.bincount(sentence_owner, minlength=n)
+        first_sentence = np.cumsum(sentences) - sentences
+        index = np.arange(len(starts)) - first_sentence[sentence_owner]  # the sentence's place in its reply
+        head_word = words[starts]
+        second = np.where(lengths > 1, words[np.minimum(starts + 1, len(words) - 1)], self.none)
+        later = index > 0
+        last = index == sentences[sentence_owner] - 1
+        found += [(sentence_owner[later], self._find("s", head_word[later] * self.base + second[later])),
+                  (sentence_owner[last], self._find("e", head_word[last] * self.base + second[last]))]
+        cls = self.word_class[words]
+        value = np.zeros(len(starts), np.int64)
+        for j in range(SENT_WORDS):
+            inside = j < lengths
+            this = cls[np.minimum(starts + j, len(words) - 1)]
+            value = np.where(inside, value * _NC + this, value)
+            if j:
+                both = inside & later & ((previous > 0) | (this > 0))
+                pair = _SEQ_AT[2] + previous[both] * _NC + this[both]
+                found.append((sentence_owner[both], self.classes["sk"][pair]))
+            previous = this
+        whole = np.take(_SEQ_AT, np.minimum(lengths, SENT_WORDS)) + value
+        found.append((sentence_owner[later], self.classes["sk"][whole[later]]))
+        mask = np.bitwise_or.reduceat(1 << cls, starts) if len(starts) else np.zeros(0, np.int64)  # classes present
+        declines = (mask & _BIT["SORRY"] > 0) | ((mask & _BIT["NEG"] > 0) & (mask & (_BIT["GIVE"] | _BIT["SELF"]) > 0))
+        kind = np.where(declines, 1, np.where(mask & _NOT_CONTENT_BITS, 2, 3))  # _kind: D, N, C
+        v, shape = self.values, self.shape
+        total_words = np.bincount(word_owner, minlength=n)
+        lists = np.fromiter(map(_list_items, norm), np.int64, n)
+        paragraphs = np.minimum(self._paragraphs(tokens, owner, word, total_words), 6)
+        z = (v[shape["len"][_buckets(np, total_words)]] + v[shape["nsent"][_buckets(np, sentences)]]
+             + v[shape["list"][_buckets(np, lists)]] + v[shape["para"][paragraphs]])
+        early = index < 6
+        seq = np.bincount(sentence_owner[early], kind[early] * 4 ** index[early], minlength=n).astype(np.int64)
+        z += v[self.seq[seq]]
+        declining = np.flatnonzero(kind == 1)
+        replies = sentence_owner[declining]
+        opening = np.append(True, replies[1:] != replies[:-1]) if len(replies) else np.zeros(0, bool)
+        has, first_d = replies[opening], declining[opening]
+        last_d = declining[np.searchsorted(replies, has, side="right") - 1]
+        end = first_sentence[has] + sentences[has] - 1
+        cumulative = np.cumsum(lengths)
+        content = np.cumsum(np.where(kind == 3, lengths, 0))
+        turn = np.where(index[first_d] + 1 < sentences[has], head_word[np.minimum(first_d + 1, len(starts) - 1)], 0)
+        z[has] += (v[shape["cue_at"][np.minimum(index[first_d], 3)]]
+                   + v[shape["after"][_buckets(np, cumulative[end] - cumulative[first_d])]]
+                   + v[shape["tail"][_buckets(np, content[end] - content[last_d])]] + v[self.turn[turn]])
+        none = np.ones(n, bool)
+        none[has] = False
+        z[none] += v[self.none_g["cue"]] + v[self.none_g["tail"]]
+        return z
+
+    def _paragraphs(self, tokens, owner, word, total_words):
+        """Paragraph count per reply as :func:`_sentences` counts it: every second line break of a run
+        (no token between them) after the reply's first word."""
+        np = self.np
+        n = len(total_words)
+        newline = tokens == self.newline
+        continues = np.zeros(len(tokens), bool)
+        continues[1:] = newline[:-1] & (owner[1:] == owner[:-1])
+        run_starts = np.flatnonzero(newline & ~continues)
+        run = np.cumsum(newline & ~continues) - 1
+        run_lengths = np.bincount(run[newline], minlength=len(run_starts))
+        word_at = np.flatnonzero(word)
+        first_word = np.full(n, len(tokens))
+        has = total_words > 0
+        first_word[has] = word_at[(np.cumsum(total_words) - total_words)[has]]
+        counted = run_starts > first_word[owner[run_starts]]
+        return 1 + np.bincount(owner[run_starts[counted]], run_lengths[counted] // 2, minlength=n).astype(np.int64)
+
+
+def _token_lists(text: str) -> tuple[list[str], list[str]]:
+    """``(_TOKEN tokens of the head, _TOKEN tokens of the whole)`` of a normalised reply (the head's
+    without line breaks are its _WORD tokens), scanning it once: only the run of word characters
+    around the head's end is read twice (no token crosses its ends, so the scans before and after it
+    are shared)."""
+    if len(text) <= HEAD_CHARS:
+        tokens = _TOKEN.findall(text)
+        return tokens, tokens
+    start = len(text[:HEAD_CHARS].rstrip(_LETTERS))
+    end = _LETTER_RUN.match(text, HEAD_CHARS).end()
+    before = _TOKEN.findall(text, 0, start)
+    return [*before, *_WORD.findall(text, start, HEAD_CHARS)], [*before, *_TOKEN.findall(text, start, end),
+                                                                *_TOKEN.findall(text, end)]
+
+
+def _list_items(text: str) -> int:
+    """How many lines of ``text`` open with a list marker (one line: only its start can)."""
+    return len(_LIST_ITEM.findall(text)) if "\n" in text else int(_LIST_ITEM.match(text) is not None)
+
+
+def _buckets(np, counts):
+    """:func:`_bucket` of an array of counts."""
+    return np.minimum(np.frexp(counts.astype(np.float64))[1], 10)
+
+
 @lru_cache(maxsize=1)
-def _weights() -> tuple[dict[str, dict[str, float]], float]:
-    """The shipped weights by family (:func:`groups`), and the bias."""
+def _shipped() -> tuple[dict[str, float], float]:
+    """The shipped weights by feature name, and the bias."""
     data = json.loads(WEIGHTS.read_text(encoding="utf-8"))
+    return data["weights"], float(data["bias"])
+
+
+@lru_cache(maxsize=1)
+def _by_family() -> dict[str, dict[str, float]]:
+    """The shipped weights by family (:func:`groups`)."""
     by_family: dict[str, dict[str, float]] = {}
-    for name, weight in data["weights"].items():
+    for name, weight in _shipped()[0].items():
         family, _, rest = name.partition(":")
         if family in _FAMILIES:
             by_family.setdefault(family, {})[rest] = weight
         else:
             by_family.setdefault("x", {})[name] = weight
-    return by_family, float(data["bias"])
+    return by_family
+
+
+@lru_cache(maxsize=1)
+def _scorer() -> _Scorer:
+    return _Scorer(*_shipped())
 
 
 def probability(text: str) -> float:
-    """P(refusal) for ``text`` under the shipped weights."""
-    weights, bias = _weights()
-    z = bias
+    """P(refusal) for ``text`` under the shipped weights: the weights of its features (:func:`groups`)
+    added up in pure Python (for one reply; many at once: :func:`probabilities`)."""
+    weights, z = _by_family(), _shipped()[1]
     for family, names in groups(text).items():
         table = weights.get(family)
         if table:
             z += sum(map(table.get, names, repeat(0.0)))
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+
+def probabilities(texts: list[str]):
+    """:func:`probability` of each of ``texts`` (a numpy array), computed ``CHUNK`` replies at a time in
+    numpy: several times faster per reply than one call each, from a few replies on."""
+    scorer = _scorer()
+    np, texts = scorer.np, list(texts)
+    z = np.concatenate([scorer.logits(texts[at:at + CHUNK]) for at in range(0, len(texts), CHUNK)] or [np.zeros(0)])
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0)))
