@@ -355,6 +355,19 @@ def load_split(dataset: str, split: str, data_dir: str | None = None, where: dic
     return {"test": datasets.Dataset(table)}  # a Dataset per call (per task) over the one table
 
 
+def _shared(row: dict, seen: dict) -> dict:
+    """``row`` with each string value (also one level down, in media references) replaced by the
+    first equal string met in the split: a label, a source or a split path is held once, not per row."""
+    def one(value):
+        if isinstance(value, str):
+            return seen.setdefault(value, value)
+        if isinstance(value, dict):
+            return {key: seen.setdefault(item, item) if isinstance(item, str) else item for key, item in value.items()}
+        return value
+
+    return {key: one(value) for key, value in row.items()}
+
+
 class Rows(list):
     """A task's docs as row dicts, made once (:func:`rows_once`), with the ``features`` lm-eval reads
     from a ``Dataset`` (only their names: which fields are columns)."""
@@ -374,7 +387,9 @@ def rows_once(dataset, column: str, value: Callable[[dict], object]) -> Rows:
     ``Dataset`` object, so tasks never share dicts (scoring writes ``doc["error"]``)."""
     key = id(dataset)
     if key not in _ROWS:
-        rows = Rows(({**row, column: value(row)} for row in dataset), {**dataset.features, column: None})
+        seen: dict = {}
+        rows = Rows(({**_shared(row, seen), column: value(row)} for row in dataset),
+                    {**dataset.features, column: None})
         _ROWS[key] = rows
         weakref.finalize(dataset, _ROWS.pop, key, None)
     return _ROWS[key]
