@@ -9,6 +9,7 @@ pages of memory-mapped data are reclaimable and not counted). Scenarios:
 
     python bench/bench_memory.py [--scenario growth|variants|mmprivacy|all] [--work DIR] [--no-output]
 
+Each line also gives the 1-minute load average at its end (a busy machine slows the run, not its peak).
 Data (and their memory-mapped Arrow copies) are written once under ``--work`` (default
 /tmp/mmpriv-bench-memory) and reused; delete the folder afterwards.
 """
@@ -132,7 +133,9 @@ def main() -> None:
     out = None if args.no_output else args.work / "out"
     os.environ.setdefault("MMPRIV_CACHE_DIR", str(args.work / "cache"))  # the Arrow copies live with the data
     for name in SCENARIOS if args.scenario == "all" else [args.scenario]:
-        print(json.dumps({**SCENARIOS[name](args.work, out), "output_path": bool(out)}), flush=True)
+        figures = SCENARIOS[name](args.work, out)
+        print(json.dumps({**figures, "output_path": bool(out), "load_avg_1min": round(os.getloadavg()[0], 2),
+                          "cores": os.cpu_count()}), flush=True)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,9 @@ Memory stays flat whatever the size of the data:
 - a run that evaluates only the first N docs (``max_docs``, which ``mmpriv run --limit N`` passes)
   converts and reads only the leading rows that hold them (the rows passing ``where`` counted from the
   ``where`` columns alone), unless the whole split is already converted;
+- each task gets its own ``Dataset`` object over the one table, and a task's ``process_docs`` keeps its
+  row dicts once (:func:`rows_once`): lm-eval re-runs ``process_docs`` at every ``eval_docs`` access, and
+  each pass over a ``Dataset`` makes new dicts (a copy per request and another per sample log);
 - the docs lm-eval keeps hold no media: a media cell is a reference ``{"split": <parquet path>,
   "column": "image"|"audio", "row": i, "rows": <leading rows read, or None for all>}``
   whose bytes :func:`media_bytes` reads on demand (``media.load_image`` / ``load_audio`` accept it).
@@ -31,8 +34,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import weakref
 from functools import lru_cache
 from pathlib import Path
+from typing import Callable
 
 from mmpriv_tasks import paths
 from mmpriv_tasks.errors import DataError, MediaError
@@ -290,10 +295,8 @@ def _ref_type():
 @lru_cache(maxsize=64)
 def _load(path: Path, _stamp: tuple, where: tuple, required: tuple[str, ...], max_docs: int | None,
           reference: Path | None):
-    import datasets
-
     rows = _rows_needed(path, dict(where), max_docs)
-    return datasets.Dataset(_docs_table(path, dict(where), required, rows, reference)), rows
+    return _docs_table(path, dict(where), required, rows, reference), rows
 
 
 # load_split's arguments: where each comes from, its type and what it should be (None: not given)
@@ -344,10 +347,52 @@ def load_split(dataset: str, split: str, data_dir: str | None = None, where: dic
     needed = tuple(dict.fromkeys([*(required or ()), *([modality] if modality in MEDIA_COLUMNS else [])]))
     bundled = paths.bundled_data_dir() / dataset / f"{split}.parquet"  # the schema a split of this name has
     reference = bundled if bundled.is_file() and bundled.resolve() != path.resolve() else None
-    docs, rows = _load(path, _stamp(path), key, needed, max_docs, reference)
-    log.info("mmpriv: %s: %d docs from %s rows (data fingerprint %s)", path, len(docs),
+    import datasets
+
+    table, rows = _load(path, _stamp(path), key, needed, max_docs, reference)
+    log.info("mmpriv: %s: %d docs from %s rows (data fingerprint %s)", path, table.num_rows,
              "all" if rows is None else f"the first {rows}", fingerprint(path))
-    return {"test": docs}
+    return {"test": datasets.Dataset(table)}  # a Dataset per call (per task) over the one table
+
+
+def _shared(row: dict, seen: dict) -> dict:
+    """``row`` with each string value (also one level down, in media references) replaced by the
+    first equal string met in the split: a label, a source or a split path is held once, not per row."""
+    def one(value):
+        if isinstance(value, str):
+            return seen.setdefault(value, value)
+        if isinstance(value, dict):
+            return {key: seen.setdefault(item, item) if isinstance(item, str) else item for key, item in value.items()}
+        return value
+
+    return {key: one(value) for key, value in row.items()}
+
+
+class Rows(list):
+    """A task's docs as row dicts, made once (:func:`rows_once`), with the ``features`` lm-eval reads
+    from a ``Dataset`` (only their names: which fields are columns)."""
+
+    def __init__(self, rows, features: dict):
+        super().__init__(rows)
+        self.features = features
+
+
+_ROWS: dict[int, Rows] = {}
+
+
+def rows_once(dataset, column: str, value: Callable[[dict], object]) -> Rows:
+    """``process_docs`` made once per ``dataset`` object: its rows, each gaining ``column`` =
+    ``value(row)``; a later call with the same object returns the same :class:`Rows`, so lm-eval's
+    requests, scoring and sample log share one dict per row. Each task's loader returns its own
+    ``Dataset`` object, so tasks never share dicts (scoring writes ``doc["error"]``)."""
+    key = id(dataset)
+    if key not in _ROWS:
+        seen: dict = {}
+        rows = Rows(({**_shared(row, seen), column: value(row)} for row in dataset),
+                    {**dataset.features, column: None})
+        _ROWS[key] = rows
+        weakref.finalize(dataset, _ROWS.pop, key, None)
+    return _ROWS[key]
 
 
 # ------------------------------------------------------------------------------ media on demand

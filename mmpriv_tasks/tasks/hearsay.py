@@ -133,24 +133,29 @@ def _dimension(attribute: str) -> str:
     return DIMENSIONS[attribute]
 
 
-def _with_prompt_column(dataset, fields):
-    """``dataset`` plus a ``prompt`` column: ``fields(attribute)`` of each row (one call per attribute)."""
-    attributes = dataset["attribute"]
-    by_attribute = {attribute: fields(attribute) for attribute in set(attributes)}
-    return dataset.add_column("prompt", [by_attribute[attribute] for attribute in attributes])
+def _with_prompt_column(dataset, fields, key):
+    """``dataset``'s rows, made once per task (``task_data.rows_once``), each plus ``prompt``:
+    ``fields(*key(row))``, one dict per distinct key, shared by its rows."""
+    made = {}
+
+    def prompt(row):
+        wanted = key(row)
+        if wanted not in made:
+            made[wanted] = fields(*wanted)
+        return made[wanted]
+
+    return task_data.rows_once(dataset, "prompt", prompt)
 
 
 def with_prompt_fields(dataset):
     """``process_docs`` of the attribute tasks: each row gains ``prompt`` (:func:`prompt_fields`)."""
-    return _with_prompt_column(dataset, prompt_fields)
+    return _with_prompt_column(dataset, prompt_fields, lambda row: (row["attribute"],))
 
 
 def with_blind_prompt_fields(dataset):
     """``process_docs`` of the blind tests: each row gains ``prompt`` (:func:`blind_prompt_fields` of
     its attribute and script)."""
-    keys = list(zip(dataset["attribute"], dataset["script"]))
-    by_key = {key: blind_prompt_fields(*key) for key in set(keys)}
-    return dataset.add_column("prompt", [by_key[key] for key in keys])
+    return _with_prompt_column(dataset, blind_prompt_fields, lambda row: (row["attribute"], row["script"]))
 
 
 def doc_to_audio(doc: dict) -> list:
