@@ -6,7 +6,9 @@ its replies at once, just before. :class:`JudgePass` uses that moment: it runs t
 judge call is recorded), sends the recorded requests together (up to the judge's
 ``num_concurrent``, with its retries, cache and error accounting), and keeps the verdicts. The
 replies pass through unchanged; ``process_results`` then finds every verdict it asks for.
-Offline scoring (``MMPRIV_REFUSAL_MODE`` unset or ``offline``) makes it a no-op.
+In every mode it first scores all replies with the offline detector at once
+(:func:`~mmpriv_tasks.scoring.refusal.prime`, numpy; the per-sample calls then look them up); offline
+scoring (``MMPRIV_REFUSAL_MODE`` unset or ``offline``) sends no judge request.
 
 Task YAML (after ``take_first``, so each reply is one string; the filter name ``none`` keeps
 metric keys ``<metric>,none``)::
@@ -27,6 +29,7 @@ from typing import Callable
 from lm_eval.api.filter import Filter
 
 from mmpriv_tasks.scoring.judge import collect_requests, for_sample
+from mmpriv_tasks.scoring.refusal import prime
 from mmpriv_tasks.scoring.refusal_modes import refusal_mode
 
 
@@ -39,6 +42,7 @@ class JudgePass(Filter):
 
     def apply(self, resps, docs):
         resps = list(resps)
+        prime(resps)
         if refusal_mode() == "offline":
             return resps
         with collect_requests() as wanted:
