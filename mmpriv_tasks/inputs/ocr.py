@@ -14,9 +14,11 @@ reads one text line at a time (``rec_batch_num=1``, RapidOCR's default is 6): on
 forms it used 38 % less CPU and gave truer text, because a batch pads its lines to the widest one and
 the padded lines lose their spaces ("RiversideCommunityCenter", "08202MichealParkway" with batches of 6;
 "Riverside Community Center", "08202 MichealParkway" one by one) and misread "x" in phone extensions.
-Because each line is read alone, a line crop whose pixels were read before is not read again
-(:class:`_LineMemo`): forms of one layout share their label lines pixel for pixel (about half of the
-bundled suite's 1,895 line crops), so this halves recognition and leaves every transcript unchanged.
+Each line is read at its own width (:class:`_LineReader`; RapidOCR pads short lines to 320 px) and
+a line crop whose pixels were read before is not read again (forms of one layout share their label
+lines pixel for pixel). ``python bench/bench_ocr_lines.py`` compares this with RapidOCR's own line
+reading on the bundled suite's forms: recognition CPU and transcripts (equal up to spaces at line
+ends, which :func:`_read` strips).
 
 Transcripts can be kept on disk (:class:`TranscriptCache`, one 0600 file per image in a 0700 folder,
 named by the SHA-256 of the engine settings and the image bytes), so a re-run reads no image twice.
@@ -33,6 +35,7 @@ from pathlib import Path
 
 ENGINE_SETTINGS = {"det_limit_type": "max", "use_cls": False, "rec_batch_num": 1,
                    "intra_op_num_threads": 1, "inter_op_num_threads": 1}
+LINE_READING = "own-width"  # part of the transcript cache key: how :class:`_LineReader` reads a line
 OCR_CACHE_ENV = "MMPRIV_OCR_CACHE_DIR"
 _WORKER_ENGINE = None
 
@@ -45,13 +48,18 @@ def _engine_class():
     return RapidOCR
 
 
-class _LineMemo:
-    """Wraps RapidOCR's line recogniser so that a crop already read (same pixels, same shape) is not
-    read again. Exact only because recognition reads one line at a time (``rec_batch_num=1``): a
-    line's text never depends on the other lines of a batch."""
+class _LineReader:
+    """Replaces RapidOCR's line recogniser: reads each line crop at its own width, and a crop already
+    read (same pixels, same shape) not again.
 
-    def __init__(self, recognise, limit: int = 50_000) -> None:
-        self._recognise, self._limit, self._read = recognise, limit, {}
+    RapidOCR pads every line to at least 320 px at the model's 48 px height (PaddleOCR's batch
+    alignment); a label such as "Email Address" is about 200 px, so two thirds of a form's lines were
+    mostly padding. Read alone at its own width, a line costs a third less and reads the same text
+    (spaces at a line's ends aside, which :func:`_read` strips). Lines wider than the padding are read
+    as RapidOCR reads them."""
+
+    def __init__(self, recogniser, limit: int = 50_000) -> None:
+        self._recogniser, self._limit, self._read = recogniser, limit, {}
 
     @staticmethod
     def _key(crop) -> bytes:
@@ -59,24 +67,27 @@ class _LineMemo:
         digest.update(crop.tobytes())
         return digest.digest()
 
+    def _read_line(self, crop) -> tuple[str, float]:
+        ratio = crop.shape[1] / crop.shape[0]
+        pixels = self._recogniser.resize_norm_img(crop, ratio)[None]
+        scores = self._recogniser.session(pixels)[0]
+        return self._recogniser.postprocess_op(scores, False, wh_ratio_list=[ratio], max_wh_ratio=ratio)[0]
+
     def __call__(self, crops, return_word_box: bool = False):
         if return_word_box:  # word boxes are not what forms need; nothing to share
-            return self._recognise(crops, return_word_box)
+            return self._recogniser(crops, return_word_box)
         keys = [self._key(crop) for crop in crops]
-        new = {key: crop for key, crop in zip(keys, crops) if key not in self._read}
-        elapsed = 0.0
-        if new:
-            if len(self._read) + len(new) > self._limit:
-                self._read.clear()
-            texts, elapsed = self._recognise(list(new.values()), return_word_box)
-            self._read.update(zip(new, texts))
-        return [self._read[key] for key in keys], elapsed
+        if len(self._read) + len(keys) > self._limit:
+            self._read.clear()
+        for key, crop in zip(keys, crops):
+            if key not in self._read:
+                self._read[key] = self._read_line(crop)
+        return [self._read[key] for key in keys], 0.0
 
 
 def _engine():
     engine = _engine_class()(**ENGINE_SETTINGS)
-    if ENGINE_SETTINGS["rec_batch_num"] == 1:
-        engine.text_rec = _LineMemo(engine.text_rec)
+    engine.text_rec = _LineReader(engine.text_rec)
     return engine
 
 
@@ -84,7 +95,7 @@ def _read(engine, pixels) -> str:
     """Text lines of an RGB pixel array, top to bottom, left to right."""
     result, _ = engine(pixels)
     boxes = sorted(result or [], key=lambda r: (round(r[0][0][1] / 12), r[0][0][0]))
-    return "\n".join(text for _box, text, _score in boxes)
+    return "\n".join(text.strip() for _box, text, _score in boxes)
 
 
 def _pixels(encoded: bytes):
@@ -125,7 +136,8 @@ class TranscriptCache:
         self.directory = Path(directory).expanduser()
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(self.directory, 0o700)
-        engine = json.dumps({"rapidocr": version("rapidocr-onnxruntime"), **ENGINE_SETTINGS}, sort_keys=True)
+        engine = json.dumps({"rapidocr": version("rapidocr-onnxruntime"), "lines": LINE_READING, **ENGINE_SETTINGS},
+                            sort_keys=True)
         self._salt = hashlib.sha256(engine.encode()).digest()
 
     def key(self, image: bytes) -> str:
