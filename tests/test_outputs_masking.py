@@ -33,6 +33,18 @@ def test_values_are_masked_whatever_their_formatting(text, expected):
     assert Masker([RECORD]).mask(text) == expected
 
 
+
+def test_a_repeated_text_is_scanned_once_and_the_memo_stays_bounded(monkeypatch):
+    masker = Masker([RECORD])
+    scanned = []
+    spans = masker.spans
+    monkeypatch.setattr(masker, "spans", lambda text: scanned.append(text) or spans(text))
+    monkeypatch.setattr(Masker, "MEMO_SIZE", 2)
+    texts = ["SSN 367-75-3579", "SSN 367-75-3579", "hello", "SSN 367-75-3579", "x", "y", "SSN 367-75-3579"]
+    assert [masker.mask(t) for t in texts] == ["SSN [SSN]", "SSN [SSN]", "hello", "SSN [SSN]", "x", "y", "SSN [SSN]"]
+    assert scanned == ["SSN 367-75-3579", "hello", "x", "y", "SSN 367-75-3579"]  # forgotten once 2 were held
+
+
 OCR_PEOPLE = [RECORD, {"name": "Isabel Rivers", "first_name": "Isabel", "last_name": "Rivers",
                         "phone": "674.978.5877x19566", "address": "PSC 4159, Box 2066, APO AE 14033"},
               {"name": "Bo Adam", "first_name": "Bo", "last_name": "Adam", "address": "4 Summit Commons"},
