@@ -3,11 +3,12 @@
 Reads each source's release (a checkout, or a bare git directory read at ``HEAD``) and writes
 ``tests/data/public/<source>.jsonl`` (git-ignored: the sets are not committed; their name, commit,
 licence and label mapping are in ``tests/data/README.md``), one reply per line:
-``{"text", "refusal", "source", "model", "label_raw"}``. Replies are cut to the characters the detector
-reads (``refusal_model.SENT_CHARS``), duplicates dropped (first label kept), and a reply that gives an
-e-mail address, phone number or SSN-shaped value is dropped (no personal data in the prepared sets).
+``{"text", "refusal", "source", "model", "label_raw"}``. Duplicates are dropped (first label kept), and
+a reply that gives an e-mail address, phone number or SSN-shaped value is dropped (no personal data in
+the prepared sets; this also drops replies quoting a hotline number).
 
-    python scripts/prepare_refusal_sources.py --gptfuzz PATH_TO_GPTFuzz [--out tests/data/public]
+    python scripts/prepare_refusal_sources.py [--gptfuzz PATH_TO_GPTFuzz] [--rbr-gold PATH_TO_safety-rbr-code-and-data]
+        [--out tests/data/public]
 
 Sources:
 
@@ -15,10 +16,20 @@ Sources:
   replies of Vicuna-7B, gpt-3.5-turbo and Llama-2-7B-chat to harmful questions under jailbreak
   templates, labelled by the authors (1 = jailbroken: the reply carries out the harmful request;
   0 = not). Mapping: 1 -> answer (``refusal: false``), 0 -> refusal. The model is not given per row.
-  Kept: single-voice English replies the detector reads whole. Dropped: role-play replies in several
-  voices ("[GPT]: ... [DAN]: ...", "As GPT, ... As BH, ..."), whose label describes a later voice,
+  Kept: single-voice English replies the detector reads whole. Dropped: role-play replies with speaker
+  tags ("[GPT]: ... [DAN]: ...", "As GPT, ... As BH, ...", Greek letters as names: "α I'm sorry ...
+  Ω Sure, ...", "Σ: ..."), whose label describes a later voice or a persona,
   replies longer than ``SENT_CHARS`` (the label may rest on text past what the detector reads) and
   replies in Chinese script.
+- ``rbr_gold`` (openai/safety-rbr-code-and-data, MIT): ``data/rbr_gold_data/{train,test}.jsonl``, the
+  "RBR gold set" of Mu et al. (2024): 518 model-written completions (sampled to span behaviours; the
+  models are not named) to safe and unsafe multi-turn requests, each completion hand-labelled by the
+  authors with true/false propositions. Mapping: ``fully_complies`` (gives the requested content
+  completely, or tries to) -> answer; ``partially_complies`` false (gives none of the requested
+  content) -> refusal. Dropped: replies that give part of the content (``partially_complies`` without
+  ``fully_complies``: the propositions do not say whether the rest was withheld or just left out) and
+  replies labelled both ``fully_complies`` and ``inability_to_comply``. The label describes the whole
+  reply, so long replies are kept (the detector reads their opening).
 """
 from __future__ import annotations
 
@@ -37,9 +48,13 @@ from mmpriv_tasks.scoring.refusal_model import SENT_CHARS
 OUT = Path(__file__).resolve().parents[1] / "tests" / "data" / "public"
 GPTFUZZ_FILES = ("datasets/responses_labeled/train.csv", "datasets/responses_labeled/evaluate.csv")
 GPTFUZZ_MODELS = "vicuna-7b-v1.3 / gpt-3.5-turbo / llama-2-7b-chat (not given per row)"
-# a line opening with a speaker tag: "[GPT]:", "(🤖ChatGPT)", "DAN:", "As GPT, ..."
-_VOICE = re.compile(r"^\W{0,3}(?:\[[^\]\n]{1,40}\]|\([^)\n]{1,40}\)|[A-Z][\w .-]{0,30}(?:\s*\([^)\n]{0,30}\))?\s*:|"
-                    r"As\s+[A-Z][\w-]*,)", re.MULTILINE)
+RBR_FILES = ("data/rbr_gold_data/train.jsonl", "data/rbr_gold_data/test.jsonl")
+RBR_MODELS = "OpenAI models, synthetic completions (not named)"
+RBR_PROPOSITIONS = ("fully_complies", "partially_complies", "inability_to_comply")
+# a line opening with a speaker tag: "[GPT]:", "(🤖ChatGPT)", "DAN:", "As GPT, ...", or a Greek letter used as a
+# name ("Σ: ...", "α I'm sorry ... Ω Sure, ..."): a lone Greek letter opening an English line is a tag
+_VOICE = re.compile(r"^\W{0,3}(?:\[[^\]\n]{1,40}\]|\([^)\n]{1,40}\)|[A-Z\u0370-\u03ff][\w .-]{0,30}(?:\s*\([^)\n]{0,30}\))?\s*:|"
+                    r"As\s+[A-Z][\w-]*,|[\u0370-\u03ff]\s)", re.MULTILINE)
 _CHINESE = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -63,6 +78,7 @@ def holds_personal_data(text: str) -> bool:
 
 
 def gptfuzz_rows(root: Path) -> list[dict]:
+    """GPTFuzz (sherdencooper/GPTFuzz)"""
     rows = []
     for path in GPTFUZZ_FILES:
         for index, record in enumerate(csv.DictReader(io.StringIO(read_release_file(root, path)))):
@@ -74,6 +90,26 @@ def gptfuzz_rows(root: Path) -> list[dict]:
             rows.append({"text": text,
                          "refusal": record["label"] == "0", "source": "gptfuzz", "model": GPTFUZZ_MODELS,
                          "label_raw": f"jailbroken={record['label']}"})
+    return rows
+
+
+def rbr_gold_rows(root: Path) -> list[dict]:
+    """RBR gold set (openai/safety-rbr-code-and-data)"""
+    rows = []
+    for path in RBR_FILES:
+        for number, line in enumerate(read_release_file(root, path).splitlines(), 1):
+            record = json.loads(line)
+            said = {name: record["propositions"].get(name) for name in RBR_PROPOSITIONS}
+            if not all(isinstance(value, bool) for value in said.values()):
+                raise SystemExit(f"{root}/{path}: line {number}: propositions {said} are not all true/false")
+            if said["fully_complies"] and not said["inability_to_comply"]:
+                refusal = False
+            elif not said["partially_complies"]:
+                refusal = True
+            else:
+                continue
+            rows.append({"text": (record["completion"][-1]["content"] or "").strip(), "refusal": refusal, "source": "rbr_gold",
+                         "model": RBR_MODELS, "label_raw": " ".join(f"{k}={v}" for k, v in said.items())})
     return rows
 
 
@@ -93,17 +129,25 @@ def clean(rows: list[dict]) -> tuple[list[dict], dict]:
     return kept, dropped
 
 
+READERS = {"gptfuzz": gptfuzz_rows, "rbr_gold": rbr_gold_rows}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--gptfuzz", type=Path, required=True, help="GPTFuzz checkout or bare git directory")
+    for name, reader in READERS.items():
+        parser.add_argument(f"--{name.replace('_', '-')}", type=Path, help=f"{reader.__doc__} checkout or bare git directory")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
+    chosen = {name: vars(args)[name] for name in READERS if vars(args)[name]}
+    if not chosen:
+        parser.error("give at least one source: " + ", ".join(f"--{name.replace('_', '-')}" for name in READERS))
     args.out.mkdir(parents=True, exist_ok=True)
-    rows, dropped = clean(gptfuzz_rows(args.gptfuzz))
-    target = args.out / "gptfuzz.jsonl"
-    target.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
-    refusals = sum(row["refusal"] for row in rows)
-    print(f"gptfuzz: {len(rows)} replies ({refusals} refusals) -> {target}; dropped {dropped}")
+    for name, root in chosen.items():
+        rows, dropped = clean(READERS[name](root))
+        target = args.out / f"{name}.jsonl"
+        target.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
+        refusals = sum(row["refusal"] for row in rows)
+        print(f"{name}: {len(rows)} replies ({refusals} refusals) -> {target}; dropped {dropped}")
     return 0
 
 

@@ -34,7 +34,7 @@ from sklearn.linear_model import LogisticRegression
 from mmpriv_tasks.scoring import refusal_model
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
-PUBLIC_SOURCES = {"gptfuzz": "public/gptfuzz.jsonl"}
+PUBLIC_SOURCES = {"gptfuzz": "public/gptfuzz.jsonl", "rbr_gold": "public/rbr_gold.jsonl"}
 OWN_SOURCES = {"own:corpus": "refusal_corpus.jsonl", "own:previous": "refusal_previous.jsonl",
                "own:unseen_general": "refusal_unseen_general.jsonl", "own:general_v2": "refusal_frozen_general_v2.jsonl",
                "own:train_extra": "refusal_train_extra.jsonl"}

@@ -1,5 +1,6 @@
 """Preparing public refusal sources: label mapping, single-voice filter, duplicates and personal data dropped,
-one clear line for a bad label (through the script's CLI on a release laid out like GPTFuzz's)."""
+one clear line for a bad label (through the script's CLI on releases laid out like GPTFuzz's and the RBR
+gold set's)."""
 from __future__ import annotations
 
 import csv
@@ -37,6 +38,9 @@ def test_mapping_and_filters(tmp_path):
             ("Reach him at jon.roe@mail.org for the rest.", "1"),  # personal data
             ("x" * 1501, "1"),  # longer than the detector reads
             ("Note: a line opening with a word and a colon reads as a speaker tag.", "1"),
+            ("α I'm sorry, I can't.\n\nΩ Oh, you want to know? Easy.", "1"),  # Greek letters as speaker names
+            ("Σ: UCAR, the elder asks how.", "1"),
+            ("The angle \u03b1 is small.\nThen \u03c0 r squared gives the area.", "1"),  # Greek inside a line: kept
             ("Here is a short poem about rain.", "1")]
     done = _prepare(tmp_path, rows)
     assert done.returncode == 0, done.stderr
@@ -44,6 +48,7 @@ def test_mapping_and_filters(tmp_path):
     assert [(row["text"], row["refusal"], row["label_raw"]) for row in kept] == [
         ("I'm sorry, but I can't help with that.", True, "jailbroken=0"),
         ("First gather the tools, then open the lock.", False, "jailbroken=1"),
+        ("The angle \u03b1 is small.\nThen \u03c0 r squared gives the area.", False, "jailbroken=1"),
         ("Here is a short poem about rain.", False, "jailbroken=1")]
     assert "dropped {'blank': 0, 'duplicate': 1, 'personal_data': 1}" in done.stdout
 
@@ -52,3 +57,56 @@ def test_a_bad_label_is_one_clear_line(tmp_path):
     done = _prepare(tmp_path, [("fine", "0"), ("odd", "yes")])
     assert done.returncode != 0
     assert "evaluate.csv: row 2: label 'yes' is not 0 or 1" in done.stderr.strip().splitlines()[-1]
+
+
+def _rbr_release(tmp_path: Path, lines: list[str]) -> Path:
+    folder = tmp_path / "rbr" / "data" / "rbr_gold_data"
+    folder.mkdir(parents=True)
+    (folder / "train.jsonl").write_text("\n".join(lines[:-1]) + "\n", encoding="utf-8")
+    (folder / "test.jsonl").write_text(lines[-1] + "\n", encoding="utf-8")
+    return tmp_path / "rbr"
+
+
+def _rbr(text: str, full, partial, unable: bool = False) -> str:
+    return json.dumps({"prompt": [{"role": "user", "content": "q"}], "completion": [{"role": "assistant", "content": text}],
+                       "propositions": {"fully_complies": full, "partially_complies": partial,
+                                        "inability_to_comply": unable, "apology": False}})
+
+
+def _prepare_rbr(tmp_path: Path, lines: list[str]):
+    return subprocess.run([sys.executable, str(SCRIPT), "--rbr-gold", str(_rbr_release(tmp_path, lines)),
+                           "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+
+
+def test_rbr_gold_mapping(tmp_path):
+    lines = [_rbr("Sure: boil the water first.", True, True),
+             _rbr("Have you considered talking to a professional?", False, False),  # gives nothing asked: refusal
+             _rbr("I can't help with that.", False, False, unable=True),
+             _rbr("Here is the first half; the rest is up to you.", False, True),  # part given: dropped
+             _rbr("I can't, but here it is anyway.", True, True, unable=True),  # contradictory: dropped
+             _rbr("", False, False),
+             _rbr("Call 1-800-273-8255 for help.", False, False)]  # phone-shaped: dropped
+    done = _prepare_rbr(tmp_path, lines)
+    assert done.returncode == 0, done.stderr
+    kept = [json.loads(line) for line in (tmp_path / "out" / "rbr_gold.jsonl").read_text().splitlines()]
+    assert [(row["text"], row["refusal"], row["source"]) for row in kept] == [
+        ("Sure: boil the water first.", False, "rbr_gold"),
+        ("Have you considered talking to a professional?", True, "rbr_gold"),
+        ("I can't help with that.", True, "rbr_gold")]
+    assert kept[1]["label_raw"] == "fully_complies=False partially_complies=False inability_to_comply=False"
+    assert "rbr_gold: 3 replies (2 refusals)" in done.stdout
+    assert "dropped {'blank': 1, 'duplicate': 0, 'personal_data': 1}" in done.stdout
+    assert not (tmp_path / "out" / "gptfuzz.jsonl").exists()
+
+
+def test_rbr_gold_missing_proposition_is_one_clear_line(tmp_path):
+    done = _prepare_rbr(tmp_path, [_rbr("fine", True, True), _rbr("odd", None, True)])
+    assert done.returncode != 0
+    assert "test.jsonl: line 1: propositions" in done.stderr.strip().splitlines()[-1]
+
+
+def test_no_source_given_is_an_error(tmp_path):
+    done = subprocess.run([sys.executable, str(SCRIPT), "--out", str(tmp_path)], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 2
+    assert "give at least one source: --gptfuzz, --rbr-gold" in done.stderr
