@@ -98,11 +98,8 @@ def test_shipped_weights_come_from_the_training_script_on_the_training_sets(tmp_
     subprocess.run([sys.executable, str(ROOT / "scripts" / "train_refusal_detector.py"), *args],
                    check=True, capture_output=True, text=True, timeout=1200)
     trained = json.loads(out.read_text())
-    if trained["trained_on"] != shipped["trained_on"]:  # sources prepared since (a new source, a filter changed)
-        pytest.skip(f"the shipped weights were trained on {shipped['trained_on']}; the prepared sources are now "
-                    f"{trained['trained_on']}: retrain (scripts/train_refusal_detector.py) to ship weights for them")
-    assert "general_v3" not in shipped["trained_on"]
-    assert shipped["trained_on"].startswith("gptfuzz + own:corpus")
+    assert trained["trained_on"] == shipped["trained_on"] and "general_v3" not in shipped["trained_on"]
+    assert shipped["trained_on"].startswith("gptfuzz + rbr_gold + own:corpus")
     assert trained["platt"] == shipped["platt"] and trained["leave_one_source_out"] == shipped["leave_one_source_out"]
     assert trained["weights"].keys() == shipped["weights"].keys()
     assert max(abs(trained["weights"][k] - shipped["weights"][k]) for k in shipped["weights"]) < 1e-3
@@ -111,9 +108,9 @@ def test_shipped_weights_come_from_the_training_script_on_the_training_sets(tmp_
 def test_shipped_weights_record_a_leave_one_source_out_choice():
     shipped = json.loads(refusal_model.WEIGHTS.read_text())
     table = shipped["leave_one_source_out"]
-    assert list(table) == ["gptfuzz", "own:corpus", "own:previous", "own:unseen_general", "own:general_v2",
-                           "own:train_extra"]
-    assert all(row["n"] > 0 and 0.85 <= row["accuracy"] <= 1 for row in table.values())
+    assert list(table) == ["gptfuzz", "rbr_gold", "own:corpus", "own:previous", "own:unseen_general",
+                           "own:general_v2", "own:train_extra"]
+    assert all(row["n"] > 0 and 0.75 <= row["accuracy"] <= 1 for row in table.values())
     assert shipped["platt"][0] > 0
 
 
