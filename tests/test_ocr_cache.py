@@ -2,11 +2,13 @@
 read back instead of running OCR, through FormReader and through `mmpriv run --model ocr-extractor`."""
 from __future__ import annotations
 
+import io
 import json
 import stat
 
 import pyarrow.parquet as pq
 import pytest
+from PIL import Image
 
 from mmpriv_tasks.inputs import ocr
 from mmpriv_tasks.paths import bundled_data_dir
@@ -49,6 +51,19 @@ def test_a_wider_cache_folder_is_narrowed_to_owner_only(tmp_path):
     ocr.TranscriptCache(cache).put("k", "text")
     assert _mode(cache) == 0o700 and _mode(cache / "k.txt") == 0o600
     assert ocr.TranscriptCache(cache).get("k") == "text" and ocr.TranscriptCache(cache).get("other") is None
+
+
+
+def test_the_cache_key_names_the_line_reading_and_a_pil_image_is_read_once(tmp_path, monkeypatch):
+    key = ocr.TranscriptCache(tmp_path / "a").key(b"image")
+    monkeypatch.setattr(ocr, "LINE_READING", "padded")
+    assert ocr.TranscriptCache(tmp_path / "b").key(b"image") != key
+    reads = []
+    monkeypatch.setattr(ocr, "_read", lambda engine, pixels: reads.append(pixels.shape) or f"text {len(reads)}")
+    monkeypatch.setattr(ocr, "_engine", lambda: "engine")
+    reader = ocr.FormReader(workers=1)
+    image = Image.open(io.BytesIO(_forms(1)[0]))
+    assert [reader.transcribe(image), reader.transcribe(image.copy())] == ["text 1", "text 1"] and len(reads) == 1
 
 
 def _run(cache, out, *extra):
