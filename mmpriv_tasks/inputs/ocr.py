@@ -56,7 +56,11 @@ class _LineReader:
     alignment); a label such as "Email Address" is about 200 px, so two thirds of a form's lines were
     mostly padding. Read alone at its own width, a line costs a third less and reads the same text
     (spaces at a line's ends aside, which :func:`_read` strips). Lines wider than the padding are read
-    as RapidOCR reads them."""
+    as RapidOCR reads them, and so are crops less than two line heights wide (a lone glyph or a
+    graphic: read at its own width, a drawn icon's square crop passed RapidOCR's score threshold as
+    "F")."""
+
+    OWN_WIDTH_FROM = 2.0  # width / height of the narrowest crop read at its own width
 
     def __init__(self, recogniser, limit: int = 50_000) -> None:
         self._recogniser, self._limit, self._read = recogniser, limit, {}
@@ -69,9 +73,11 @@ class _LineReader:
 
     def _read_line(self, crop) -> tuple[str, float]:
         ratio = crop.shape[1] / crop.shape[0]
-        pixels = self._recogniser.resize_norm_img(crop, ratio)[None]
+        _, height, padded = self._recogniser.rec_image_shape[:3]
+        width = ratio if ratio >= self.OWN_WIDTH_FROM else max(ratio, padded / height)
+        pixels = self._recogniser.resize_norm_img(crop, width)[None]
         scores = self._recogniser.session(pixels)[0]
-        return self._recogniser.postprocess_op(scores, False, wh_ratio_list=[ratio], max_wh_ratio=ratio)[0]
+        return self._recogniser.postprocess_op(scores, False, wh_ratio_list=[ratio], max_wh_ratio=width)[0]
 
     def __call__(self, crops, return_word_box: bool = False):
         if return_word_box:  # word boxes are not what forms need; nothing to share
