@@ -96,6 +96,10 @@ def test_share_repeated_keeps_each_request_its_own_values():
     assert requests[1].args[1] is requests[0].args[1] is requests[3].args[1]
     assert requests[2].args[1] is not requests[0].args[1]
     assert [r.args[2] for r in requests] == media and all(r.args[2] is m for r, m in zip(requests, media))
+    text_only = Instance("generate_until", {}, ("".join(["B", "?"]), {"until": ["x"]}), 0, ("task", 4, 1))
+    share_repeated([requests[1], text_only])  # a task without media: (context, settings)
+    assert text_only.args == (requests[1].args[0], {"until": ["x"]}) and text_only.args[0] is requests[1].args[0]
+    assert text_only.args[1] is requests[1].args[1]
 
 
 def test_a_task_keeps_one_set_of_row_dicts(task_manager):
