@@ -184,12 +184,13 @@ def _data_file(entry, metadata: dict) -> str:
 
 
 def publish_outputs(cfg, results: dict, tracker) -> None:
-    """Write the results JSON and per-sample logs of a finished run (lm-eval's EvaluationTracker)."""
+    """Write the results JSON and per-sample logs of a finished run (lm-eval's EvaluationTracker); a
+    task's samples are let go once written (lm-eval rewrites each one in place while writing it)."""
     samples = results.pop("samples", None) if cfg.log_samples else None
     tracker.save_results_aggregated(results=results, samples=samples)
     if cfg.log_samples:
         for task_name in results["configs"]:
-            tracker.save_results_samples(task_name=task_name, samples=samples[task_name])
+            tracker.save_results_samples(task_name=task_name, samples=samples.pop(task_name))
 
 
 def _print_summary(cfg, results: dict) -> None:
@@ -276,6 +277,7 @@ def _execute(args, include: list[Path], entries: dict, bootstrap_iters: int = 10
         torch_random_seed=_torch_seed(cfg.model, cfg.seed), fewshot_random_seed=cfg.seed[3] if cfg.seed else None,
         confirm_run_unsafe_code=cfg.confirm_run_unsafe_code, built=built,
     )
+    built = None  # the tasks and their requests: the results and samples hold what is written
     if results is None:  # not rank 0 under data parallel
         return
     if cfg.show_config:

@@ -8,7 +8,7 @@ from tqdm import tqdm
 
 from mmpriv_tasks.errors import format_error
 from mmpriv_tasks.models._args import MergedArgs
-from mmpriv_tasks.models._request import unpack
+from mmpriv_tasks.models._request import share_repeated, unpack
 
 
 class OfflineReferenceLM(MergedArgs, LM):
@@ -29,6 +29,7 @@ class OfflineReferenceLM(MergedArgs, LM):
         raise NotImplementedError
 
     def generate_until(self, requests, disable_tqdm: bool = False) -> list[str]:
+        share_repeated(requests)
         replies = []
         for index, raw in enumerate(tqdm(requests, desc=self.name, disable=disable_tqdm or self.rank != 0)):
             request = unpack(raw, index)

@@ -29,3 +29,23 @@ def unpack(request, index: int) -> Request:
     return Request(sample=sample_id(request, index), context=context, gen_kwargs=dict(gen_kwargs or {}),
                    media=rest[0] if rest and isinstance(rest[0], dict) else {},
                    failure=doc_failure(getattr(request, "doc", None)))
+
+
+def share_repeated(requests) -> None:
+    """Point each request's prompt and generation settings at the first equal ones in ``requests``.
+
+    lm-eval renders the prompt and copies the task's generation settings for every request and keeps
+    every request until the run ends; a task whose prompt does not depend on the doc (HearSay) then
+    holds one copy per clip. The values are equal, so what the model gets and the sample log records
+    are unchanged; every wrapper calls this once per ``generate_until``."""
+    prompts: dict[str, str] = {}
+    settings: dict[str, dict] = {}
+    for request in requests:
+        arguments = request.arguments
+        if not (isinstance(arguments, tuple) and len(arguments) >= 2 and isinstance(arguments[0], str)):
+            continue
+        context, gen_kwargs, *rest = arguments
+        if isinstance(gen_kwargs, dict):
+            first = settings.setdefault(repr(gen_kwargs), gen_kwargs)
+            gen_kwargs = first if first == gen_kwargs else gen_kwargs
+        request.arguments = (prompts.setdefault(context, context), gen_kwargs, *rest)

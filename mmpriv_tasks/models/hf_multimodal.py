@@ -33,7 +33,7 @@ from mmpriv_tasks.api.payload import chat_turns
 from mmpriv_tasks.errors import InputError, MediaError, format_error
 from mmpriv_tasks.inputs.media import DEFAULT_SAMPLE_RATE, drop_placeholders, load_audio, load_image
 from mmpriv_tasks.models._args import MergedArgs, as_bool
-from mmpriv_tasks.models._request import unpack
+from mmpriv_tasks.models._request import share_repeated, unpack
 
 log = logging.getLogger(__name__)
 
@@ -270,6 +270,7 @@ class HFMultimodalChatLM(MergedArgs, LM):
         return replies
 
     def generate_until(self, requests, disable_tqdm: bool = False) -> list[str]:
+        share_repeated(requests)
         replies: list[str | None] = [None] * len(requests)
         prepared: dict[int, dict] = {}
         for i, raw in enumerate(requests):

@@ -41,7 +41,7 @@ from mmpriv_tasks.api.client import UNREACHABLE_LIMIT, ChatClient
 from mmpriv_tasks.api.payload import build_messages, build_request, stop_sequences, truncate_at_stop
 from mmpriv_tasks.errors import InputError, MediaError, format_error
 from mmpriv_tasks.models._args import MergedArgs, as_bool
-from mmpriv_tasks.models._request import sample_id, unpack
+from mmpriv_tasks.models._request import sample_id, share_repeated, unpack
 
 logger = logging.getLogger(__name__)
 
@@ -163,6 +163,7 @@ class OpenAICompatLM(MergedArgs, LM):
         return build
 
     def generate_until(self, requests, disable_tqdm: bool = False) -> list[str]:
+        share_repeated(requests)
         results = self.client.complete_many(
             (self._job(raw, index) for index, raw in enumerate(requests)),
             [sample_id(raw, index) for index, raw in enumerate(requests)], total=len(requests),
