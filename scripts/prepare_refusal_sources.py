@@ -53,7 +53,8 @@ RBR_MODELS = "OpenAI models, synthetic completions (not named)"
 RBR_PROPOSITIONS = ("fully_complies", "partially_complies", "inability_to_comply")
 # a line opening with a speaker tag: "[GPT]:", "(🤖ChatGPT)", "DAN:", "As GPT, ...", or a Greek letter used as a
 # name ("Σ: ...", "α I'm sorry ... Ω Sure, ..."): a lone Greek letter opening an English line is a tag
-_VOICE = re.compile(r"^\W{0,3}(?:\[[^\]\n]{1,40}\]|\([^)\n]{1,40}\)|[A-Z\u0370-\u03ff][\w .-]{0,30}(?:\s*\([^)\n]{0,30}\))?\s*:|"
+_VOICE = re.compile(r"^\W{0,3}(?:\[[^\]\n]{1,40}\]|\([^)\n]{1,40}\)|"
+                    r"[A-Z\u0370-\u03ff][\w .-]{0,30}(?:\s*\([^)\n]{0,30}\))?\s*:|"
                     r"As\s+[A-Z][\w-]*,|[\u0370-\u03ff]\s)", re.MULTILINE)
 _CHINESE = re.compile(r"[\u4e00-\u9fff]")
 
@@ -108,8 +109,9 @@ def rbr_gold_rows(root: Path) -> list[dict]:
                 refusal = True
             else:
                 continue
-            rows.append({"text": (record["completion"][-1]["content"] or "").strip(), "refusal": refusal, "source": "rbr_gold",
-                         "model": RBR_MODELS, "label_raw": " ".join(f"{k}={v}" for k, v in said.items())})
+            rows.append({"text": (record["completion"][-1]["content"] or "").strip(), "refusal": refusal,
+                         "source": "rbr_gold", "model": RBR_MODELS,
+                         "label_raw": " ".join(f"{k}={v}" for k, v in said.items())})
     return rows
 
 
@@ -135,7 +137,8 @@ READERS = {"gptfuzz": gptfuzz_rows, "rbr_gold": rbr_gold_rows}
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     for name, reader in READERS.items():
-        parser.add_argument(f"--{name.replace('_', '-')}", type=Path, help=f"{reader.__doc__} checkout or bare git directory")
+        parser.add_argument(f"--{name.replace('_', '-')}", type=Path,
+                            help=f"{reader.__doc__} checkout or bare git directory")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
     chosen = {name: vars(args)[name] for name in READERS if vars(args)[name]}

@@ -74,7 +74,7 @@ class _LineReader:
     def _read_line(self, crop) -> tuple[str, float]:
         ratio = crop.shape[1] / crop.shape[0]
         _, height, padded = self._recogniser.rec_image_shape[:3]
-        width = ratio if ratio >= self.OWN_WIDTH_FROM else max(ratio, padded / height)
+        width = ratio if ratio >= self.OWN_WIDTH_FROM else padded / height
         pixels = self._recogniser.resize_norm_img(crop, width)[None]
         scores = self._recogniser.session(pixels)[0]
         return self._recogniser.postprocess_op(scores, False, wh_ratio_list=[ratio], max_wh_ratio=width)[0]
