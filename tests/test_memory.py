@@ -14,7 +14,7 @@ from bench_memory import VARIANTS, clip_dir, run_tasks  # noqa: E402
 
 SECONDS = 4
 CLIP_KB = 32 * SECONDS  # one clip as 16 kHz 16-bit WAV
-BOUND_KB = 12  # growth per clip of a run writing sample logs (measured: 9.4-9.5)
+BOUND_KB = 14  # growth per clip of a run writing sample logs (measured: 9.4-9.5; margin for other machines)
 
 
 @pytest.mark.slow
@@ -39,7 +39,8 @@ def test_a_run_writing_sample_logs_grows_by_a_few_kb_per_clip(tmp_path, monkeypa
     (splits converted beforehand, as a second run finds them). About 9.5 KB per clip (two requests,
     their sample-log records, two row dicts); 12.2 KB with the prompt and settings copied per request
     and the written sample logs kept; lm-eval hashing media into the log would add about 5 KB. The
-    test below catches the prompt copies themselves."""
+    bound leaves room for other machines' allocators; the test below catches the prompt copies
+    themselves."""
     from mmpriv_tasks.inputs.task_data import shared_table
 
     monkeypatch.setenv("MMPRIV_CACHE_DIR", str(tmp_path / "cache"))
