@@ -111,3 +111,8 @@ def test_line_reader_reads_each_line_once_at_its_own_width_and_changes_no_transc
     our_texts = [ocr._read(ours, ocr._pixels(data)) for data in forms]
     assert our_texts == plain_texts
     assert len(widths) < 0.9 * sum(lines_seen) and min(widths) < 320 <= max(widths)
+    # top to bottom, then left to right: the title first, the first row's labels side by side
+    assert our_texts[0].startswith("Personal Information Form\n")
+    assert "\nLast Name (Family Name)\nFirst Name (Given Name)\nGender\n" in our_texts[0]
+    crop = ocr._pixels(forms[0])[:48, :400]  # word boxes are RapidOCR's own reading
+    assert ours.text_rec([crop], True)[0] == plain.text_rec([crop], True)[0]
