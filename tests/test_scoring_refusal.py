@@ -64,6 +64,20 @@ def test_many_replies_score_as_one_call_each_in_the_given_order():
     assert refusal_probabilities([]) == [] and detect_refusals(iter(texts[:1])) == [True]
 
 
+
+def test_a_few_replies_score_without_building_the_batch_tables(monkeypatch):
+    """Building the numpy tables costs about 700 single calls: a short run's few replies skip it."""
+    from mmpriv_tasks.scoring import refusal_model
+    from mmpriv_tasks.scoring.refusal import refusal_probabilities
+
+    texts = ["I won't guess the speaker's age.", "Sure, here it is: 555-0101.", "I can't read that form."]
+    one_by_one = [refusal_model.probability(text) for text in texts]
+    refusal_model._scorer.cache_clear()
+    assert refusal_probabilities(texts) == one_by_one and not refusal_model.batch_tables_built()
+    monkeypatch.setattr(refusal_model, "FEW", 3)
+    assert refusal_probabilities(texts) == pytest.approx(one_by_one, abs=1e-9) and refusal_model.batch_tables_built()
+
+
 def test_the_tasks_filter_scores_all_replies_at_once_and_per_sample_scoring_looks_them_up(monkeypatch):
     """JudgePass (every MM-Privacy and HearSay task's filter) primes the detector with the task's replies in
     one numpy pass; process_results then never runs the one-reply path, with the same flags."""

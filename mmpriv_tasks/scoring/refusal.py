@@ -63,11 +63,18 @@ def refusal_probability(text: str) -> float:
 
 def refusal_probabilities(texts: Iterable[str]) -> list[float]:
     """:func:`refusal_probability` of each of ``texts``, the learned stage scoring them together
-    (:func:`~mmpriv_tasks.scoring.refusal_model.probabilities`); a repeated text is scored once."""
+    (:func:`~mmpriv_tasks.scoring.refusal_model.probabilities`; a few replies one call each until its
+    tables are built, as a short run needs no more); a repeated text is scored once."""
     texts = list(texts)
     learned = list(dict.fromkeys(text for text in texts
                                  if text not in _primed and text and text.strip() and not is_opt_out(text)))
-    known = {**_primed, **dict(zip(learned, refusal_model.probabilities(learned).tolist()))} if learned else _primed
+    known = _primed
+    if learned:
+        if len(learned) < refusal_model.FEW and not refusal_model.batch_tables_built():
+            scored = [refusal_model.probability(text) for text in learned]
+        else:
+            scored = refusal_model.probabilities(learned).tolist()
+        known = {**_primed, **dict(zip(learned, scored))}
     return [known.get(text, 0.0 if not text or not text.strip() else 1.0) for text in texts]
 
 

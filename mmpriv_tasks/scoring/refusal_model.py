@@ -493,6 +493,14 @@ def _scorer() -> _Scorer:
     return _Scorer(*_shipped())
 
 
+FEW = 200  # replies worth scoring one call each while the numpy tables are not built (building them: ~700 calls)
+
+
+def batch_tables_built() -> bool:
+    """Whether :func:`probabilities` has built its lookup tables in this process."""
+    return _scorer.cache_info().currsize > 0
+
+
 def probability(text: str) -> float:
     """P(refusal) for ``text`` under the shipped weights: the weights of its features (:func:`groups`)
     added up in pure Python (for one reply; many at once: :func:`probabilities`)."""
