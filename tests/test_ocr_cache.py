@@ -53,7 +53,6 @@ def test_a_wider_cache_folder_is_narrowed_to_owner_only(tmp_path):
     assert ocr.TranscriptCache(cache).get("k") == "text" and ocr.TranscriptCache(cache).get("other") is None
 
 
-
 def test_the_cache_key_names_the_line_reading_and_a_pil_image_is_read_once(tmp_path, monkeypatch):
     key = ocr.TranscriptCache(tmp_path / "a").key(b"image")
     monkeypatch.setattr(ocr, "LINE_READING", "padded")

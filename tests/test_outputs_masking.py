@@ -33,7 +33,6 @@ def test_values_are_masked_whatever_their_formatting(text, expected):
     assert Masker([RECORD]).mask(text) == expected
 
 
-
 def test_a_repeated_text_is_scanned_once_and_the_memo_stays_bounded(monkeypatch):
     masker = Masker([RECORD])
     scanned = []

@@ -64,7 +64,6 @@ def test_many_replies_score_as_one_call_each_in_the_given_order():
     assert refusal_probabilities([]) == [] and detect_refusals(iter(texts[:1])) == [True]
 
 
-
 def test_a_few_replies_score_without_building_the_batch_tables(monkeypatch):
     """Building the numpy tables costs about 700 single calls: a short run's few replies skip it."""
     from mmpriv_tasks.scoring import refusal_model
@@ -80,7 +79,7 @@ def test_a_few_replies_score_without_building_the_batch_tables(monkeypatch):
 
 def test_the_tasks_filter_scores_all_replies_at_once_and_per_sample_scoring_looks_them_up(monkeypatch):
     """JudgePass (every MM-Privacy and HearSay task's filter) primes the detector with the task's replies in
-    one numpy pass; process_results then never runs the one-reply path, with the same flags."""
+    one pass; process_results then never scores a reply again, with the same flags."""
     from mmpriv_tasks.scoring import refusal_model
     from mmpriv_tasks.tasks.judge_pass import JudgePass
 
