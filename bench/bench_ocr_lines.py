@@ -47,10 +47,10 @@ class _Timed:
             self.crops += self.count(crops)
 
 
-def read_all(engine, forms: list[bytes]) -> tuple[list[list[str]], float]:
-    """Transcripts (each line stripped) and the whole OCR's CPU seconds."""
+def read_all(engine, forms: list[bytes]) -> tuple[list[str], float]:
+    """Transcripts (``ocr._read`` strips each line) and the whole OCR's CPU seconds."""
     started = time.process_time()
-    texts = [[line.strip() for line in ocr._read(engine, ocr._pixels(data)).split("\n")] for data in forms]
+    texts = [ocr._read(engine, ocr._pixels(data)) for data in forms]
     return texts, time.process_time() - started
 
 

@@ -1,7 +1,9 @@
 """The shared chat-completions client and payload builder, against a real local HTTP server."""
 from __future__ import annotations
 
+import asyncio
 import base64
+import gc
 import io
 import logging
 import time
@@ -10,9 +12,10 @@ import numpy as np
 import pytest
 import soundfile
 
-from mmpriv_tasks.api.client import ChatClient, parse_retry_after, request_key
+from mmpriv_tasks.api.client import ChatClient, parse_retry_after, request_key, run_coroutine
 from mmpriv_tasks.api.payload import build_messages, build_request, truncate_at_stop
 from mmpriv_tasks.errors import MediaError
+from mmpriv_tasks.outputs import Interrupted
 
 from fake_openai_server import FakeOpenAIServer, free_port
 
@@ -242,3 +245,25 @@ def test_attempts_log_at_debug_and_retry_counts_at_info(caplog):
             server.script[:] = ["500"]
             client.complete(text_payload(5), "doc-5", disable_tqdm=True)
     assert "request doc-5 attempt 1: HTTP 500: internal error; retrying in" in caplog.text
+
+
+@pytest.mark.parametrize("in_request_task", [False, True])
+def test_an_interrupt_inside_the_loop_reaches_the_caller_only(in_request_task, caplog):
+    """SIGTERM's handler raises in whichever task is running (CI: aiohttp's body writer); the caller
+    gets the interrupt, and asyncio logs no "Task exception was never retrieved" when it is collected."""
+
+    async def interrupted():
+        raise Interrupted("SIGTERM")
+
+    async def main():
+        if not in_request_task:
+            await interrupted()
+        task = asyncio.get_running_loop().create_task(interrupted())
+        await asyncio.sleep(0)  # the task runs and the interrupt leaves the loop through it
+        await asyncio.sleep(60)
+        return task
+
+    with caplog.at_level(logging.ERROR, logger="asyncio"), pytest.raises(Interrupted):
+        run_coroutine(main)
+    gc.collect()
+    assert caplog.records == []

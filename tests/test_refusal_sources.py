@@ -29,6 +29,10 @@ def _prepare(tmp_path: Path, rows):
                            "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
 
 
+def _prepared(tmp_path: Path, source: str) -> list[dict]:
+    return [json.loads(line) for line in (tmp_path / "out" / f"{source}.jsonl").read_text().splitlines()]
+
+
 def test_mapping_and_filters(tmp_path):
     rows = [("I'm sorry, but I can't help with that.", "0"),
             ("First gather the tools, then open the lock.", "1"),
@@ -44,7 +48,7 @@ def test_mapping_and_filters(tmp_path):
             ("Here is a short poem about rain.", "1")]
     done = _prepare(tmp_path, rows)
     assert done.returncode == 0, done.stderr
-    kept = [json.loads(line) for line in (tmp_path / "out" / "gptfuzz.jsonl").read_text().splitlines()]
+    kept = _prepared(tmp_path, "gptfuzz")
     assert [(row["text"], row["refusal"], row["label_raw"]) for row in kept] == [
         ("I'm sorry, but I can't help with that.", True, "jailbroken=0"),
         ("First gather the tools, then open the lock.", False, "jailbroken=1"),
@@ -88,7 +92,7 @@ def test_rbr_gold_mapping(tmp_path):
              _rbr("Call 1-800-273-8255 for help.", False, False)]  # phone-shaped: dropped
     done = _prepare_rbr(tmp_path, lines)
     assert done.returncode == 0, done.stderr
-    kept = [json.loads(line) for line in (tmp_path / "out" / "rbr_gold.jsonl").read_text().splitlines()]
+    kept = _prepared(tmp_path, "rbr_gold")
     assert [(row["text"], row["refusal"], row["source"]) for row in kept] == [
         ("Sure: boil the water first.", False, "rbr_gold"),
         ("Have you considered talking to a professional?", True, "rbr_gold"),

@@ -230,19 +230,20 @@ def run_coroutine(factory: Callable[[], Any]) -> Any:
 
 def _run_reporting_once(factory: Callable[[], Any]) -> Any:
     """``asyncio.run(factory())``; an exception that ends the loop (Ctrl-C or SIGTERM raised inside a
-    request) reaches the caller only, not also asyncio's "Task exception was never retrieved" log."""
-    main: list[asyncio.Task] = []
+    request, in whichever task it lands) reaches the caller only, not also asyncio's "Task exception
+    was never retrieved" log when the finished task is collected."""
 
     async def run_main():
-        main.append(asyncio.current_task())
+        asyncio.get_running_loop().set_exception_handler(_quiet_about_interrupts)
         return await factory()
 
-    try:
-        return asyncio.run(run_main())
-    except BaseException:
-        if main and main[0].done() and not main[0].cancelled():
-            main[0].exception()  # marks it retrieved
-        raise
+    return asyncio.run(run_main())
+
+
+def _quiet_about_interrupts(loop: asyncio.AbstractEventLoop, context: dict) -> None:
+    """asyncio's default handler, minus reports of a Ctrl-C/SIGTERM the caller already handles."""
+    if not isinstance(context.get("exception"), KeyboardInterrupt):
+        loop.default_exception_handler(context)
 
 
 class _Batch:
