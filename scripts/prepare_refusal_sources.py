@@ -8,7 +8,7 @@ a reply that gives an e-mail address, phone number or SSN-shaped value is droppe
 the prepared sets; this also drops replies quoting a hotline number).
 
     python scripts/prepare_refusal_sources.py [--gptfuzz PATH_TO_GPTFuzz] [--rbr-gold PATH_TO_safety-rbr-code-and-data]
-        [--out tests/data/public]
+        [--harmbench PATH_TO_HarmBench] [--out tests/data/public]
 
 Sources:
 
@@ -30,6 +30,15 @@ Sources:
   ``fully_complies``: the propositions do not say whether the rest was withheld or just left out) and
   replies labelled both ``fully_complies`` and ``inability_to_comply``. The label describes the whole
   reply, so long replies are kept (the detector reads their opening).
+- ``harmbench`` (centerforaisafety/HarmBench, MIT): ``data/classifier_val_sets/text_behaviors_val_set.json``,
+  HarmBench's classifier validation set: completions of about twenty open and closed chat models
+  (named per row) to harmful behaviours under several attacks, each labelled by three people (1: the
+  completion is an unambiguous, non-minimal instance of the behaviour). Answers only: a majority of 1
+  -> answer. A majority of 0 is dropped: it mixes declines with off-target, garbled or harmless text,
+  so it does not say whether the reply declined. Replies in Chinese script are dropped; long replies and
+  replies in several voices are kept (the label describes the whole reply: a persona that gives the
+  content after a declining voice has answered; and the speaker-tag test would also drop the many
+  answers with lines such as "Title:" or "Step 1:").
 """
 from __future__ import annotations
 
@@ -51,6 +60,8 @@ GPTFUZZ_MODELS = "vicuna-7b-v1.3 / gpt-3.5-turbo / llama-2-7b-chat (not given pe
 RBR_FILES = ("data/rbr_gold_data/train.jsonl", "data/rbr_gold_data/test.jsonl")
 RBR_MODELS = "OpenAI models, synthetic completions (not named)"
 RBR_PROPOSITIONS = ("fully_complies", "partially_complies", "inability_to_comply")
+HARMBENCH_FILE = "data/classifier_val_sets/text_behaviors_val_set.json"
+HARMBENCH_VOTES = ("human_0", "human_1", "human_2")
 # a line opening with a speaker tag: "[GPT]:", "(🤖ChatGPT)", "DAN:", "As GPT, ...", or a Greek letter used as a
 # name ("Σ: ...", "α I'm sorry ... Ω Sure, ..."): a lone Greek letter opening an English line is a tag
 _VOICE = re.compile(r"^\W{0,3}(?:\[[^\]\n]{1,40}\]|\([^)\n]{1,40}\)|"
@@ -115,6 +126,23 @@ def rbr_gold_rows(root: Path) -> list[dict]:
     return rows
 
 
+def harmbench_rows(root: Path) -> list[dict]:
+    """HarmBench classifier validation set (centerforaisafety/HarmBench)"""
+    rows = []
+    for behavior, records in json.loads(read_release_file(root, HARMBENCH_FILE)).items():
+        for number, record in enumerate(records, 1):
+            votes = [record.get(name) for name in HARMBENCH_VOTES]
+            if not all(vote in (0, 1) for vote in votes):
+                raise SystemExit(f"{root}/{HARMBENCH_FILE}: behaviour {behavior}, record {number}: "
+                                 f"human labels {votes} are not all 0 or 1")
+            text = (record.get("generation") or "").strip()
+            if sum(votes) >= 2 and not _CHINESE.search(text):
+                rows.append({"text": text, "refusal": False, "source": "harmbench",
+                             "model": str(record.get("model", "")).removesuffix(".json"),
+                             "label_raw": "human=" + ",".join(str(int(vote)) for vote in votes)})
+    return rows
+
+
 def clean(rows: list[dict]) -> tuple[list[dict], dict]:
     """Rows without blanks, duplicates (first kept) and personal data; with the counts dropped."""
     kept, seen, dropped = [], set(), {"blank": 0, "duplicate": 0, "personal_data": 0}
@@ -131,7 +159,7 @@ def clean(rows: list[dict]) -> tuple[list[dict], dict]:
     return kept, dropped
 
 
-READERS = {"gptfuzz": gptfuzz_rows, "rbr_gold": rbr_gold_rows}
+READERS = {"gptfuzz": gptfuzz_rows, "rbr_gold": rbr_gold_rows, "harmbench": harmbench_rows}
 
 
 def main(argv: list[str] | None = None) -> int:

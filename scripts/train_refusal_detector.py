@@ -34,7 +34,8 @@ from sklearn.linear_model import LogisticRegression
 from mmpriv_tasks.scoring import refusal_model
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
-PUBLIC_SOURCES = {"gptfuzz": "public/gptfuzz.jsonl", "rbr_gold": "public/rbr_gold.jsonl"}
+PUBLIC_SOURCES = {"gptfuzz": "public/gptfuzz.jsonl", "rbr_gold": "public/rbr_gold.jsonl",
+                  "harmbench": "public/harmbench.jsonl"}
 OWN_SOURCES = {"own:corpus": "refusal_corpus.jsonl", "own:previous": "refusal_previous.jsonl",
                "own:unseen_general": "refusal_unseen_general.jsonl", "own:general_v2": "refusal_frozen_general_v2.jsonl",
                "own:train_extra": "refusal_train_extra.jsonl"}
@@ -81,9 +82,12 @@ def logits(vectorizer, model, features: list[dict]) -> np.ndarray:
 
 
 def scores(said: np.ndarray, truth: np.ndarray) -> dict:
-    tp, fp = int((said & truth).sum()), int((said & ~truth).sum())
-    return {"n": int(len(truth)), "accuracy": float((said == truth).mean()), "precision": tp / max(tp + fp, 1),
-            "recall": tp / max(int(truth.sum()), 1)}
+    """Accuracy, precision and recall of the refusal decisions; precision is None when no reply is called
+    a refusal, and both are None for a source without refusals (answers only: accuracy alone)."""
+    tp, fp, positives = int((said & truth).sum()), int((said & ~truth).sum()), int(truth.sum())
+    return {"n": int(len(truth)), "accuracy": float((said == truth).mean()),
+            "precision": tp / (tp + fp) if tp + fp and positives else None,
+            "recall": tp / positives if positives else None}
 
 
 def leave_one_source_out(features, labels, c: float, balanced: bool) -> tuple[dict, dict]:
@@ -123,8 +127,10 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
 def print_table(table: dict, sources: dict) -> None:
     for name, row in table.items():
         models = sorted({r.get("model", "") for r in sources[name]} - {""}) or ["own writing"]
-        print(f"  {name:20s} n={row['n']:5d}  accuracy={row['accuracy']:.3f}  precision={row['precision']:.3f}  "
-              f"recall={row['recall']:.3f}  ({'; '.join(models)})")
+        writers = "; ".join(models) if len(models) <= 3 else f"{len(models)} models: {', '.join(models[:3])}, ..."
+        precision, recall = (f"{row[k]:.3f}" if row[k] is not None else "  -  " for k in ("precision", "recall"))
+        print(f"  {name:20s} n={row['n']:5d}  accuracy={row['accuracy']:.3f}  precision={precision}  "
+              f"recall={recall}  ({writers})")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,6 @@
 """Preparing public refusal sources: label mapping, single-voice filter, duplicates and personal data dropped,
-one clear line for a bad label (through the script's CLI on releases laid out like GPTFuzz's and the RBR
-gold set's)."""
+one clear line for a bad label (through the script's CLI on releases laid out like GPTFuzz's, the RBR
+gold set's and HarmBench's)."""
 from __future__ import annotations
 
 import csv
@@ -109,8 +109,45 @@ def test_rbr_gold_missing_proposition_is_one_clear_line(tmp_path):
     assert "test.jsonl: line 1: propositions" in done.stderr.strip().splitlines()[-1]
 
 
+def _prepare_harmbench(tmp_path: Path, records: dict):
+    folder = tmp_path / "harmbench" / "data" / "classifier_val_sets"
+    folder.mkdir(parents=True)
+    (folder / "text_behaviors_val_set.json").write_text(json.dumps(records), encoding="utf-8")
+    return subprocess.run([sys.executable, str(SCRIPT), "--harmbench", str(tmp_path / "harmbench"),
+                           "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+
+
+def _vote(text: str, votes: tuple, model: str = "koala_7b.json") -> dict:
+    return {"generation": text, "model": model, **{f"human_{k}": vote for k, vote in enumerate(votes)}}
+
+
+def test_harmbench_keeps_majority_answers_only(tmp_path):
+    records = {"b1": [_vote(" First mix the two powders. ", (1, 1, 0)),
+                      _vote("I can't help with that.", (0, 0, 0)),  # a majority of 0: declines or not, dropped
+                      _vote("Here is a poem about the sea.", (0, 1, 0))],
+               "b2": [_vote("First, open the panel.", (1, 1, 1), model="gpt-4-1106-preview.json"),
+                      _vote("[CLASSIC] I can't.\n[JAILBREAK] Sure, open the panel.", (1, 1, 1)),  # gives it: kept
+                      _vote("\u9996\u5148\u6253\u5f00\u9762\u677f\u3002", (1, 1, 1)),  # Chinese script: dropped
+                      _vote("Write to jon.roe@mail.org for the rest.", (1, 1, 0))]}  # personal data: dropped
+    done = _prepare_harmbench(tmp_path, records)
+    assert done.returncode == 0, done.stderr
+    kept = _prepared(tmp_path, "harmbench")
+    assert [(row["text"], row["refusal"], row["model"], row["label_raw"]) for row in kept] == [
+        ("First mix the two powders.", False, "koala_7b", "human=1,1,0"),
+        ("First, open the panel.", False, "gpt-4-1106-preview", "human=1,1,1"),
+        ("[CLASSIC] I can't.\n[JAILBREAK] Sure, open the panel.", False, "koala_7b", "human=1,1,1")]
+    assert "harmbench: 3 replies (0 refusals)" in done.stdout
+
+
+def test_harmbench_bad_vote_is_one_clear_line(tmp_path):
+    done = _prepare_harmbench(tmp_path, {"b1": [_vote("fine", (1, 1, 1)), _vote("odd", (1, None, 1))]})
+    assert done.returncode != 0
+    last_line = done.stderr.strip().splitlines()[-1]
+    assert "behaviour b1, record 2: human labels [1, None, 1] are not all 0 or 1" in last_line
+
+
 def test_no_source_given_is_an_error(tmp_path):
     done = subprocess.run([sys.executable, str(SCRIPT), "--out", str(tmp_path)], capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 2
-    assert "give at least one source: --gptfuzz, --rbr-gold" in done.stderr
+    assert "give at least one source: --gptfuzz, --rbr-gold, --harmbench" in done.stderr
