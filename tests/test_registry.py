@@ -70,6 +70,21 @@ def test_duplicate_task_name_names_both_files(configs_copy):
         registry.discover(configs_copy)
 
 
+def test_an_include_read_once_still_follows_edits_and_each_task_owns_its_config(tmp_path):
+    (tmp_path / "_base.yaml").write_text("metadata:\n  version: 1.0\ngeneration_kwargs:\n  until: []\n")
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.yaml").write_text(f"include: _base.yaml\ntask: {name}\n")
+    first, second = registry.load_config(tmp_path / "a.yaml"), registry.load_config(tmp_path / "b.yaml")
+    first["generation_kwargs"]["until"].append("stop")
+    assert second["generation_kwargs"] == {"until": []}
+    assert registry.load_config(tmp_path / "b.yaml")["generation_kwargs"] == {"until": []}
+    (tmp_path / "_base.yaml").write_text("metadata:\n  version: 2.0\ngeneration_kwargs:\n  until: [END]\n")
+    assert registry.load_config(tmp_path / "a.yaml")["metadata"]["version"] == 2.0
+    (tmp_path / "_base.yaml").write_text("metadata: [unclosed\n")
+    with pytest.raises(registry.RegistryError, match="_base.yaml"):
+        registry.load_config(tmp_path / "b.yaml")
+
+
 def test_group_expands_to_its_tasks():
     entries = registry.discover()
     for name, entry in entries.items():

@@ -194,14 +194,15 @@ def publish_outputs(cfg, results: dict, tracker) -> None:
 
 
 def _print_summary(cfg, results: dict) -> None:
-    from lm_eval.utils import make_table
+    """lm-eval's console summary: the run's settings, then the results (and groups) table."""
+    from mmpriv_tasks.outputs.summary_table import markdown_table
 
     batch_sizes = ",".join(map(str, results["config"]["batch_sizes"]))
     print(f"{cfg.model} ({cfg.model_args}), gen_kwargs: ({cfg.gen_kwargs}), limit: {cfg.limit}, "
           f"num_fewshot: {cfg.num_fewshot}, batch_size: {cfg.batch_size}{f' ({batch_sizes})' if batch_sizes else ''}")
-    print(make_table(results))
+    print(markdown_table(results))
     if "groups" in results:
-        print(make_table(results, "groups"))
+        print(markdown_table(results, "groups"))
 
 
 def _bootstrap_iters(argv: list[str]) -> tuple[list[str], int]:
@@ -286,7 +287,7 @@ def _execute(args, include: list[Path], entries: dict, bootstrap_iters: int = 10
     cfg.model_args.pop("trust_remote_code", None)
     results = run_stats.add_uncertainty(results, entries)  # stderr for our metrics; strict JSON
     publish_outputs(cfg, results, tracker)
-    _print_summary(cfg, run_stats.for_display(results))
+    _print_summary(cfg, results)
 
 
 RUN_HELP = """\

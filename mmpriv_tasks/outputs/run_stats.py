@@ -130,12 +130,3 @@ def add_uncertainty(results: dict, entries: dict) -> dict:
     strict["mmpriv_statistics"] = {"stderr": METHOD, "bootstrap_iters": min(iters, BOOTSTRAP_CAP), "seed": seed,
                                    "null": nulls}
     return strict
-
-
-def for_display(results: dict) -> dict:
-    """A copy lm-eval's ``make_table`` can print (it formats stderrs as numbers or ``"N/A"``)."""
-    def row(metrics: dict) -> dict:
-        return {k: ("N/A" if v is None and "_stderr," in k else v) for k, v in metrics.items()}
-
-    return {**results, **{part: {t: row(m) for t, m in results[part].items()}
-                          for part in ("results", "groups") if part in results}}

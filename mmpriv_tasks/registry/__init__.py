@@ -8,6 +8,7 @@ changes without a version bump.
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import re
@@ -52,9 +53,27 @@ def load_config(path: Path, _seen: tuple[Path, ...] = ()) -> dict:
     includes = config.pop("include", [])
     merged: dict = {}
     for include in [includes] if isinstance(includes, str) else includes:
-        merged.update(load_config(path.parent / include, _seen + (path,)))
+        merged.update(_included(path.parent / include, _seen + (path,)))
     merged.update(config)
     return merged
+
+
+_INCLUDED: dict[tuple, dict] = {}
+
+
+def _included(path: Path, seen: tuple[Path, ...]) -> dict:
+    """An included file's merged config, parsed once per process while the file is unchanged (a task
+    folder includes a few shared files ~200 times); each includer gets its own copy. A cached file has
+    no cycle through itself, so reusing it under another includer cannot hide one."""
+    path = path.resolve()
+    try:
+        stat = path.stat()
+    except OSError:
+        return load_config(path, seen)  # raises, naming the file
+    key = (path, stat.st_mtime_ns, stat.st_size)
+    if key not in _INCLUDED:
+        _INCLUDED[key] = load_config(path, seen)
+    return copy.deepcopy(_INCLUDED[key])
 
 
 def config_hash(config: dict) -> str:
