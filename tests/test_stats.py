@@ -228,10 +228,11 @@ def test_results_get_task_and_group_stderrs_the_way_lm_eval_combines_them():
             "hearsay_cot": {"sample_len": 8, "accuracy,none": (0.5 * 4 + 1 / 3 * 4) / 8, "accuracy_stderr,none": "N/A"},
         },
         "group_subtasks": {"hearsay_cot": ["hearsay_gender_cot", "hearsay_accent_cot"]},
-        "samples": {"hearsay_gender_cot": gender, "hearsay_accent_cot": accent},
         "config": {"bootstrap_iters": 100000, "numpy_seed": 1234},
     }
-    out = add_uncertainty(results, packs.entries())
+    raw = {task: {(metric, "none"): [s[metric] for s in samples] for metric in samples[0] if metric != "filter"}
+           for task, samples in (("hearsay_gender_cot", gender), ("hearsay_accent_cot", accent))}
+    out = add_uncertainty(results, packs.entries(), raw)
     gender_se, accent_se = math.sqrt(0.25 / 3), math.sqrt((1 / 3) * (2 / 3) / 2)  # 2/4 scored; 1/3 (one errored)
     assert out["results"]["hearsay_gender_cot"]["accuracy_stderr,none"] == pytest.approx(gender_se, abs=1e-15)
     assert out["results"]["hearsay_accent_cot"]["accuracy_stderr,none"] == pytest.approx(accent_se, abs=1e-15)
@@ -240,11 +241,11 @@ def test_results_get_task_and_group_stderrs_the_way_lm_eval_combines_them():
     assert out["results"]["hearsay_cot"]["accuracy_stderr,none"] == pytest.approx(pooled, abs=1e-12)
     macro = out["results"]["hearsay_gender_cot"]["macro_f1_stderr,none"]
     assert isinstance(macro, float) and macro > 0  # seeded bootstrap (capped at 2000 draws)
-    assert macro == add_uncertainty(results, packs.entries())["results"]["hearsay_gender_cot"]["macro_f1_stderr,none"]
+    assert macro == add_uncertainty(results, packs.entries(), raw)["results"]["hearsay_gender_cot"]["macro_f1_stderr,none"]
     assert out["results"]["hearsay_gender_cot"]["scoring_mode_stderr,none"] is None  # a record has none
     assert out["results"]["hearsay_accent_cot"]["macro_f1,none"] is None  # NaN -> null, with the reason
     assert out["mmpriv_statistics"]["null"] == {"hearsay_accent_cot": {"macro_f1,none": NO_DECISION}}
     assert out["mmpriv_statistics"]["bootstrap_iters"] == 2000
     json.loads(json.dumps(out), parse_constant=_reject)
     results["config"]["bootstrap_iters"] = 0  # lm-eval's "no stderr"
-    assert add_uncertainty(results, packs.entries())["results"]["hearsay_gender_cot"]["accuracy_stderr,none"] is None
+    assert add_uncertainty(results, packs.entries(), raw)["results"]["hearsay_gender_cot"]["accuracy_stderr,none"] is None

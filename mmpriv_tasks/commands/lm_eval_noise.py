@@ -8,8 +8,11 @@ from __future__ import annotations
 import logging
 
 IRRELEVANT = {
-    # printed once per task using `custom_dataset` (all of ours): a hint about lm-eval's long-context tasks
-    "lm_eval.api.task": ("Custom kwargs can be passed to `--metadata` in console",),
+    # the first: once per task using `custom_dataset` (all of ours), a hint about lm-eval's long-context
+    # tasks; the second: once per task and slice, as `mmpriv run` evaluates in slices of doc indices
+    # (commands/slices.py logs each slice once)
+    "lm_eval.api.task": ("Custom kwargs can be passed to `--metadata` in console", "Evaluating on "),
+    "lm_eval.evaluator": ("Evaluating examples for tasks",),
     # names lm-eval's private staging folder; `mmpriv run` prints where the (masked) files went
     "lm_eval.loggers.evaluation_tracker": ("Saving per-task samples to",),
 }

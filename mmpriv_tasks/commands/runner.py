@@ -9,7 +9,8 @@ module adds around lm-eval's evaluation:
 3. the requested tasks are built once *before* the model (:func:`preflight`), so a data fault (missing
    dataset, unreadable parquet, missing column, unknown ``where`` column) ends the run with one line
    and exit code 2 before any model is loaded or called;
-4. results and sample logs are written in one place, :func:`publish_outputs`.
+4. the evaluation runs in slices of docs (``commands/slices.py``): each slice's sample logs are
+   written as it finishes (``outputs/sample_spool.py``), so memory does not grow with the data.
 
 Runs that use lm-eval's tracker integrations (W&B, Trackio, Hub upload) or task YAML paths are
 handed to lm-eval's own ``run`` unchanged. Those loggers see raw sample records, so with our tasks
@@ -183,16 +184,6 @@ def _data_file(entry, metadata: dict) -> str:
         return f"dataset {kwargs['dataset']}/{kwargs['split']}"
 
 
-def publish_outputs(cfg, results: dict, tracker) -> None:
-    """Write the results JSON and per-sample logs of a finished run (lm-eval's EvaluationTracker); a
-    task's samples are let go once written (lm-eval rewrites each one in place while writing it)."""
-    samples = results.pop("samples", None) if cfg.log_samples else None
-    tracker.save_results_aggregated(results=results, samples=samples)
-    if cfg.log_samples:
-        for task_name in results["configs"]:
-            tracker.save_results_samples(task_name=task_name, samples=samples.pop(task_name))
-
-
 def _print_summary(cfg, results: dict) -> None:
     """lm-eval's console summary: the run's settings, then the results (and groups) table."""
     from mmpriv_tasks.outputs.summary_table import markdown_table
@@ -248,6 +239,7 @@ def _execute(args, include: list[Path], entries: dict, bootstrap_iters: int = 10
     from lm_eval.utils import handle_non_serializable
 
     from mmpriv_tasks.commands.simple_run import simple_evaluate  # lm-eval's, without importing torch for its env report
+    from mmpriv_tasks.outputs.sample_spool import SampleSpool
 
     os.environ["TOKENIZERS_PARALLELISM"] = "false"
     cfg = EvaluatorConfig.from_cli(args)
@@ -263,6 +255,8 @@ def _execute(args, include: list[Path], entries: dict, bootstrap_iters: int = 10
     if cfg.output_path:
         cfg.hf_hub_log_args["output_path"] = cfg.output_path
     tracker = EvaluationTracker(**cfg.hf_hub_log_args)
+    spool = SampleSpool(tracker, write=cfg.log_samples)  # sample logs written slice by slice
+    raw_metrics: dict = {}
     results = simple_evaluate(
         model=cfg.model, model_args=cfg.model_args, tasks=cfg.tasks, num_fewshot=cfg.num_fewshot,
         batch_size=cfg.batch_size, max_batch_size=cfg.max_batch_size, device=cfg.device,
@@ -276,17 +270,18 @@ def _execute(args, include: list[Path], entries: dict, bootstrap_iters: int = 10
         gen_kwargs=cfg.gen_kwargs, task_manager=task_manager, predict_only=cfg.predict_only,
         random_seed=cfg.seed[0] if cfg.seed else None, numpy_random_seed=cfg.seed[1] if cfg.seed else None,
         torch_random_seed=_torch_seed(cfg.model, cfg.seed), fewshot_random_seed=cfg.seed[3] if cfg.seed else None,
-        confirm_run_unsafe_code=cfg.confirm_run_unsafe_code, built=built,
+        confirm_run_unsafe_code=cfg.confirm_run_unsafe_code, built=built, on_samples=spool.add,
+        raw_metrics=raw_metrics,
     )
-    built = None  # the tasks and their requests: the results and samples hold what is written
+    built = None  # the tasks and their last slice's requests
     if results is None:  # not rank 0 under data parallel
         return
     if cfg.show_config:
         print(json.dumps({k: v for k, v in results.items() if k != "samples"}, indent=2,
                          default=handle_non_serializable, ensure_ascii=False))
     cfg.model_args.pop("trust_remote_code", None)
-    results = run_stats.add_uncertainty(results, entries)  # stderr for our metrics; strict JSON
-    publish_outputs(cfg, results, tracker)
+    results = run_stats.add_uncertainty(results, entries, raw_metrics)  # stderr for our metrics; strict JSON
+    spool.publish(results)
     _print_summary(cfg, results)
 
 
@@ -303,7 +298,8 @@ What mmpriv adds to the lm-eval options listed below:
   models: mmpriv-hf, mmpriv-api, ocr-extractor, voice-profiler, refuse-all (README, Models)
   environment: MMPRIV_REFUSAL_MODE=offline|judge|hybrid with MMPRIV_JUDGE_BASE_URL / MMPRIV_JUDGE_MODEL,
                MMPRIV_DATA_DIR (datasets), MMPRIV_CACHE_DIR (memory-mapped tables),
-               MMPRIV_MIN_FREE_SPACE=SIZE (e.g. 2G: left free on the output disk, checked before publishing)
+               MMPRIV_MIN_FREE_SPACE=SIZE (e.g. 2G: left free on the output disk, checked before publishing),
+               MMPRIV_SLICE_REQUESTS=N (docs evaluated per slice over all tasks, default 2048: memory vs speed)
 """
 
 

@@ -32,6 +32,9 @@ dataset_kwargs:
   split: test
 output_type: generate_until
 test_split: test
+num_fewshot: 0
+fewshot_config:  # no few-shot pool: lm-eval would otherwise hold every doc of the split
+  samples: []
 {media}
 doc_to_target: ""
 process_results: !function {scoring}

@@ -4,8 +4,9 @@ Stock ``simple_evaluate`` ends with ``add_env_info``, which imports torch (``col
 transformers to describe the machine: 1-2 s, and for API and reference runs more than the whole
 evaluation. :func:`simple_evaluate` here does every other step of lm-eval 0.4.13's in the same
 order (seeds, model construction with lm-eval's options, ``--use_cache``, task overrides, tracker,
-``lm_eval.evaluator.evaluate``, the ``config`` block, git hash, date, tokenizer info) and writes the
-same keys, with :func:`environment` filling lm-eval's environment keys: torch's full report when
+``lm_eval.evaluator.evaluate`` (once per slice of docs: :mod:`mmpriv_tasks.commands.slices`), the
+``config`` block, git hash, date, tokenizer info) and writes the same keys and values, with
+:func:`environment` filling lm-eval's environment keys: torch's full report when
 torch is already loaded (a model that uses it: GPU details included), else package versions and the
 platform read from package metadata. ``tests/test_simple_run.py`` compares the result keys with stock
 lm-eval's.
@@ -20,7 +21,7 @@ import sys
 import time
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 log = logging.getLogger("lm_eval.evaluator")  # lm-eval's own messages keep lm-eval's logger name
 
@@ -134,16 +135,23 @@ def simple_evaluate(*, model: str, task_manager, tasks: list, model_args=None, n
                     evaluation_tracker=None, system_instruction=None, apply_chat_template=False,
                     fewshot_as_multiturn=True, gen_kwargs=None, predict_only=False, random_seed=None,
                     numpy_random_seed=None, torch_random_seed=None, fewshot_random_seed=None,
-                    confirm_run_unsafe_code=False, built: dict | None = None) -> dict | None:
+                    confirm_run_unsafe_code=False, built: dict | None = None,
+                    on_samples: Callable[[str, list], None] | None = None,
+                    raw_metrics: dict | None = None) -> dict | None:
     """``lm_eval.simple_evaluate`` for a registered model name and a ``task_manager`` (keyword
-    arguments as lm-eval's), with :func:`environment` as the environment step. ``built``: the tasks
-    already built (``task_manager.load(tasks)``), used instead of building them again."""
+    arguments as lm-eval's), with :func:`environment` as the environment step and the evaluation in
+    slices (:mod:`mmpriv_tasks.commands.slices`). ``built``: the tasks already built
+    (``task_manager.load(tasks)``), used instead of building them again. ``on_samples(task, records)``
+    receives each slice's sample records instead of ``results["samples"]`` keeping them all;
+    ``raw_metrics``, when given, is filled with each task's per-sample metric values
+    (``{task: {(metric, filter): values}}``, what lm-eval aggregated)."""
     import lm_eval.api.model
     from lm_eval.caching.cache import delete_cache
-    from lm_eval.evaluator import evaluate
     from lm_eval.evaluator_utils import _log_selected_tasks, run_task_tests
     from lm_eval.loggers.utils import add_tokenizer_info
     from lm_eval.utils import simple_parse_args_string, wrap_text
+
+    from mmpriv_tasks.commands.slices import evaluate_in_slices
 
     start_date = time.time()
     if limit is not None and samples is not None:
@@ -184,14 +192,21 @@ def simple_evaluate(*, model: str, task_manager, tasks: list, model_args=None, n
             model_source=model, model_args=model_args or "", system_instruction=system_instruction,
             chat_template=lm.chat_template(apply_chat_template) if apply_chat_template else None,
             fewshot_as_multiturn=fewshot_as_multiturn)
-    results = evaluate(lm=lm, task_dict=loaded, limit=limit, samples=samples, cache_requests=cache_requests,
-                       rewrite_requests_cache=rewrite_requests_cache, bootstrap_iters=bootstrap_iters,
-                       write_out=write_out, log_samples=True if predict_only else log_samples,
-                       system_instruction=system_instruction, apply_chat_template=apply_chat_template,
-                       fewshot_as_multiturn=fewshot_as_multiturn, verbosity=None,
-                       confirm_run_unsafe_code=confirm_run_unsafe_code)
-    if lm.rank != 0 or int(os.environ.get("LOCAL_RANK", "0")) != 0:
+    kept: dict[str, list] = {}
+    if on_samples is None and (log_samples or predict_only):
+        def on_samples(task: str, records: list) -> None:
+            kept.setdefault(task, []).extend(records)
+    results, raw = evaluate_in_slices(
+        lm, loaded, on_samples=on_samples, limit=limit, samples=samples, cache_requests=cache_requests,
+        rewrite_requests_cache=rewrite_requests_cache, bootstrap_iters=bootstrap_iters, write_out=write_out,
+        system_instruction=system_instruction, apply_chat_template=apply_chat_template,
+        fewshot_as_multiturn=fewshot_as_multiturn, verbosity=None, confirm_run_unsafe_code=confirm_run_unsafe_code)
+    if results is None or int(os.environ.get("LOCAL_RANK", "0")) != 0:
         return None
+    if kept:
+        results["samples"] = kept
+    if raw_metrics is not None:
+        raw_metrics.update(raw)
     results["config"] = {"model": model, "model_args": model_args}
     if hasattr(lm, "get_model_info"):
         results["config"].update(lm.get_model_info())

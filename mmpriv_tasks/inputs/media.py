@@ -14,6 +14,7 @@ import re
 import struct
 import warnings
 import zlib
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -359,7 +360,8 @@ def audio_error(value: Any, sample: str = "?") -> str | None:
     return None
 
 
-_FAILURES: dict[tuple, str | None] = {}
+_FAILURES: OrderedDict[tuple, str | None] = OrderedDict()  # recent media checks, oldest first
+FAILURES_KEPT = 16_384  # more than a slice of every task (`mmpriv run`); older media are checked again if asked
 _CHECKS = {"image": image_error, "audio": audio_error}
 
 
@@ -376,16 +378,21 @@ def _media_key(column: str, value: Any, sample: str) -> tuple | None:
 
 def media_failure(doc: dict | None, column: str) -> str | None:
     """Why the doc's ``column`` (image / audio) cannot be used, or None (also None when the doc has no
-    such medium). Stored media are decoded once, however many tasks share them."""
+    such medium). A stored medium is decoded once however many tasks share it, while its check is
+    among the last :data:`FAILURES_KEPT` (a run's memory does not grow with its media)."""
     if not isinstance(doc, dict) or doc.get(column) is None:
         return None
     sample = str(doc.get("id", "?"))
     key = _media_key(column, doc[column], sample)
     if key is None:
         return _CHECKS[column](doc[column], sample=sample)
-    if key not in _FAILURES:
-        _FAILURES[key] = _CHECKS[column](doc[column], sample=sample)
-    return _FAILURES[key]
+    if key in _FAILURES:
+        _FAILURES.move_to_end(key)
+        return _FAILURES[key]
+    reason = _FAILURES[key] = _CHECKS[column](doc[column], sample=sample)
+    if len(_FAILURES) > FAILURES_KEPT:
+        _FAILURES.popitem(last=False)
+    return reason
 
 
 def doc_failure(doc: dict | None) -> str | None:

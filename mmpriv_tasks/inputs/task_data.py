@@ -18,7 +18,8 @@ Memory stays flat whatever the size of the data:
   ``where`` columns alone), unless the whole split is already converted;
 - each task gets its own ``Dataset`` object over the one table, and a task's ``process_docs`` keeps its
   row dicts once (:func:`rows_once`): lm-eval re-runs ``process_docs`` at every ``eval_docs`` access, and
-  each pass over a ``Dataset`` makes new dicts (a copy per request and another per sample log);
+  each pass over a ``Dataset`` makes new dicts (a copy per request and another per sample log); under
+  ``mmpriv run``'s slices only the current slice's dicts are kept (:meth:`Rows.focus`);
 - the docs lm-eval keeps hold no media: a media cell is a reference ``{"split": <parquet path>,
   "column": "image"|"audio", "row": i, "rows": <leading rows read, or None for all>}``
   whose bytes :func:`media_bytes` reads on demand (``media.load_image`` / ``load_audio`` accept it).
@@ -32,12 +33,13 @@ column) raise :class:`errors.DataError` naming the file, the problem and a comma
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 import os
 import weakref
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable, Sequence
 
 from mmpriv_tasks import paths
 from mmpriv_tasks.errors import DataError, MediaError
@@ -248,13 +250,18 @@ def _docs_table(path: Path, where: dict | None, required: tuple[str, ...], rows:
     docs = table.drop_columns(media)
     if mask is not None:
         docs, indices = docs.filter(mask), pc.filter(indices, mask)
-    split = str(path.resolve())
+    if isinstance(indices, pa.ChunkedArray):  # filtered by a table column's mask
+        indices = indices.combine_chunks()
+    split, count = str(path.resolve()), len(indices)
     for column in media:
         cells = table.column(column) if mask is None else pc.filter(table.column(column), mask)
-        present = pc.is_valid(cells).to_pylist()
-        refs = [{"split": split, "column": column, "row": row, "rows": rows} if present[k] or column in required
-                else None for k, row in enumerate(indices.to_pylist())]
-        docs = docs.append_column(column, pa.array(refs, type=_ref_type()))
+        absent = None if column in required else pc.invert(pc.is_valid(cells)).combine_chunks()
+        refs = pa.StructArray.from_arrays(  # built by Arrow: no Python object per row
+            [pa.array(itertools.repeat(split, count), pa.string(), size=count),
+             pa.array(itertools.repeat(column, count), pa.string(), size=count), indices,
+             pa.array(itertools.repeat(rows, count), pa.int64(), size=count)],
+            fields=list(_ref_type()), mask=absent)
+        docs = docs.append_column(column, refs)
     return docs
 
 
@@ -295,8 +302,12 @@ def _ref_type():
 @lru_cache(maxsize=64)
 def _load(path: Path, _stamp: tuple, where: tuple, required: tuple[str, ...], max_docs: int | None,
           reference: Path | None):
+    import pyarrow as pa
+
     rows = _rows_needed(path, dict(where), max_docs)
-    return _docs_table(path, dict(where), required, rows, reference), rows
+    table = _docs_table(path, dict(where), required, rows, reference)
+    pa.default_memory_pool().release_unused()  # the selection's scratch buffers go back to the system
+    return table, rows
 
 
 # load_split's arguments: where each comes from, its type and what it should be (None: not given)
@@ -352,7 +363,10 @@ def load_split(dataset: str, split: str, data_dir: str | None = None, where: dic
     table, rows = _load(path, _stamp(path), key, needed, max_docs, reference)
     log.info("mmpriv: %s: %d docs from %s rows (data fingerprint %s)", path, table.num_rows,
              "all" if rows is None else f"the first {rows}", fingerprint(path))
-    return {"test": datasets.Dataset(table)}  # a Dataset per call (per task) over the one table
+    # a Dataset per call (per task) over the one table; named by the data's fingerprint and the selection
+    # (datasets would otherwise hash the whole table to name it, once per task)
+    name = hashlib.sha256(repr((fingerprint(path), key, needed, rows)).encode()).hexdigest()[:16]
+    return {"test": datasets.Dataset(table, fingerprint=name)}
 
 
 def _shared(row: dict, seen: dict) -> dict:
@@ -368,29 +382,62 @@ def _shared(row: dict, seen: dict) -> dict:
     return {key: one(value) for key, value in row.items()}
 
 
-class Rows(list):
-    """A task's docs as row dicts, made once (:func:`rows_once`), with the ``features`` lm-eval reads
-    from a ``Dataset`` (only their names: which fields are columns)."""
+class Rows(Sequence):
+    """A task's docs: its rows, each as a dict plus ``column`` = ``value(row)`` (``process_docs``, made
+    by :func:`rows_once`), with the ``features`` lm-eval reads from a ``Dataset`` (only their names).
 
-    def __init__(self, rows, features: dict):
-        super().__init__(rows)
-        self.features = features
+    Unfocused, iterating makes every row's dict once and keeps them, so lm-eval's requests, scoring and
+    sample log share one dict per row. :meth:`focus` (``mmpriv run``, per slice of docs) keeps only the
+    dicts of the slice's indices: iterating yields them at their indices and ``None`` elsewhere (lm-eval
+    picks a slice's docs by index and never reads the others), so a task holds one slice of dicts
+    whatever the size of its data. Indexing a row that is not kept makes its dict without keeping it."""
+
+    def __init__(self, dataset, column: str, value: Callable[[dict], object]):
+        self._dataset, self._column, self._value = dataset, column, value
+        self._strings: dict = {}  # equal strings of the split held once (:func:`_shared`)
+        self._every: list[dict] | None = None
+        self._window: dict[int, dict] | None = None
+        self.features = {**dataset.features, column: None}
+
+    def _make(self, row: dict) -> dict:
+        return {**_shared(row, self._strings), self._column: self._value(row)}
+
+    def __len__(self) -> int:
+        return len(self._dataset)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(len(self))[index]]
+        index = range(len(self))[index]  # negative indices; IndexError past the end
+        kept = self._window if self._window is not None else self._every
+        if kept is not None and (self._window is None or index in kept):
+            return kept[index]
+        return self._make(self._dataset[index])
+
+    def __iter__(self):
+        if self._window is not None:
+            return (self._window.get(index) for index in range(len(self)))
+        if self._every is None:
+            self._every = [self._make(row) for row in self._dataset]
+        return iter(self._every)
+
+    def focus(self, indices: Sequence[int] | None) -> None:
+        """Keep the dicts of ``indices`` only (made now, in one read); None: every row again."""
+        self._every, self._strings = None, {}  # strings shared within a slice: none held past it
+        self._window = None if indices is None else dict(zip(indices, map(self._make, self._dataset.select(indices))))
 
 
 _ROWS: dict[int, Rows] = {}
 
 
 def rows_once(dataset, column: str, value: Callable[[dict], object]) -> Rows:
-    """``process_docs`` made once per ``dataset`` object: its rows, each gaining ``column`` =
-    ``value(row)``; a later call with the same object returns the same :class:`Rows`, so lm-eval's
-    requests, scoring and sample log share one dict per row. Each task's loader returns its own
+    """``process_docs`` made once per ``dataset`` object: a :class:`Rows` over its rows, each gaining
+    ``column`` = ``value(row)``; a later call with the same object returns the same :class:`Rows`
+    (lm-eval runs ``process_docs`` at every ``eval_docs`` access). Each task's loader returns its own
     ``Dataset`` object, so tasks never share dicts (scoring writes ``doc["error"]``)."""
     key = id(dataset)
     if key not in _ROWS:
-        seen: dict = {}
-        rows = Rows(({**_shared(row, seen), column: value(row)} for row in dataset),
-                    {**dataset.features, column: None})
-        _ROWS[key] = rows
+        _ROWS[key] = Rows(dataset, column, value)
         weakref.finalize(dataset, _ROWS.pop, key, None)
     return _ROWS[key]
 

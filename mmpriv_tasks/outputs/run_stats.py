@@ -50,20 +50,17 @@ def task_stderr(aggregation: str, values: list, iters: int, seed: int) -> float 
     return None
 
 
-def _tasks(results: dict, entries: dict, iters: int, seed: int) -> None:
-    for task, samples in (results.get("samples") or {}).items():
+def _tasks(results: dict, raw_metrics: dict, entries: dict, iters: int, seed: int) -> None:
+    for task, per_metric in raw_metrics.items():
         entry, metrics = entries.get(task), results["results"].get(task)
         if entry is None or metrics is None:
             continue  # not one of ours (a standard lm-eval task keeps lm-eval's stderr)
-        for metric in entry.config.get("metric_list") or []:
-            name = metric["metric"]
-            for filter_key in dict.fromkeys(s.get("filter", "none") for s in samples):
-                if f"{name},{filter_key}" not in metrics:
-                    continue
-                values = [s.get(name) for s in samples if s.get("filter", "none") == filter_key]
-                value = metrics[f"{name},{filter_key}"]
+        aggregations = {metric["metric"]: _aggregation_name(metric) for metric in entry.config.get("metric_list") or []}
+        for (name, filter_key), values in per_metric.items():
+            key = f"{name},{filter_key}"
+            if name in aggregations and key in metrics:
                 metrics[f"{name}_stderr,{filter_key}"] = (
-                    task_stderr(_aggregation_name(metric), values, iters, seed) if _number(value) else None)
+                    task_stderr(aggregations[name], values, iters, seed) if _number(metrics[key]) else None)
 
 
 def _leaves(group: str, subtasks: dict) -> list[str]:
@@ -108,14 +105,15 @@ def _strict(value: Any, path: tuple, nulls: dict) -> Any:
     return value
 
 
-def add_uncertainty(results: dict, entries: dict) -> dict:
-    """Sets a number-or-null stderr for every metric of our tasks and groups in ``results`` (lm-eval's,
-    with ``samples``; ``entries``: ``packs.entries()``) and returns a copy with no NaN anywhere."""
+def add_uncertainty(results: dict, entries: dict, raw_metrics: dict) -> dict:
+    """Sets a number-or-null stderr for every metric of our tasks and groups in ``results`` (lm-eval's;
+    ``entries``: ``packs.entries()``; ``raw_metrics``: ``{task: {(metric, filter): per-sample values}}``,
+    what lm-eval aggregated) and returns a copy with no NaN anywhere."""
     config = results.get("config") or {}
     iters = int(config.get("bootstrap_iters") or 0)
     seed = config.get("numpy_seed")
     seed = stats.DEFAULT_SEED if seed is None else int(seed)
-    _tasks(results, entries, iters, seed)
+    _tasks(results, raw_metrics, entries, iters, seed)
     _groups(results, entries)
     for task in results.get("results", {}):
         if task in entries:
