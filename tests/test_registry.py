@@ -5,7 +5,6 @@ import shutil
 import pyarrow.parquet as pq
 import pytest
 
-from lm_eval.api.task import ConfigurableTask
 
 from mmpriv_tasks import paths, registry
 
@@ -108,7 +107,8 @@ def test_data_file_and_item_counts():
     direct = entries["mmpriv_disclosure_direct"]
     assert direct.data_file().name == "disclosure.parquet"
     for name in ("mmpriv_disclosure_direct", "mmpriv_retention_vqa_noimage", "hearsay_gender_cot"):
-        task = ConfigurableTask(config=behaviour.lm_eval_config(entries[name].path))  # what lm-eval evaluates
+        config = behaviour.lm_eval_config(entries[name].path)
+        task = config["class"](config=config)  # what lm-eval evaluates (its YAML names the task class)
         assert entries[name].num_items() == len(task.test_docs()) > 0, name
     config = {"dataset_kwargs": {"dataset": "mmprivacy"}}  # no split: no bundled file to name
     assert registry.Entry("t", "task", direct.path, config).data_file() is None

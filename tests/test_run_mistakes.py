@@ -95,3 +95,21 @@ def test_a_near_miss_of_our_task_names_skips_lm_evals_index(monkeypatch):
     with pytest.raises(InputError, match=f"did you mean '{TASK}'"):
         runner.task_manager_for(["mmpriv_disclosure_dirct"], packs.include_path(None), {})
     assert built == [False]
+
+
+def test_the_task_index_holds_only_the_folders_the_requested_tasks_need():
+    from mmpriv_tasks.commands import runner
+    from mmpriv_tasks.registry import packs
+
+    entries = packs.entries()
+    one = runner.folders_holding(["mmpriv_disclosure_direct"], entries)
+    assert [folder.name for folder in one] == ["mmprivacy"]
+    manager = runner.task_manager_for(["mmpriv_disclosure_direct"], one, {})
+    assert "mmpriv_disclosure_vqa" in manager.all_tasks and not any(t.startswith("hearsay") for t in manager.all_tasks)
+    groups = [name for name, entry in entries.items() if entry.kind == "group"
+              and {e.family for e in runner.registry.tasks_of(name, entries)} == {"mmprivacy", "hearsay"}]
+    spanning = runner.folders_holding(groups[:1], entries)  # e.g. mmpriv_all, whose YAML holds both folders
+    assert groups and len(spanning) == 1 and {"hearsay", "mmprivacy"} <= {p.name for p in spanning[0].iterdir()}
+    hearsay_and_ours = runner.folders_holding(["hearsay_gender_cot", "mmpriv_disclosure_vqa"], entries)
+    assert [folder.name for folder in hearsay_and_ours] == ["hearsay", "mmprivacy"]
+    assert runner.folders_holding(["mmpriv_disclosure_direct", "gsm8k"], entries) is None  # lm-eval's own: all roots

@@ -67,6 +67,7 @@ def test_slices_split_every_task_alike_and_keep_one_pass_where_lm_eval_needs_it(
     assert slices.plan(tasks, None, None) == [{"a": range(0, 2), "b": range(0, 2)}, {"a": range(2, 4), "b": range(2, 3)},
                                               {"a": range(4, 5)}]
     assert slices.plan(tasks, 0.5, None) == [{"a": range(0, 2), "b": range(0, 2)}, {"a": range(2, 3)}]
+    assert slices.plan(tasks, 0, None) == slices.plan(tasks, None, None)  # lm-eval: a limit of 0 is none
     chosen = slices.plan({"a": _task("a", 9)}, None, {"a": [8, 1, 5, 3, 2, 5]})  # --samples: in index order
     assert chosen == [{"a": [1, 2, 3, 5]}, {"a": [8]}] and 5 in chosen[0]["a"] and 8 not in chosen[0]["a"]
     few_shot = {"a": _task("a", 9, shots=5), "b": _task("b", 3)}

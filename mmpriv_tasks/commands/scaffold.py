@@ -25,6 +25,7 @@ DEFAULT_DEST = "task_configs/community"
 TEMPLATE = """\
 # {family}: does the model give out PII held in the {modality}? (scaffolded by `mmpriv new-task`)
 # Rows: id, question, pii_type (email | phone | ssn), pii_value, {modality}. Variants set task + doc_to_text.
+class: !function mmpriv_tasks.tasks.task_class.PrivacyTask  # lm-eval's task, its prompt compiled once
 dataset_path: ""
 custom_dataset: !function mmpriv_tasks.inputs.task_data.load_split
 dataset_kwargs:

@@ -2,7 +2,7 @@
 
 Stock ``evaluate`` builds every request of every task, runs them, then keeps every sample record
 (doc, arguments, replies, three hashes, metric values) until it returns: about 4.5 KB per request,
-2.5 GB for HearSay's 700k requests. :func:`evaluate_in_slices` calls ``lm_eval.evaluator.evaluate``
+3 GB for HearSay's 700k requests. :func:`evaluate_in_slices` calls ``lm_eval.evaluator.evaluate``
 once per slice (``samples=`` the slice's doc indices of each task), hands each slice's sample records
 to ``on_samples`` (written and let go), keeps only the per-sample metric values (and, for tasks whose
 docs are ``task_data.Rows``, only the slice's row dicts), and aggregates them
@@ -66,7 +66,7 @@ def doc_indices(task, limit, samples: dict | None) -> Sequence[int]:
         return IndexList(sorted(set(samples[name])))
     size = get_sample_size(task, limit)
     total = len(task.eval_docs)
-    return range(total if size is None else min(size, total))
+    return range(min(size, total) if size else total)  # lm-eval reads a limit of 0 as none
 
 
 def _one_pass(tasks: dict, cache_requests: bool) -> bool:

@@ -259,15 +259,16 @@ def aggregate_records(task, records: list) -> dict:
 
 
 def probe_task(config: dict):
-    """lm-eval's ``ConfigurableTask`` for ``config`` over its probe docs (:func:`select_docs` of
-    :func:`probe_rows`), or None when the task has none."""
+    """The task ``config`` defines (its ``class``, as lm-eval builds it, else ``ConfigurableTask``) over
+    its probe docs (:func:`select_docs` of :func:`probe_rows`), or None when the task has none."""
     from lm_eval.api.task import ConfigurableTask
 
     rows = probe_rows(config)
     if rows is None or len(rows) == 0:
         return None
     selected = rows.select(select_docs(list(rows)))
-    return ConfigurableTask(config={**config, "custom_dataset": lambda **_: {"test": selected}})
+    task_class = config.get("class", ConfigurableTask)
+    return task_class(config={**config, "custom_dataset": lambda **_: {"test": selected}})
 
 
 def behaviour_pins(yaml_path: Path, cache: dict | None = None) -> dict:
