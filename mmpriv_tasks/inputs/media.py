@@ -361,7 +361,7 @@ def audio_error(value: Any, sample: str = "?") -> str | None:
 
 
 _FAILURES: OrderedDict[tuple, str | None] = OrderedDict()  # recent media checks, oldest first
-FAILURES_KEPT = 16_384  # more than a slice of every task (`mmpriv run`); older media are checked again if asked
+FAILURES_KEPT = 4096  # twice a default slice of `mmpriv run`; media checked longer ago are checked again if asked
 _CHECKS = {"image": image_error, "audio": audio_error}
 
 
