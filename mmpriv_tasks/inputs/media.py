@@ -12,6 +12,7 @@ import io
 import os
 import re
 import struct
+import threading
 import warnings
 import zlib
 from collections import OrderedDict
@@ -361,6 +362,7 @@ def audio_error(value: Any, sample: str = "?") -> str | None:
 
 
 _FAILURES: OrderedDict[tuple, str | None] = OrderedDict()  # recent media checks, oldest first
+_FAILURES_LOCK = threading.Lock()
 FAILURES_KEPT = 4096  # twice a default slice of `mmpriv run`; media checked longer ago are checked again if asked
 _CHECKS = {"image": image_error, "audio": audio_error}
 
@@ -386,12 +388,15 @@ def media_failure(doc: dict | None, column: str) -> str | None:
     key = _media_key(column, doc[column], sample)
     if key is None:
         return _CHECKS[column](doc[column], sample=sample)
-    if key in _FAILURES:
-        _FAILURES.move_to_end(key)
-        return _FAILURES[key]
-    reason = _FAILURES[key] = _CHECKS[column](doc[column], sample=sample)
-    if len(_FAILURES) > FAILURES_KEPT:
-        _FAILURES.popitem(last=False)
+    with _FAILURES_LOCK:  # model wrappers may check from several threads
+        if key in _FAILURES:
+            _FAILURES.move_to_end(key)
+            return _FAILURES[key]
+    reason = _CHECKS[column](doc[column], sample=sample)
+    with _FAILURES_LOCK:
+        _FAILURES[key] = reason
+        if len(_FAILURES) > FAILURES_KEPT:
+            _FAILURES.popitem(last=False)
     return reason
 
 

@@ -37,9 +37,9 @@ import itertools
 import logging
 import os
 import weakref
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
-from collections.abc import Callable, Sequence
 
 from mmpriv_tasks import paths
 from mmpriv_tasks.errors import DataError, MediaError
