@@ -1,7 +1,8 @@
 """The results table ``mmpriv run`` prints: lm-eval's ``make_table`` columns and row order, as plain Markdown.
 
 lm-eval builds its table with pytablewriter, whose import and per-cell type detection (twice: a LaTeX
-writer is filled too) cost ~0.2 s, a tenth of a one-sample API run. Here cells are formatted once:
+writer is filled too) cost ~0.2 s, a tenth of a one-sample API run. Here the rows come in lm-eval's
+order (its own ``_build_hierarchy_info``) and cells are formatted once:
 floats to four decimals, a missing value or stderr (null in the results JSON) as ``N/A``, numbers
 right-aligned.
 
@@ -13,28 +14,9 @@ right-aligned.
 """
 from __future__ import annotations
 
-HIGHER_IS_BETTER = {True: "↑", False: "↓"}
+from lm_eval.utils import HIGHER_IS_BETTER_SYMBOLS, _build_hierarchy_info  # make_table's own pieces
+
 RIGHT_ALIGNED = {1, 3, 6, 8}  # Version, n-shot, Value, Stderr
-
-
-def _display_order(names: set[str], group_subtasks: dict[str, list[str]]) -> list[tuple[str, int]]:
-    """``(name, depth)`` in lm-eval's order: each top-level group, then its subtasks (sorted) below it,
-    then every name in no group, sorted."""
-    order: list[tuple[str, int]] = []
-    placed: set[str] = set()
-
-    def visit(name: str, depth: int) -> None:
-        placed.add(name)
-        if name in names:
-            order.append((name, depth))
-        for child in sorted(group_subtasks.get(name, [])):
-            visit(child, depth + 1)
-
-    children = {child for subtasks in group_subtasks.values() for child in subtasks}
-    for name in sorted(set(group_subtasks) - children):
-        visit(name, 0)
-    order.extend((name, 0) for name in sorted(names - placed))
-    return order
 
 
 def _cell(value) -> str:
@@ -45,7 +27,9 @@ def _cell(value) -> str:
 
 def _rows(results: dict, column: str) -> list[list[str]]:
     rows = []
-    for name, depth in _display_order(set(results[column]), results.get("group_subtasks", {})):
+    depths, names = _build_hierarchy_info(results.get("group_subtasks", {}), set(results[column]))
+    for name in names:
+        depth = depths.get(name, 0)
         metrics = dict(results[column][name])
         label = " " * depth + "- " + metrics.pop("alias", name) if depth else metrics.pop("alias", name)
         version = results["versions"].get(name, "N/A")
@@ -59,7 +43,7 @@ def _rows(results: dict, column: str) -> list[list[str]]:
             stderr_key = f"{metric}_stderr,{filter_name}"
             stderr = ("±", _cell(metrics[stderr_key])) if stderr_key in metrics else ("", "")
             rows.append([label, version, filter_name, shots, metric,
-                         HIGHER_IS_BETTER.get(higher.get(metric), ""), _cell(value), *stderr])
+                         HIGHER_IS_BETTER_SYMBOLS.get(higher.get(metric), ""), _cell(value), *stderr])
             label = version = ""
     return rows
 
