@@ -41,7 +41,8 @@ def test_a_run_in_slices_writes_what_one_pass_writes(tmp_path):
     with FakeOpenAIServer() as server:  # replies differ per sample (refusals and non-answers by media hash)
         one, one_logs, _ = _run(tmp_path, server, "one", {})
         sliced, sliced_logs, stderr = _run(tmp_path, server, "sliced", {"MMPRIV_SLICE_REQUESTS": "4"})
-    assert "mmpriv: slice 9/9: 6 docs" in stderr and "Evaluating on" not in stderr
+    assert "mmpriv: slice 1/9: 6 docs" in stderr and "mmpriv: slice 9/9: 6 docs" in stderr
+    assert "Evaluating on" not in stderr and "context prompt" not in stderr  # no --write_out: no prompt printed
     for key in ("results", "groups", "n-samples", "versions", "task_hashes", "mmpriv_statistics"):
         assert sliced[key] == one[key], key
     assert _no_addresses(sliced["configs"]) == _no_addresses(one["configs"])
@@ -73,6 +74,8 @@ def test_slices_split_every_task_alike_and_keep_one_pass_where_lm_eval_needs_it(
     few_shot = {"a": _task("a", 9, shots=5), "b": _task("b", 3)}
     assert slices.plan(few_shot, None, None) == [{"a": range(9), "b": range(3)}]
     assert slices.plan(tasks, None, None, cache_requests=True) == [{"a": range(5), "b": range(3)}]
+    monkeypatch.setenv("MMPRIV_SLICE_REQUESTS", "1")  # the smallest slice: one doc
+    assert slices.plan({"a": _task("a", 2)}, None, None) == [{"a": range(0, 1)}, {"a": range(1, 2)}]
     monkeypatch.setenv("MMPRIV_SLICE_REQUESTS", "0")
     with pytest.raises(InputError, match=r"MMPRIV_SLICE_REQUESTS: expected a whole number >= 1"):
         slices.plan(tasks, None, None)
