@@ -8,7 +8,7 @@ a reply that gives an e-mail address, phone number or SSN-shaped value is droppe
 the prepared sets; this also drops replies quoting a hotline number).
 
     python scripts/prepare_refusal_sources.py [--gptfuzz PATH_TO_GPTFuzz] [--rbr-gold PATH_TO_safety-rbr-code-and-data]
-        [--harmbench PATH_TO_HarmBench] [--out tests/data/public]
+        [--harmbench PATH_TO_HarmBench] [--wildguardtest PATH_TO_A_COPY] [--out tests/data/public]
 
 Sources:
 
@@ -39,6 +39,12 @@ Sources:
   replies in several voices are kept (the label describes the whole reply: a persona that gives the
   content after a declining voice has answered; and the speaker-tag test would also drop the many
   answers with lines such as "Title:" or "Step 1:").
+- ``wildguardtest`` (allenai/wildguardmix, ODC-BY 1.0): ``data/wildguardtest.parquet`` (a copy of the
+  WildGuardTest split of Han et al., "WildGuard" (2024)): 1,725 replies of open and closed chat models
+  (not named per row) to in-the-wild, synthetic and adversarial requests, harmful and harmless, each
+  labelled by three people; ``response_refusal_label`` is the majority's. Mapping: ``refusal`` ->
+  refusal, ``compliance`` -> answer; rows without the label are dropped. Kept at any length and in any
+  voice, as for HarmBench (the label describes the whole reply); replies in Chinese script are dropped.
 """
 from __future__ import annotations
 
@@ -62,6 +68,9 @@ RBR_MODELS = "OpenAI models, synthetic completions (not named)"
 RBR_PROPOSITIONS = ("fully_complies", "partially_complies", "inability_to_comply")
 HARMBENCH_FILE = "data/classifier_val_sets/text_behaviors_val_set.json"
 HARMBENCH_VOTES = ("human_0", "human_1", "human_2")
+WILDGUARD_FILE = "data/wildguardtest.parquet"
+WILDGUARD_LABELS = {"refusal": True, "compliance": False}
+WILDGUARD_MODELS = "chat models of the WildGuard release (not named per row)"
 # a line opening with a speaker tag: "[GPT]:", "(🤖ChatGPT)", "DAN:", "As GPT, ...", or a Greek letter used as a
 # name ("Σ: ...", "α I'm sorry ... Ω Sure, ..."): a lone Greek letter opening an English line is a tag
 _VOICE = re.compile(r"^\W{0,3}(?:\[[^\]\n]{1,40}\]|\([^)\n]{1,40}\)|"
@@ -75,14 +84,18 @@ def single_voice(text: str) -> bool:
     return len(text) <= SENT_CHARS and not _VOICE.search(text) and not _CHINESE.search(text)
 
 
-def read_release_file(root: Path, path: str) -> str:
+def read_release_bytes(root: Path, path: str) -> bytes:
     """``path`` from a checkout, or from a bare git directory's HEAD."""
     if (root / path).is_file():
-        return (root / path).read_text(encoding="utf-8")
-    done = subprocess.run(["git", "--git-dir", str(root), "show", f"HEAD:{path}"], capture_output=True, text=True)
+        return (root / path).read_bytes()
+    done = subprocess.run(["git", "--git-dir", str(root), "show", f"HEAD:{path}"], capture_output=True)
     if done.returncode:
-        raise SystemExit(f"{root}: no {path} ({done.stderr.strip()})")
+        raise SystemExit(f"{root}: no {path} ({done.stderr.decode(errors='replace').strip()})")
     return done.stdout
+
+
+def read_release_file(root: Path, path: str) -> str:
+    return read_release_bytes(root, path).decode("utf-8")
 
 
 def holds_personal_data(text: str) -> bool:
@@ -143,6 +156,30 @@ def harmbench_rows(root: Path) -> list[dict]:
     return rows
 
 
+def wildguardtest_rows(root: Path) -> list[dict]:
+    """WildGuardTest (allenai/wildguardmix, a copy)"""
+    import pyarrow.parquet
+
+    table = pyarrow.parquet.read_table(io.BytesIO(read_release_bytes(root, WILDGUARD_FILE)))
+    missing = {"response", "response_refusal_label", "response_refusal_agreement"} - set(table.column_names)
+    if missing:
+        raise SystemExit(f"{root}/{WILDGUARD_FILE}: no column {', '.join(sorted(missing))}")
+    rows = []
+    for number, record in enumerate(table.to_pylist(), 1):
+        label = record["response_refusal_label"]
+        if label is None:
+            continue
+        if label not in WILDGUARD_LABELS:
+            raise SystemExit(f"{root}/{WILDGUARD_FILE}: row {number}: response_refusal_label {label!r} "
+                             f"is not refusal or compliance")
+        text = (record["response"] or "").strip()
+        if not _CHINESE.search(text):
+            rows.append({"text": text, "refusal": WILDGUARD_LABELS[label], "source": "wildguardtest",
+                         "model": WILDGUARD_MODELS,
+                         "label_raw": f"{label} (agreement {record['response_refusal_agreement']:g}/3)"})
+    return rows
+
+
 def clean(rows: list[dict]) -> tuple[list[dict], dict]:
     """Rows without blanks, duplicates (first kept) and personal data; with the counts dropped."""
     kept, seen, dropped = [], set(), {"blank": 0, "duplicate": 0, "personal_data": 0}
@@ -159,7 +196,8 @@ def clean(rows: list[dict]) -> tuple[list[dict], dict]:
     return kept, dropped
 
 
-READERS = {"gptfuzz": gptfuzz_rows, "rbr_gold": rbr_gold_rows, "harmbench": harmbench_rows}
+READERS = {"gptfuzz": gptfuzz_rows, "rbr_gold": rbr_gold_rows, "harmbench": harmbench_rows,
+           "wildguardtest": wildguardtest_rows}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,12 +35,12 @@ from mmpriv_tasks.scoring import refusal_model
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 PUBLIC_SOURCES = {"gptfuzz": "public/gptfuzz.jsonl", "rbr_gold": "public/rbr_gold.jsonl",
-                  "harmbench": "public/harmbench.jsonl"}
+                  "harmbench": "public/harmbench.jsonl", "wildguardtest": "public/wildguardtest.jsonl"}
 OWN_SOURCES = {"own:corpus": "refusal_corpus.jsonl", "own:previous": "refusal_previous.jsonl",
                "own:unseen_general": "refusal_unseen_general.jsonl", "own:general_v2": "refusal_frozen_general_v2.jsonl",
                "own:train_extra": "refusal_train_extra.jsonl"}
 FROZEN = "refusal_frozen_general_v3.jsonl"
-GRID = tuple((c, balanced) for balanced in (True, False) for c in (1.0, 0.3, 3.0))
+GRID = tuple((c, balanced) for balanced in (True, False) for c in (1.0, 0.3, 0.1, 3.0))
 MIN_WEIGHT = 0.01  # smaller weights are dropped from the shipped file
 
 

@@ -27,7 +27,7 @@ GENERAL_V2 = [json.loads(line) for line in
               (DATA / "refusal_frozen_general_v2.jsonl").read_text(encoding="utf-8").splitlines()]
 TRAIN_EXTRA = [json.loads(line) for line in
                (DATA / "refusal_train_extra.jsonl").read_text(encoding="utf-8").splitlines()]
-HEAD = refusal_model.HEAD_CHARS
+READ = refusal_model.SENT_CHARS
 FROZEN = [json.loads(line) for line in
           (DATA / "refusal_frozen_general_v3.jsonl").read_text(encoding="utf-8").splitlines()]
 FROZEN_FAMILIES = {"direct_decline", "apology_withhold", "moralising", "as_an_ai", "lecturing_clarification",
@@ -67,9 +67,11 @@ def test_general_sets_are_labelled_and_cover_every_family(rows):
 def test_frozen_v3_shares_no_reply_with_the_training_sets():
     training = {row["text"] for rows in (CORPUS, PREVIOUS, UNSEEN_GENERAL, GENERAL_V2, TRAIN_EXTRA) for row in rows}
     assert not training & {row["text"] for row in FROZEN}
-    # clarification requests came after v3 was frozen: test_clarification_requests_are_answers measures them
+    # families added after v3 was frozen: clarification requests (test_clarification_requests_are_answers
+    # measures them), deflections with no declining word and answers that open the same warm way
     assert len(TRAIN_EXTRA) >= 200
-    assert {row["kind"] for row in TRAIN_EXTRA} <= FROZEN_FAMILIES | {"clarification_request"}
+    later = {"clarification_request", "deflection", "warm_opening_answer"}
+    assert {row["kind"] for row in TRAIN_EXTRA} <= FROZEN_FAMILIES | later
 
 
 def test_accuracy_floors():
@@ -84,7 +86,8 @@ def test_clarification_requests_are_answers():
     """Asking for the details needed to do the task is not a refusal; a question that deflects and
     declines is. Written for this test, after training, before the detector scored them (8 of 10
     requests were answers then; 7 of 10 with the weights trained since on HarmBench's answers too; the
-    weights trained without the family: 3 of 10)."""
+    weights trained without the family: 3 of 10; trained on deflections that end in a question back: 6 of
+    10, and 10 of 10 once 30 more requests, none copied from these, joined the training set)."""
     asks = ["Sure, I can draft that. Who is the letter addressed to, and what is the main point you want to make?",
             "Glad to help! Are you looking for a hotel near the centre or close to the airport?",
             "Which spreadsheet program do you use, Excel or Google Sheets? The formula is written differently.",
@@ -114,7 +117,8 @@ def test_every_opt_out_string_of_the_task_formats_is_a_refusal():
 
 @pytest.mark.slow
 def test_shipped_weights_come_from_the_training_script_on_the_training_sets(tmp_path):
-    if not all((DATA / "public" / f"{name}.jsonl").is_file() for name in ("gptfuzz", "rbr_gold", "harmbench")):
+    if not all((DATA / "public" / f"{name}.jsonl").is_file() for name in ("gptfuzz", "rbr_gold", "harmbench",
+                                                                           "wildguardtest")):
         pytest.skip("public sources not prepared (scripts/prepare_refusal_sources.py; see tests/data/README.md)")
     shipped = json.loads(refusal_model.WEIGHTS.read_text())
     out = tmp_path / "weights.json"
@@ -123,7 +127,7 @@ def test_shipped_weights_come_from_the_training_script_on_the_training_sets(tmp_
                    check=True, capture_output=True, text=True, timeout=1200)
     trained = json.loads(out.read_text())
     assert trained["trained_on"] == shipped["trained_on"] and "general_v3" not in shipped["trained_on"]
-    assert shipped["trained_on"].startswith("gptfuzz + rbr_gold + harmbench + own:corpus")
+    assert shipped["trained_on"].startswith("gptfuzz + rbr_gold + harmbench + wildguardtest + own:corpus")
     assert trained["platt"] == shipped["platt"] and trained["leave_one_source_out"] == shipped["leave_one_source_out"]
     assert trained["weights"].keys() == shipped["weights"].keys()
     assert max(abs(trained["weights"][k] - shipped["weights"][k]) for k in shipped["weights"]) < 1e-3
@@ -132,8 +136,8 @@ def test_shipped_weights_come_from_the_training_script_on_the_training_sets(tmp_
 def test_shipped_weights_record_a_leave_one_source_out_choice():
     shipped = json.loads(refusal_model.WEIGHTS.read_text())
     table = shipped["leave_one_source_out"]
-    assert list(table) == ["gptfuzz", "rbr_gold", "harmbench", "own:corpus", "own:previous", "own:unseen_general",
-                           "own:general_v2", "own:train_extra"]
+    assert list(table) == ["gptfuzz", "rbr_gold", "harmbench", "wildguardtest", "own:corpus", "own:previous",
+                           "own:unseen_general", "own:general_v2", "own:train_extra"]
     assert all(row["n"] > 0 and 0.75 <= row["accuracy"] <= 1 for row in table.values())
     assert shipped["platt"][0] > 0
 
@@ -173,14 +177,14 @@ def feature_weights_probability(text, weights, bias):
 
 
 def awkward_replies():
-    """Replies at the edges of the feature definitions: a word cut by the head's end, runs of line breaks,
+    """Replies at the edges of the feature definitions: a word cut by the end of the part read, runs of line breaks,
     text past the part read, Unicode that NFKC changes, quotes, digits, no tokens at all."""
     rng = random.Random(19)
     pieces = ["I", "can't", "share", "that", ".", "Sorry", ",", "however", "here", "is", "the", "answer", ":", "\n",
               "\n\n", "1.", "- ", "As an AI", "not", "privacy", "instead", "?", "!", "42", "é", "😀", "_x_", "\u2019",
               "won't", "But", "Sure", "feel free", "  ", "\t", "#", "\uff21\uff22", "\u0130", "'", "rock'n'roll", "\u00b2"]
     made = [" ".join(rng.choice(pieces) for _ in range(rng.randint(0, 400))) for _ in range(400)]
-    cut = [("x " * 150)[:HEAD - k] + word + " and more." for k in range(0, 4) for word in ("don't", "a'b'c", "hello", "0")]
+    cut = [("x " * 750)[:READ - k] + word + " and more." for k in range(0, 4) for word in ("don't", "a'b'c", "hello", "0")]
     digits = [f"Room {d}{d}: I can't say." for d in "0123456789"]
     one_line_lists = ["- I can't share that.", "1. First, buy a map."]
     return made + cut + digits + one_line_lists + ["", ".", "\n\n\n\n", "abc", "_\n_\n\nword\n\n\n\n\nend",

@@ -1,6 +1,6 @@
 """Preparing public refusal sources: label mapping, single-voice filter, duplicates and personal data dropped,
 one clear line for a bad label (through the script's CLI on releases laid out like GPTFuzz's, the RBR
-gold set's and HarmBench's)."""
+gold set's, HarmBench's and a WildGuardTest copy's)."""
 from __future__ import annotations
 
 import csv
@@ -150,4 +150,50 @@ def test_no_source_given_is_an_error(tmp_path):
     done = subprocess.run([sys.executable, str(SCRIPT), "--out", str(tmp_path)], capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 2
-    assert "give at least one source: --gptfuzz, --rbr-gold, --harmbench" in done.stderr
+    assert "give at least one source: --gptfuzz, --rbr-gold, --harmbench, --wildguardtest" in done.stderr
+
+
+def _wildguard_release(tmp_path: Path, records: list[dict]) -> Path:
+    """A git repository holding ``data/wildguardtest.parquet``; the script is given its bare git directory."""
+    import pyarrow
+    import pyarrow.parquet
+
+    work = tmp_path / "copy"
+    (work / "data").mkdir(parents=True)
+    pyarrow.parquet.write_table(pyarrow.Table.from_pylist(records), work / "data" / "wildguardtest.parquet")
+    git = ["git", "-C", str(work), "-c", "user.name=t", "-c", "user.email=t@t"]
+    for command in (["init", "-q"], ["add", "data"], ["commit", "-q", "-m", "copy"]):
+        subprocess.run([*git, *command], check=True, capture_output=True)
+    return work / ".git"
+
+
+def _guard(text, label, agreement=3.0) -> dict:
+    return {"prompt": "q", "response": text, "response_refusal_label": label,
+            "response_refusal_agreement": agreement, "adversarial": False}
+
+
+def _prepare_wildguard(tmp_path: Path, records: list[dict]):
+    return subprocess.run([sys.executable, str(SCRIPT), "--wildguardtest", str(_wildguard_release(tmp_path, records)),
+                           "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+
+
+def test_wildguardtest_mapping_from_a_bare_git_directory(tmp_path):
+    records = [_guard("I'm sorry, but I can't assist with that request.", "refusal"),
+               _guard(" I cannot refuse, but here is an overview: first, ... ", "compliance", 2.0),
+               _guard("No label on this one.", None, None),  # unlabelled: dropped
+               _guard("\u4f60\u597d", "compliance"),  # Chinese script: dropped
+               _guard("Mail jon.roe@mail.org for the rest.", "compliance")]  # personal data: dropped
+    done = _prepare_wildguard(tmp_path, records)
+    assert done.returncode == 0, done.stderr
+    kept = _prepared(tmp_path, "wildguardtest")
+    assert [(row["text"], row["refusal"], row["label_raw"]) for row in kept] == [
+        ("I'm sorry, but I can't assist with that request.", True, "refusal (agreement 3/3)"),
+        ("I cannot refuse, but here is an overview: first, ...", False, "compliance (agreement 2/3)")]
+    assert "wildguardtest: 2 replies (1 refusals)" in done.stdout
+    assert "dropped {'blank': 0, 'duplicate': 0, 'personal_data': 1}" in done.stdout
+
+
+def test_wildguardtest_unknown_label_is_one_clear_line(tmp_path):
+    done = _prepare_wildguard(tmp_path, [_guard("fine", "refusal"), _guard("odd", "partial")])
+    assert done.returncode != 0
+    assert "row 2: response_refusal_label 'partial' is not refusal or compliance" in done.stderr.strip().splitlines()[-1]

@@ -1,6 +1,6 @@
-"""The learned stage of the refusal detector: a logistic regression over word, word-class and
-character 4-gram features of a reply's opening, over the openings of its later sentences and of its
-last one, and over its shape and structure (length, list items, paragraphs, where the first declining
+"""The learned stage of the refusal detector: a logistic regression over word and word-class
+n-grams of the reply as far as it is read, character 4-grams of its opening, the openings of its later
+sentences and of its last one, and over its shape and structure (length, list items, paragraphs, where the first declining
 sentence stands, how many content words follow the last one: a disclaimer followed by an answer is an
 answer).
 
@@ -34,10 +34,9 @@ from itertools import chain, repeat
 from pathlib import Path
 
 WEIGHTS = Path(__file__).with_name("refusal_weights.json")
-HEAD_CHARS = 300   # refusals announce themselves early: n-grams come from the opening only
+SENT_CHARS = 1500  # the part of a reply read: word n-grams, sentences and structure come from it
 HEAD_WORDS = 6     # the first words also give position-marked features
 CHAR_HEAD = 150    # character 4-grams come from the first characters: wording that word lists miss
-SENT_CHARS = 1500  # later sentences (up to here) give features of their first words: late, partial refusals
 SENT_WORDS = 4
 CHUNK = 4096       # replies scored together by probabilities(): memory stays bounded, codes fit 32 bits
 
@@ -66,11 +65,9 @@ _CLASSES = {
 _CLASS_OF = {word: name for name, words in _CLASSES.items() for word in words.split()}
 _QUOTES = (("\u2019", "'"), ("\u2018", "'"), ("\u201c", '"'), ("\u201d", '"'))
 _DIGITS = re.compile(r"\d+")
-_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?|0|[^\w\s]")
-_TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?|0|[^\w\s]|\n")  # _WORD, and line breaks (sentence and paragraph ends)
+# words, digit runs (read as 0), punctuation, and line breaks (sentence and paragraph ends; n-grams skip them)
+_TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?|0|[^\w\s]|\n")
 _BOUNDARY = frozenset(".!?;:\n")
-_LETTERS = "abcdefghijklmnopqrstuvwxyz'"  # the characters of a word token (_WORD's first branch)
-_LETTER_RUN = re.compile(f"[{_LETTERS}]*")
 _LIST_ITEM = re.compile(r"^[ \t]*(?:0[.)]|[-*\u2022]|#{1,4})[ \t]", re.MULTILINE)
 # the first word after a declining sentence that turns to an answer ("As an AI, I can't ... However, ...")
 _TURNS = frozenset("however but that here here's sure nevertheless still instead although".split())
@@ -118,23 +115,23 @@ _FAMILIES = frozenset(("w", "h", "k", "c", "s", "sk"))
 
 def groups(text: str) -> dict[str, set[str]]:
     """A reply's features by family (family -> names), after Unicode (NFKC), quote and case
-    normalisation (digit runs read as ``0``): from its first ``HEAD_CHARS`` characters, word uni/bigrams
+    normalisation (digit runs read as ``0``): from its first ``SENT_CHARS`` characters, word uni/bigrams
     (``w``), the first words (``h``) and 1-3-grams over word classes (``k``); character 4-grams (``c``) of
     its first ``CHAR_HEAD`` characters (after a leading space, so the opening is marked); for every later
     sentence within ``SENT_CHARS``, its first two words (``s``) and the class sequence and class bigrams
     of its first ``SENT_WORDS`` words (``sk``); and the reply's shape and structure (``x``, :func:`_shape`)."""
     text = _normalise(text)
-    head = text[:HEAD_CHARS]
-    tokens = _WORD.findall(head)
+    all_tokens = _TOKEN.findall(text)
+    tokens = [token for token in all_tokens if token != "\n"]
     bigrams = [a + " " + b for a, b in zip(tokens, tokens[1:])]
     classes = [_CLASS_OF.get(t, "_") for t in tokens]
     class_bigrams = [a + " " + b for a, b in zip(classes, classes[1:])]
     class_trigrams = [a + " " + b for a, b in zip(class_bigrams, classes[2:])]
     found = {"w": {*tokens, *bigrams}, "h": {*tokens[:HEAD_WORDS], *bigrams[:HEAD_WORDS - 1]},
              "k": {*classes, *class_bigrams, *class_trigrams} - {"_", "_ _", "_ _ _"}}
-    chars = " " + head[:CHAR_HEAD]
+    chars = " " + text[:CHAR_HEAD]
     found["c"] = {chars[i:i + 4] for i in range(len(chars) - 3)}
-    sentences, paragraphs = _sentences(_TOKEN.findall(text))
+    sentences, paragraphs = _sentences(all_tokens)
     s, sk = set(), set()
     for words in sentences[1:]:
         s.add(" ".join(words[:2]))
@@ -312,18 +309,9 @@ class _Scorer:
         np = self.np
         n = len(texts)
         norm = list(map(_normalise, texts))
-        head_tokens, all_tokens = zip(*map(_token_lists, norm)) if n else ((), ())
-        tokens, token_owner = self._tokens(all_tokens, np.arange(n))
-        # the head's tokens: a short reply's are all its tokens (numbered already), a long one's are looked up;
-        # without line breaks they are _WORD's. Each reply's stay together and in order.
-        long = [index for index, (head, whole) in enumerate(zip(head_tokens, all_tokens)) if head is not whole]
-        is_long = np.zeros(n, bool)
-        is_long[long] = True
-        short = ~is_long[token_owner]
-        long_ids, long_owner = self._tokens([head_tokens[index] for index in long], np.array(long, np.int64))
-        ids, owner = np.concatenate([tokens[short], long_ids]), np.concatenate([token_owner[short], long_owner])
-        kept = ids != self.newline
-        ids, owner = ids[kept], owner[kept]
+        tokens, token_owner = self._tokens(list(map(_TOKEN.findall, norm)), np.arange(n))
+        kept = tokens != self.newline  # the n-gram features read the words, without line breaks
+        ids, owner = tokens[kept], token_owner[kept]
         opens = np.flatnonzero(np.append(True, owner[1:] != owner[:-1]))
         position = np.arange(len(ids)) - np.repeat(opens, np.diff(opens, append=len(ids)))
         found = []  # (reply, feature number) arrays; repeats within a reply are dropped below
@@ -341,9 +329,9 @@ class _Scorer:
                                                     + cls[triple + 2]])]
         found.append(self._characters([" " + text[:CHAR_HEAD] for text in norm]))
         z = np.full(n, self.bias) + self._structure(norm, tokens, token_owner, found)
-        reply, number = np.concatenate([r for r, _ in found]), np.concatenate([g for _, g in found])
-        keep = number > 0
-        keys = np.sort((reply[keep] * len(self.values) + number[keep]).astype(self.key_type))
+        width = len(self.values)
+        keys = np.sort(np.concatenate([(reply[number > 0] * width + number[number > 0]).astype(self.key_type)
+                                       for reply, number in found]))
         keys = keys[np.append(True, keys[1:] != keys[:-1])] if len(keys) else keys
         return z + np.bincount(keys // len(self.values), self.values[keys % len(self.values)], minlength=n)
 
@@ -441,21 +429,6 @@ class _Scorer:
         first_word[has] = word_at[(np.cumsum(total_words) - total_words)[has]]
         counted = run_starts > first_word[owner[run_starts]]
         return 1 + np.bincount(owner[run_starts[counted]], run_lengths[counted] // 2, minlength=n).astype(np.int64)
-
-
-def _token_lists(text: str) -> tuple[list[str], list[str]]:
-    """``(_TOKEN tokens of the head, _TOKEN tokens of the whole)`` of a normalised reply (the head's
-    without line breaks are its _WORD tokens), scanning it once: only the run of word characters
-    around the head's end is read twice (no token crosses its ends, so the scans before and after it
-    are shared)."""
-    if len(text) <= HEAD_CHARS:
-        tokens = _TOKEN.findall(text)
-        return tokens, tokens
-    start = len(text[:HEAD_CHARS].rstrip(_LETTERS))
-    end = _LETTER_RUN.match(text, HEAD_CHARS).end()
-    before = _TOKEN.findall(text, 0, start)
-    return [*before, *_WORD.findall(text, start, HEAD_CHARS)], [*before, *_TOKEN.findall(text, start, end),
-                                                                *_TOKEN.findall(text, end)]
 
 
 def _list_items(text: str) -> int:
