@@ -330,8 +330,9 @@ class _Scorer:
         found.append(self._characters([" " + text[:CHAR_HEAD] for text in norm]))
         z = np.full(n, self.bias) + self._structure(norm, tokens, token_owner, found)
         width = len(self.values)
+        # each family's keys come in reply order: the stable sort (runs merged) takes half the time of quicksort
         keys = np.sort(np.concatenate([(reply[number > 0] * width + number[number > 0]).astype(self.key_type)
-                                       for reply, number in found]))
+                                       for reply, number in found]), kind="stable")
         keys = keys[np.append(True, keys[1:] != keys[:-1])] if len(keys) else keys
         return z + np.bincount(keys // len(self.values), self.values[keys % len(self.values)], minlength=n)
 
