@@ -16,7 +16,8 @@ detector, measured in this run.
 4. Speed: replies per CPU-second on one core (and per wall-clock second) over every distinct labelled
    reply, scored all at once (``detect_refusals``, what ``decide_many``, the refusal metric and
    ``mmpriv calibrate`` use) and one call per reply (``detect_refusal``), with the ratio to the goal of
-   10,000 replies per CPU-second and the load average while it ran.
+   10,000 replies per CPU-second and the load average while it ran; then all at once by reply length
+   (short replies, such as a value or a label, and long ones: the time grows with the characters read).
 
     python bench/bench_refusal_detector.py [--misses]
 """
@@ -41,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 import train_refusal_detector as train  # noqa: E402
 
 SPEED_GOAL = 10_000  # replies per CPU-second on one core (issue 19)
+SHORT = 500  # characters: a value, a label, a sentence or two
 _NAIVE = re.compile(r"^\W*(?:i'?m sorry|sorry|i apologi[sz]e|i cannot|i can'?t|cannot assist)", re.IGNORECASE)
 
 
@@ -118,6 +120,11 @@ def main(argv: list[str] | None = None) -> int:
         per_cpu_second, best, per_second = speed(texts, score)
         print(f"  {name}: {per_cpu_second:,.0f} replies per CPU-second = {per_cpu_second / SPEED_GOAL:.2f} x the "
               f"goal of {SPEED_GOAL:,} (fastest round {best:,.0f}; {per_second:,.0f} per wall-clock second)")
+    for name, band in ((f"replies of at most {SHORT} characters", [t for t in texts if len(t) <= SHORT]),
+                       (f"longer replies (read up to {refusal_model.SENT_CHARS})", [t for t in texts if len(t) > SHORT])):
+        per_cpu_second, best, _ = speed(band, detect_refusals)
+        print(f"  all at once, {name} ({len(band)}): {per_cpu_second:,.0f} replies per CPU-second = "
+              f"{per_cpu_second / SPEED_GOAL:.2f} x the goal (fastest round {best:,.0f})")
     print(f"  load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} cores")
     return 0
 
