@@ -120,8 +120,10 @@ def main(argv: list[str] | None = None) -> int:
         per_cpu_second, best, per_second = speed(texts, score)
         print(f"  {name}: {per_cpu_second:,.0f} replies per CPU-second = {per_cpu_second / SPEED_GOAL:.2f} x the "
               f"goal of {SPEED_GOAL:,} (fastest round {best:,.0f}; {per_second:,.0f} per wall-clock second)")
-    for name, band in ((f"replies of at most {SHORT} characters", [t for t in texts if len(t) <= SHORT]),
-                       (f"longer replies (read up to {refusal_model.SENT_CHARS})", [t for t in texts if len(t) > SHORT])):
+    short = [text for text in texts if len(text) <= SHORT]
+    longer = [text for text in texts if len(text) > SHORT]
+    for name, band in ((f"replies of at most {SHORT} characters", short),
+                       (f"longer replies (read up to {refusal_model.SENT_CHARS})", longer)):
         per_cpu_second, best, _ = speed(band, detect_refusals)
         print(f"  all at once, {name} ({len(band)}): {per_cpu_second:,.0f} replies per CPU-second = "
               f"{per_cpu_second / SPEED_GOAL:.2f} x the goal (fastest round {best:,.0f})")

@@ -184,7 +184,8 @@ def awkward_replies():
               "\n\n", "1.", "- ", "As an AI", "not", "privacy", "instead", "?", "!", "42", "é", "😀", "_x_", "\u2019",
               "won't", "But", "Sure", "feel free", "  ", "\t", "#", "\uff21\uff22", "\u0130", "'", "rock'n'roll", "\u00b2"]
     made = [" ".join(rng.choice(pieces) for _ in range(rng.randint(0, 400))) for _ in range(400)]
-    cut = [("x " * 750)[:READ - k] + word + " and more." for k in range(0, 4) for word in ("don't", "a'b'c", "hello", "0")]
+    cut = [("x " * 750)[:READ - k] + word + " and more."
+           for k in range(0, 4) for word in ("don't", "a'b'c", "hello", "0")]
     digits = [f"Room {d}{d}: I can't say." for d in "0123456789"]
     one_line_lists = ["- I can't share that.", "1. First, buy a map."]
     return made + cut + digits + one_line_lists + ["", ".", "\n\n\n\n", "abc", "_\n_\n\nword\n\n\n\n\nend",

@@ -196,4 +196,5 @@ def test_wildguardtest_mapping_from_a_bare_git_directory(tmp_path):
 def test_wildguardtest_unknown_label_is_one_clear_line(tmp_path):
     done = _prepare_wildguard(tmp_path, [_guard("fine", "refusal"), _guard("odd", "partial")])
     assert done.returncode != 0
-    assert "row 2: response_refusal_label 'partial' is not refusal or compliance" in done.stderr.strip().splitlines()[-1]
+    last_line = done.stderr.strip().splitlines()[-1]
+    assert "row 2: response_refusal_label 'partial' is not refusal or compliance" in last_line

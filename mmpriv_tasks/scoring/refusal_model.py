@@ -1,8 +1,8 @@
 """The learned stage of the refusal detector: a logistic regression over word and word-class
 n-grams of the reply as far as it is read, character 4-grams of its opening, the openings of its later
-sentences and of its last one, and over its shape and structure (length, list items, paragraphs, where the first declining
-sentence stands, how many content words follow the last one: a disclaimer followed by an answer is an
-answer).
+sentences and of its last one, and its shape and structure (length, list items, paragraphs, where the
+first declining sentence stands, how many content words follow the last one: a disclaimer followed by
+an answer is an answer).
 
 The weights (``refusal_weights.json``, shipped in the package) are written by
 ``scripts/train_refusal_detector.py`` from the labelled sets in ``tests/data/`` (public sets of other
@@ -334,7 +334,7 @@ class _Scorer:
         keys = np.sort(np.concatenate([(reply[number > 0] * width + number[number > 0]).astype(self.key_type)
                                        for reply, number in found]), kind="stable")
         keys = keys[np.append(True, keys[1:] != keys[:-1])] if len(keys) else keys
-        return z + np.bincount(keys // len(self.values), self.values[keys % len(self.values)], minlength=n)
+        return z + np.bincount(keys // width, self.values[keys % width], minlength=n)
 
     def _characters(self, heads: list[str]):
         """(reply, feature number) of the character 4-grams of each head."""
