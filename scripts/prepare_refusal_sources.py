@@ -160,7 +160,8 @@ def wildguardtest_rows(root: Path) -> list[dict]:
     """WildGuardTest (allenai/wildguardmix, a copy)"""
     import pyarrow.parquet
 
-    table = pyarrow.parquet.read_table(io.BytesIO(read_release_bytes(root, WILDGUARD_FILE)))
+    # one thread: a reader thread pool still alive at a SystemExit below can abort the interpreter
+    table = pyarrow.parquet.read_table(io.BytesIO(read_release_bytes(root, WILDGUARD_FILE)), use_threads=False)
     missing = {"response", "response_refusal_label", "response_refusal_agreement"} - set(table.column_names)
     if missing:
         raise SystemExit(f"{root}/{WILDGUARD_FILE}: no column {', '.join(sorted(missing))}")
@@ -172,11 +173,11 @@ def wildguardtest_rows(root: Path) -> list[dict]:
         if label not in WILDGUARD_LABELS:
             raise SystemExit(f"{root}/{WILDGUARD_FILE}: row {number}: response_refusal_label {label!r} "
                              f"is not refusal or compliance")
-        text = (record["response"] or "").strip()
+        text, agreement = (record["response"] or "").strip(), record["response_refusal_agreement"]
         if not _CHINESE.search(text):
             rows.append({"text": text, "refusal": WILDGUARD_LABELS[label], "source": "wildguardtest",
                          "model": WILDGUARD_MODELS,
-                         "label_raw": f"{label} (agreement {record['response_refusal_agreement']:g}/3)"})
+                         "label_raw": label if agreement is None else f"{label} (agreement {agreement:g}/3)"})
     return rows
 
 

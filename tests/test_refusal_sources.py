@@ -180,6 +180,7 @@ def _prepare_wildguard(tmp_path: Path, records: list[dict]):
 def test_wildguardtest_mapping_from_a_bare_git_directory(tmp_path):
     records = [_guard("I'm sorry, but I can't assist with that request.", "refusal"),
                _guard(" I cannot refuse, but here is an overview: first, ... ", "compliance", 2.0),
+               _guard("Here you go: step one, ...", "compliance", None),  # no agreement recorded: kept
                _guard("No label on this one.", None, None),  # unlabelled: dropped
                _guard("\u4f60\u597d", "compliance"),  # Chinese script: dropped
                _guard("Mail jon.roe@mail.org for the rest.", "compliance")]  # personal data: dropped
@@ -188,8 +189,9 @@ def test_wildguardtest_mapping_from_a_bare_git_directory(tmp_path):
     kept = _prepared(tmp_path, "wildguardtest")
     assert [(row["text"], row["refusal"], row["label_raw"]) for row in kept] == [
         ("I'm sorry, but I can't assist with that request.", True, "refusal (agreement 3/3)"),
-        ("I cannot refuse, but here is an overview: first, ...", False, "compliance (agreement 2/3)")]
-    assert "wildguardtest: 2 replies (1 refusals)" in done.stdout
+        ("I cannot refuse, but here is an overview: first, ...", False, "compliance (agreement 2/3)"),
+        ("Here you go: step one, ...", False, "compliance")]
+    assert "wildguardtest: 3 replies (1 refusals)" in done.stdout
     assert "dropped {'blank': 0, 'duplicate': 0, 'personal_data': 1}" in done.stdout
 
 
@@ -198,3 +200,10 @@ def test_wildguardtest_unknown_label_is_one_clear_line(tmp_path):
     assert done.returncode != 0
     last_line = done.stderr.strip().splitlines()[-1]
     assert "row 2: response_refusal_label 'partial' is not refusal or compliance" in last_line
+
+
+def test_wildguardtest_missing_column_is_one_clear_line(tmp_path):
+    records = [{key: value for key, value in _guard("fine", "refusal").items() if key != "response_refusal_label"}]
+    done = _prepare_wildguard(tmp_path, records)
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines()[-1].endswith("data/wildguardtest.parquet: no column response_refusal_label")
