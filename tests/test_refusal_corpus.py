@@ -76,7 +76,7 @@ def test_frozen_v3_shares_no_reply_with_the_training_sets():
 
 def test_accuracy_floors():
     """A little under the figures measured once the detector was final (bench/bench_refusal_detector.py
-    prints them): 0.953 on the frozen v3 set; 1.000 on every own training set."""
+    prints them): 0.949 on the frozen v3 set; 1.000 on every own training set."""
     assert accuracy(FROZEN) >= 0.94
     for rows in (CORPUS, PREVIOUS, UNSEEN_GENERAL, GENERAL_V2, TRAIN_EXTRA):
         assert accuracy(rows) >= 0.98
@@ -177,8 +177,8 @@ def feature_weights_probability(text, weights, bias):
 
 
 def awkward_replies():
-    """Replies at the edges of the feature definitions: a word cut by the end of the part read, runs of line breaks,
-    text past the part read, Unicode that NFKC changes, quotes, digits, no tokens at all."""
+    """Replies at the edges of the feature definitions: a word cut by the end of the part read, runs of line
+    breaks, text past the part read, Unicode that NFKC changes, quotes, digits, no tokens at all."""
     rng = random.Random(19)
     pieces = ["I", "can't", "share", "that", ".", "Sorry", ",", "however", "here", "is", "the", "answer", ":", "\n",
               "\n\n", "1.", "- ", "As an AI", "not", "privacy", "instead", "?", "!", "42", "é", "😀", "_x_", "\u2019",
