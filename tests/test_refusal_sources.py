@@ -24,9 +24,14 @@ def _release(tmp_path: Path, rows: list[tuple[str, str]]) -> Path:
     return tmp_path / "gptfuzz"
 
 
+def _run_script(tmp_path: Path, option: str, release: Path):
+    """The script's CLI on one release, writing into ``tmp_path / "out"``."""
+    return subprocess.run([sys.executable, str(SCRIPT), option, str(release), "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=120)
+
+
 def _prepare(tmp_path: Path, rows):
-    return subprocess.run([sys.executable, str(SCRIPT), "--gptfuzz", str(_release(tmp_path, rows)),
-                           "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    return _run_script(tmp_path, "--gptfuzz", _release(tmp_path, rows))
 
 
 def _prepared(tmp_path: Path, source: str) -> list[dict]:
@@ -78,8 +83,7 @@ def _rbr(text: str, full, partial, unable: bool = False) -> str:
 
 
 def _prepare_rbr(tmp_path: Path, lines: list[str]):
-    return subprocess.run([sys.executable, str(SCRIPT), "--rbr-gold", str(_rbr_release(tmp_path, lines)),
-                           "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    return _run_script(tmp_path, "--rbr-gold", _rbr_release(tmp_path, lines))
 
 
 def test_rbr_gold_mapping(tmp_path):
@@ -113,8 +117,7 @@ def _prepare_harmbench(tmp_path: Path, records: dict):
     folder = tmp_path / "harmbench" / "data" / "classifier_val_sets"
     folder.mkdir(parents=True)
     (folder / "text_behaviors_val_set.json").write_text(json.dumps(records), encoding="utf-8")
-    return subprocess.run([sys.executable, str(SCRIPT), "--harmbench", str(tmp_path / "harmbench"),
-                           "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    return _run_script(tmp_path, "--harmbench", tmp_path / "harmbench")
 
 
 def _vote(text: str, votes: tuple, model: str = "koala_7b.json") -> dict:
@@ -173,8 +176,7 @@ def _guard(text, label, agreement=3.0) -> dict:
 
 
 def _prepare_wildguard(tmp_path: Path, records: list[dict]):
-    return subprocess.run([sys.executable, str(SCRIPT), "--wildguardtest", str(_wildguard_release(tmp_path, records)),
-                           "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    return _run_script(tmp_path, "--wildguardtest", _wildguard_release(tmp_path, records))
 
 
 def test_wildguardtest_mapping_from_a_bare_git_directory(tmp_path):
