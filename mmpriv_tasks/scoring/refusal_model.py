@@ -9,8 +9,9 @@ The weights (``refusal_weights.json``, shipped in the package) are written by
 models' replies and the project's own, all but the frozen ``refusal_frozen_general_v3.jsonl``); this
 module turns text into features and adds up their weights: :func:`probability` for one reply in pure
 Python (feature names, as training sees them, looked up per family); :func:`probabilities` for many
-at once in numpy (the same features as integer codes, several times faster per reply; the same
-probabilities to 1e-9, ``tests/test_refusal_corpus.py``).
+at once in numpy (the same features as integer codes, tokens found without a string each by
+:mod:`~mmpriv_tasks.scoring.token_batch`; several times faster per reply; the same probabilities to
+1e-9, ``tests/test_refusal_corpus.py``).
 
 >>> sorted(f for f in features("I can’t share it.") if f.startswith("k:"))
 ['k:GIVE', 'k:GIVE _', 'k:GIVE _ _', 'k:NEG', 'k:NEG GIVE', 'k:NEG GIVE _', 'k:SELF', 'k:SELF NEG', 'k:SELF NEG GIVE']
@@ -32,6 +33,8 @@ import unicodedata
 from functools import lru_cache
 from itertools import chain, repeat
 from pathlib import Path
+
+from mmpriv_tasks.scoring import token_batch
 
 WEIGHTS = Path(__file__).with_name("refusal_weights.json")
 SENT_CHARS = 1500  # the part of a reply read: word n-grams, sentences and structure come from it
@@ -203,6 +206,15 @@ _BIT = {name: 1 << index for name, index in _CLASS_INDEX.items()}
 _NOT_CONTENT_BITS = sum(_BIT[name] for name in _NOT_CONTENT)
 
 
+def _kind_of(char: str) -> int:
+    """A character's part in :data:`_TOKEN`'s tokens (:mod:`~mmpriv_tasks.scoring.token_batch`)."""
+    if "a" <= char <= "z":
+        return token_batch.LETTER
+    if char == "'":
+        return token_batch.APOSTROPHE
+    return token_batch.SINGLE if _TOKEN.fullmatch(char) else token_batch.SKIP
+
+
 def _class_code(names: list[str]) -> int:
     """The number of a sequence of 1-4 class names: an offset by its length, then base ``_NC``."""
     value = 0
@@ -237,6 +249,7 @@ class _Scorer:
             self.word_class[index] = _CLASS_INDEX[_CLASS_OF.get(token, "_")]
             self.boundary[index] = token in _BOUNDARY
         self.newline = vocab["\n"]
+        self.tokeniser = token_batch.Tokeniser(np, vocab, _kind_of)
         self.alphabet = np.array(sorted({ord(ch) for _, family, rest in split if family == "c" for ch in rest}),
                                  np.int64)
         self.letters = len(self.alphabet) + 1  # 0: a character no weighted 4-gram has
@@ -271,8 +284,7 @@ class _Scorer:
                 seq[rest] = g
             else:
                 raise ValueError(f"{WEIGHTS.name}: no feature family for weight {family}:{rest}")
-        self.pairs = {family: (np.array(sorted(table), np.int64), np.array([table[k] for k in sorted(table)], np.int64))
-                      for family, table in pairs.items()}
+        self.pairs = {family: token_batch.Lookup(np, table) for family, table in pairs.items()}
         # 4-grams: the first three characters' row (0: none weighted), then the fourth's column
         prefixes = sorted({gram[:3] for gram in grams})
         self.gram_row = np.zeros(self.letters ** 3, np.int32)
@@ -288,28 +300,12 @@ class _Scorer:
                 kinds, rest = kinds + _KINDS[rest % 4], rest // 4
             self.seq[code] = seq.get(_collapse(kinds), 0) if not rest else 0  # a gap never occurs
 
-    def _find(self, family: str, codes):
-        """The feature number of each code of ``family`` (0: no weight)."""
-        keys, numbers = self.pairs[family]
-        if not len(keys):
-            return self.np.zeros(len(codes), self.np.int64)
-        at = self.np.minimum(self.np.searchsorted(keys, codes), len(keys) - 1)
-        return self.np.where(keys[at] == codes, numbers[at], 0)
-
-    def _tokens(self, lists, owners):
-        """Token numbers of many replies' token lists in one array, and each token's reply (``owners``:
-        the replies of the lists)."""
-        np = self.np
-        counts = np.fromiter(map(len, lists), np.int64, len(lists))
-        ids = np.fromiter(map(self.vocab.get, chain.from_iterable(lists), repeat(0)), np.int64, int(counts.sum()))
-        return ids, np.repeat(owners, counts)
-
     def logits(self, texts: list[str]):
         """The logit of P(refusal) for each text."""
         np = self.np
         n = len(texts)
         norm = list(map(_normalise, texts))
-        tokens, token_owner = self._tokens(list(map(_TOKEN.findall, norm)), np.arange(n))
+        tokens, token_owner = self.tokeniser.numbers(norm)
         kept = tokens != self.newline  # the n-gram features read the words, without line breaks
         ids, owner = tokens[kept], token_owner[kept]
         opens = np.flatnonzero(np.append(True, owner[1:] != owner[:-1]))
@@ -317,10 +313,10 @@ class _Scorer:
         found = []  # (reply, feature number) arrays; repeats within a reply are dropped below
         pair = np.flatnonzero(owner[1:] == owner[:-1])
         codes = ids[pair] * self.base + ids[pair + 1]
-        found += [(owner, self.unigram["w"][ids]), (owner[pair], self._find("w", codes))]
+        found += [(owner, self.unigram["w"][ids]), (owner[pair], self.pairs["w"].find(codes))]
         first = position < HEAD_WORDS
         early = position[pair] < HEAD_WORDS - 1
-        found += [(owner[first], self.unigram["h"][ids[first]]), (owner[pair[early]], self._find("h", codes[early]))]
+        found += [(owner[first], self.unigram["h"][ids[first]]), (owner[pair[early]], self.pairs["h"].find(codes[early]))]
         cls = self.word_class[ids]
         triple = pair[:-1][pair[1:] == pair[:-1] + 1]
         found += [(owner, self.classes["k"][cls]),
@@ -369,8 +365,8 @@ class _Scorer:
         second = np.where(lengths > 1, words[np.minimum(starts + 1, len(words) - 1)], self.none)
         later = index > 0
         last = index == sentences[sentence_owner] - 1
-        found += [(sentence_owner[later], self._find("s", head_word[later] * self.base + second[later])),
-                  (sentence_owner[last], self._find("e", head_word[last] * self.base + second[last]))]
+        found += [(sentence_owner[later], self.pairs["s"].find(head_word[later] * self.base + second[later])),
+                  (sentence_owner[last], self.pairs["e"].find(head_word[last] * self.base + second[last]))]
         cls = self.word_class[words]
         value = np.zeros(len(starts), np.int64)
         for j in range(SENT_WORDS):

@@ -1,0 +1,39 @@
+"""The batch scorer's numpy tokeniser and lookup table against their definitions: the token pattern's
+own matches and a dict."""
+import random
+
+import numpy as np
+
+from mmpriv_tasks.scoring import refusal_model, token_batch
+from test_refusal_corpus import awkward_replies
+
+
+def test_tokens_are_the_patterns_matches_looked_up_in_the_vocabulary():
+    """Every token of every awkward reply (and of replies joined end to end, where a word, an apostrophe
+    or a contraction meets the next reply), in order, with its reply."""
+    scorer = refusal_model._scorer()
+    texts = [refusal_model._normalise(text) for text in awkward_replies()]
+    texts += ["don", "'t", "can'", "t", "a'b'c'd'e", "'tis", "x''y", "rock'n'roll", "", "0'a", "é'a", "b'"]
+    numbers, owners = scorer.tokeniser.numbers(texts)
+    want = [(scorer.vocab.get(token, 0), index) for index, text in enumerate(texts)
+            for token in refusal_model._TOKEN.findall(text)]
+    assert list(zip(numbers.tolist(), owners.tolist())) == want
+    assert sum(number > 0 for number, _ in want) > len(want) / 2  # most tokens are known: the lookup is tried
+
+
+def test_a_token_whose_hash_is_taken_by_a_longer_one_is_not_found():
+    tokeniser = token_batch.Tokeniser(np, {"abc": 1, ".": 2}, refusal_model._kind_of)
+    tokeniser.lookup = token_batch.Lookup(np, {token_batch.token_hash("abc"): 1, token_batch.token_hash("ab"): 1,
+                                               token_batch.token_hash("."): 2})
+    assert tokeniser.numbers(["ab abc ."])[0].tolist() == [0, 1, 2]
+
+
+def test_lookup_finds_every_key_and_nothing_else():
+    rng = random.Random(7)
+    table = {rng.getrandbits(64): number for number in range(1, 5001)}
+    lookup = token_batch.Lookup(np, table)
+    assert lookup.probes > 1  # some keys share a slot: probing is exercised
+    absent = [key + 1 for key in table if key + 1 not in table][:500]
+    keys = np.array([*table, *absent], np.uint64)
+    assert lookup.find(keys).tolist() == [*table.values(), *[0] * len(absent)]
+    assert token_batch.Lookup(np, {}).find(np.array([0, 5], np.uint64)).tolist() == [0, 0]
