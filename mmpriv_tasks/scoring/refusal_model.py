@@ -68,6 +68,7 @@ _CLASSES = {
 _CLASS_OF = {word: name for name, words in _CLASSES.items() for word in words.split()}
 _QUOTES = (("\u2019", "'"), ("\u2018", "'"), ("\u201c", '"'), ("\u201d", '"'))
 _DIGITS = re.compile(r"\d+")
+_ZEROS = bytes.maketrans(b"123456789", b"000000000")
 # words, digit runs (read as 0), punctuation, and line breaks (sentence and paragraph ends; n-grams skip them)
 _TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?|0|[^\w\s]|\n")
 _BOUNDARY = frozenset(".!?;:\n")
@@ -106,10 +107,13 @@ def _normalise(text: str) -> str:
     if text.isascii():
         if not any(map(text.__contains__, "0123456789")):  # ten substring scans: faster than the regex
             return text.lower()
-    else:
-        text = unicodedata.normalize("NFKC", text)
-        for quote, plain in _QUOTES:  # str.replace: str.translate with a mapping goes char by char
-            text = text.replace(quote, plain)
+        digits = text.lower().encode("ascii").translate(_ZEROS)  # bytes: several times faster than the regex
+        while b"00" in digits:
+            digits = digits.replace(b"00", b"0")
+        return digits.decode("ascii")
+    text = unicodedata.normalize("NFKC", text)
+    for quote, plain in _QUOTES:  # str.replace: str.translate with a mapping goes char by char
+        text = text.replace(quote, plain)
     return _DIGITS.sub("0", text.lower())
 
 
