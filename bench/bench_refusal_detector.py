@@ -18,6 +18,9 @@ detector, measured in this run.
    ``mmpriv calibrate`` use) and one call per reply (``detect_refusal``), with the ratio to the goal of
    10,000 replies per CPU-second and the load average while it ran; then all at once by reply length
    (short replies, such as a value or a label, and long ones: the time grows with the characters read).
+5. Memory: the peak traced while ``probabilities`` scores ``HOSTILE`` replies of ``SENT_CHARS`` plain
+   letters, and as many of a character that Unicode normalisation (NFKC) turns into 18: the characters
+   read grow 18x, the batch tokeniser's arrays should not.
 
     python bench/bench_refusal_detector.py [--misses]
 """
@@ -29,6 +32,7 @@ import os
 import re
 import sys
 import time
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +47,7 @@ import train_refusal_detector as train  # noqa: E402
 
 SPEED_GOAL = 10_000  # replies per CPU-second on one core (issue 19)
 SHORT = 500  # characters: a value, a label, a sentence or two
+HOSTILE = 1024  # replies of the memory check
 _NAIVE = re.compile(r"^\W*(?:i'?m sorry|sorry|i apologi[sz]e|i cannot|i can'?t|cannot assist)", re.IGNORECASE)
 
 
@@ -128,7 +133,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  all at once, {name} ({len(band)}): {per_cpu_second:,.0f} replies per CPU-second = "
               f"{per_cpu_second / SPEED_GOAL:.2f} x the goal (fastest round {best:,.0f})")
     print(f"  load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} cores")
+    print(f"memory, {HOSTILE} replies of {refusal_model.SENT_CHARS} characters scored at once (peak traced):")
+    for name, char in (("plain letters", "x"), ("U+FDFA, 18 characters after NFKC", "\ufdfa")):
+        print(f"  {name}: {peak_mb([char * refusal_model.SENT_CHARS] * HOSTILE):,.0f} MB")
     return 0
+
+
+def peak_mb(texts: list[str]) -> float:
+    """The peak of memory traced while ``texts`` are scored at once, in MB."""
+    tracemalloc.start()
+    refusal_model.probabilities(texts)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak / 2 ** 20
 
 
 if __name__ == "__main__":

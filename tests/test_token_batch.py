@@ -3,14 +3,18 @@ own matches and a dict."""
 import random
 
 import numpy as np
+import pytest
 
 from mmpriv_tasks.scoring import refusal_model, token_batch
 from test_refusal_corpus import awkward_replies
 
 
-def test_tokens_are_the_patterns_matches_looked_up_in_the_vocabulary():
+@pytest.mark.parametrize("group_chars", [token_batch.GROUP_CHARS, 50, 1])
+def test_tokens_are_the_patterns_matches_looked_up_in_the_vocabulary(group_chars, monkeypatch):
     """Every token of every awkward reply (and of replies joined end to end, where a word, an apostrophe
-    or a contraction meets the next reply), in order, with its reply."""
+    or a contraction meets the next reply), in order, with its reply; the same when the replies are
+    tokenised in groups of a few characters."""
+    monkeypatch.setattr(token_batch, "GROUP_CHARS", group_chars)
     scorer = refusal_model._scorer()
     texts = [refusal_model._normalise(text) for text in awkward_replies()]
     texts += ["don", "'t", "can'", "t", "a'b'c'd'e", "'tis", "x''y", "rock'n'roll", "", "0'a", "é'a", "b'"]

@@ -15,6 +15,7 @@ _HASH_BASE = 0x9E3779B97F4A7C15  # odd: invertible mod 2**64
 _INVERSE_BASE = pow(_HASH_BASE, -1, 1 << 64)
 _MIX = 0xBF58476D1CE4E5B9  # multiplier of the lookup table's slot hash
 _BITS = 64
+GROUP_CHARS = 1 << 20  # characters tokenised together: bounds the character arrays (tens of MB)
 
 
 def token_hash(token: str) -> int:
@@ -78,14 +79,31 @@ class Tokeniser:
 
     def numbers(self, texts: list[str]):
         """The number of each token of ``texts`` (0: not in the vocabulary), in order, and each token's
-        text (its index)."""
+        text (its index). Texts are taken in groups of about ``GROUP_CHARS`` characters, so the
+        character arrays stay small whatever the texts' length."""
         np = self.np
-        ends = np.cumsum(np.fromiter(map(len, texts), np.int64, len(texts)))
+        lengths = np.fromiter(map(len, texts), np.int64, len(texts))
+        group = np.cumsum(lengths) // GROUP_CHARS  # a group ends with the text that crosses a multiple
+        bounds = np.flatnonzero(np.diff(group, prepend=-1, append=group[-1] + 1 if len(group) else 0))
+        numbers, owners = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+        for first, stop in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+            found, owner = self._group(texts[first:stop], lengths[first:stop])
+            numbers.append(found)
+            owners.append(owner + first)
+        return np.concatenate(numbers), np.concatenate(owners)
+
+    def _group(self, texts: list[str], lengths):
+        """:meth:`numbers` of one group of texts."""
+        np = self.np
+        ends = np.cumsum(lengths)
         points = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), np.uint32)
         starts, stops = self._spans(points, ends)
+        # hashes weigh a character by its place in its own text: the powers needed are few
+        place = np.arange(len(points)) - np.repeat(ends - lengths, lengths)
+        longest = int(lengths.max()) if len(lengths) else 0
         prefix = np.zeros(len(points) + 1, np.uint64)
-        np.cumsum((points.astype(np.uint64) + np.uint64(1)) * self._powers(len(points), False), out=prefix[1:])
-        hashes = (prefix[stops] - prefix[starts]) * self._powers(len(points), True)[starts]  # wraps mod 2**64
+        np.cumsum((points.astype(np.uint64) + np.uint64(1)) * self._powers(longest, False)[place], out=prefix[1:])
+        hashes = (prefix[stops] - prefix[starts]) * self._powers(longest, True)[place[starts]]  # wraps mod 2**64
         numbers = self.lookup.find(hashes)
         numbers[self.length[numbers] != stops - starts] = 0  # the same hash, another token
         counts = np.diff(np.searchsorted(starts, ends), prepend=0)
