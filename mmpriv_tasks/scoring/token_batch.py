@@ -15,7 +15,7 @@ _HASH_BASE = 0x9E3779B97F4A7C15  # odd: invertible mod 2**64
 _INVERSE_BASE = pow(_HASH_BASE, -1, 1 << 64)
 _MIX = 0xBF58476D1CE4E5B9  # multiplier of the lookup table's slot hash
 _BITS = 64
-GROUP_CHARS = 1 << 20  # characters tokenised together: bounds the character arrays (tens of MB)
+GROUP_CHARS = 1 << 18  # characters tokenised together: bounds the character arrays (about 10 MB)
 
 
 def token_hash(token: str) -> int:
