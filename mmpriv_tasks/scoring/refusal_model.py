@@ -31,7 +31,7 @@ import math
 import re
 import unicodedata
 from functools import lru_cache
-from itertools import chain, repeat
+from itertools import repeat
 from pathlib import Path
 
 from mmpriv_tasks.scoring import token_batch
