@@ -72,7 +72,10 @@ _ZEROS = bytes.maketrans(b"123456789", b"000000000")
 # words, digit runs (read as 0), punctuation, and line breaks (sentence and paragraph ends; n-grams skip them)
 _TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?|0|[^\w\s]|\n")
 _BOUNDARY = frozenset(".!?;:\n")
-_LIST_ITEM = re.compile(r"^[ \t]*(?:0[.)]|[-*\u2022]|#{1,4})[ \t]", re.MULTILINE)
+# a list item: a line opening with "0." or "0)" (any number), a bullet or a heading mark, then a space;
+# lines after the first are found by their line break (a literal the regex engine scans for fast)
+_LIST_ITEM = r"[ \t]*(?:0[.)]|[-*\u2022]|#{1,4})[ \t]"
+_FIRST_LIST_ITEM, _LATER_LIST_ITEM = re.compile(_LIST_ITEM), re.compile("\n" + _LIST_ITEM)
 # the first word after a declining sentence that turns to an answer ("As an AI, I can't ... However, ...")
 _TURNS = frozenset("however but that here here's sure nevertheless still instead although".split())
 # words of sentences that carry no answer: lecturing, redirecting, offering further help
@@ -185,7 +188,7 @@ def _shape(text: str, sentences: list[list[str]], paragraphs: int) -> set[str]:
     paragraph count (``para:``)."""
     kinds = [_kind(words) for words in sentences]
     shape = {f"len:{_bucket(sum(map(len, sentences)))}", f"nsent:{_bucket(len(sentences))}",
-             f"list:{_bucket(len(_LIST_ITEM.findall(text)))}", f"para:{min(paragraphs, 6)}"}
+             f"list:{_bucket(_list_items(text))}", f"para:{min(paragraphs, 6)}"}
     if "D" not in kinds:
         shape.update(("cue:none", "tail:none"))
     else:
@@ -433,8 +436,13 @@ class _Scorer:
 
 
 def _list_items(text: str) -> int:
-    """How many lines of ``text`` open with a list marker (one line: only its start can)."""
-    return len(_LIST_ITEM.findall(text)) if "\n" in text else int(_LIST_ITEM.match(text) is not None)
+    r"""How many lines of (normalised) ``text`` open with a list marker.
+
+    >>> _list_items("- a\n0. b\n  * c\nx - d\n#### e\n##### f\n0) g")
+    5
+    """
+    first = _FIRST_LIST_ITEM.match(text) is not None
+    return first + len(_LATER_LIST_ITEM.findall(text)) if "\n" in text else first
 
 
 def _buckets(np, counts):
