@@ -441,7 +441,7 @@ def _list_items(text: str) -> int:
     >>> _list_items("- a\n0. b\n  * c\nx - d\n#### e\n##### f\n0) g")
     5
     """
-    first = _FIRST_LIST_ITEM.match(text) is not None
+    first = int(_FIRST_LIST_ITEM.match(text) is not None)
     return first + len(_LATER_LIST_ITEM.findall(text)) if "\n" in text else first
 
 
