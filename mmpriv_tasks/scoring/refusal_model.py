@@ -323,7 +323,8 @@ class _Scorer:
         found += [(owner, self.unigram["w"][ids]), (owner[pair], self.pairs["w"].find(codes))]
         first = position < HEAD_WORDS
         early = position[pair] < HEAD_WORDS - 1
-        found += [(owner[first], self.unigram["h"][ids[first]]), (owner[pair[early]], self.pairs["h"].find(codes[early]))]
+        found += [(owner[first], self.unigram["h"][ids[first]]),
+                  (owner[pair[early]], self.pairs["h"].find(codes[early]))]
         cls = self.word_class[ids]
         triple = pair[:-1][pair[1:] == pair[:-1] + 1]
         found += [(owner, self.classes["k"][cls]),
@@ -343,7 +344,7 @@ class _Scorer:
         """(reply, feature number) of the character 4-grams of each head."""
         np = self.np
         counts = np.fromiter(map(len, heads), np.int64, len(heads))
-        points = np.frombuffer("".join(heads).encode("utf-32-le", "surrogatepass"), np.uint32)
+        points = np.frombuffer("".join(heads).encode("utf-32-le", "surrogatepass"), "<u4")  # little-endian, as encoded
         letters = self.letter[points].astype(np.int32)
         prefix = (letters[:-3] * self.letters + letters[1:-2]) * self.letters + letters[2:-1]
         found = self.gram_table[self.gram_row[prefix], letters[3:]]  # a 4-gram at every position

@@ -96,7 +96,7 @@ class Tokeniser:
         """:meth:`numbers` of one group of texts."""
         np = self.np
         ends = np.cumsum(lengths)
-        points = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), np.uint32)
+        points = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), "<u4")  # little-endian, as encoded
         starts, stops = self._spans(points, ends)
         # hashes weigh a character by its place in its own text: the powers needed are few
         place = np.arange(len(points)) - np.repeat(ends - lengths, lengths)
