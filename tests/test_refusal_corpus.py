@@ -76,7 +76,7 @@ def test_frozen_v3_shares_no_reply_with_the_training_sets():
 
 def test_accuracy_floors():
     """A little under the figures measured once the detector was final (bench/bench_refusal_detector.py
-    prints them): 0.949 on the frozen v3 set; 1.000 on every own training set."""
+    prints them): 0.953 on the frozen v3 set; 1.000 on every own training set."""
     assert accuracy(FROZEN) >= 0.94
     for rows in (CORPUS, PREVIOUS, UNSEEN_GENERAL, GENERAL_V2, TRAIN_EXTRA):
         assert accuracy(rows) >= 0.98
