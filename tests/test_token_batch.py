@@ -41,3 +41,26 @@ def test_lookup_finds_every_key_and_nothing_else():
     keys = np.array([*table, *absent], np.uint64)
     assert lookup.find(keys).tolist() == [*table.values(), *[0] * len(absent)]
     assert token_batch.Lookup(np, {}).find(np.array([0, 5], np.uint64)).tolist() == [0, 0]
+
+
+def test_lookup_probes_wrap_from_the_last_slot_to_the_first():
+    """Keys whose slot is the table's last: the second one probes on to slot 0."""
+    lookup = token_batch.Lookup(np, {1: 1})
+    bits = token_batch._BITS - int(lookup.shift)
+    inverse_mix = pow(token_batch._MIX, -1, 1 << 64)
+    last = [((((1 << bits) - 1) << (64 - bits)) + offset) * inverse_mix % (1 << 64) for offset in (0, 1)]
+    lookup = token_batch.Lookup(np, {last[0]: 1, last[1]: 2, 3: 3})
+    assert lookup.probes == 2
+    assert lookup.find(np.array([last[1], last[0], 3, 4], np.uint64)).tolist() == [2, 1, 3, 0]
+
+
+@pytest.mark.parametrize("texts", [["a", ".", "b"], ["\x80", "ok"], ["\x80\x81"]])
+def test_a_new_tokeniser_reads_its_first_batch_right(texts):
+    """The first batch a tokeniser sees may hold only one-character texts (the power tables start empty)
+    or, as its only code points past ASCII, the first ones (the kind table's edge)."""
+    vocab = {"a": 1, ".": 2, "ok": 3, "\x80": 4}
+    tokeniser = token_batch.Tokeniser(np, vocab, refusal_model._kind_of)
+    numbers, owners = tokeniser.numbers(texts)
+    want = [(vocab.get(token, 0), index) for index, text in enumerate(texts)
+            for token in refusal_model._TOKEN.findall(text)]
+    assert list(zip(numbers.tolist(), owners.tolist())) == want

@@ -121,7 +121,7 @@ class Tokeniser:
         run_start = np.flatnonzero(letter[:-1] & (~previous_letter | opens_text[:-1]))
         run_stop = np.flatnonzero(letter[:-1] & (~letter[1:] | opens_text[1:])) + 1
         # a run, an apostrophe and the next run of the same text make one token; in a chain, pairs from the left
-        linked = np.flatnonzero((kind[np.minimum(run_stop[:-1], size - 1)] == APOSTROPHE)
+        linked = np.flatnonzero((kind[run_stop[:-1]] == APOSTROPHE)  # a run with a run after it stops inside
                                 & (run_start[1:] == run_stop[:-1] + 1)
                                 & ~opens_text[run_stop[:-1]] & ~opens_text[run_start[1:]])
         chain_start = np.maximum.accumulate(np.where(np.diff(linked, prepend=-2) != 1, np.arange(len(linked)), 0))
