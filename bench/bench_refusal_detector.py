@@ -5,7 +5,8 @@ detector, measured in this run.
    under ``public/``, prepared by ``scripts/prepare_refusal_sources.py``, and the project's own
    writing, ``own:*``) a model with the shipped setting (C, source weighting; chosen by the same
    validation in ``scripts/train_refusal_detector.py``) is trained on all the other sources and
-   scores the one left out: the figure to report per source.
+   scores the one left out: the figure to report per source; for a source that records how many of its
+   annotators agreed on each label (WildGuardTest), the same figures by that agreement.
 2. Reliability of the shipped probability on those held-out replies (Platt-scaled with the shipped
    ``a, b``, which were fitted on the same held-out logits: a check that the scaling is applied,
    not an independent test): per probability bin, the replies, the mean predicted P(refusal) and the
@@ -48,6 +49,7 @@ import train_refusal_detector as train  # noqa: E402
 SPEED_GOAL = 10_000  # replies per CPU-second on one core (issue 19)
 SHORT = 500  # characters: a value, a label, a sentence or two
 HOSTILE = 1024  # replies of the memory check
+_AGREEMENT = re.compile(r"\(agreement (\d+/\d+)\)")  # in label_raw, where a source records its annotators' votes
 _NAIVE = re.compile(r"^\W*(?:i'?m sorry|sorry|i apologi[sz]e|i cannot|i can'?t|cannot assist)", re.IGNORECASE)
 
 
@@ -93,9 +95,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"note: public source '{name}' is not prepared (scripts/prepare_refusal_sources.py): left out")
     features = {name: train.featurise(rows) for name, rows in sources.items()}
     labels = {name: np.array([bool(row["refusal"]) for row in rows]) for name, rows in sources.items()}
-    table, held = train.leave_one_source_out(features, labels, shipped["C"], shipped["balanced"])
-    print(f"Leave-one-source-out (C={shipped['C']:g}, balanced={shipped['balanced']}; trained on the other sources):")
+    table, held = train.leave_one_source_out(features, labels, shipped["C"], shipped["weighting"])
+    print(f"Leave-one-source-out (C={shipped['C']:g}, weighting={shipped['weighting']}; trained on the other sources):")
     train.print_table(table, sources)
+    for name, rows in sources.items():
+        agreement = [_AGREEMENT.search(row.get("label_raw", "")) for row in rows]
+        if all(agreement):
+            for votes in sorted({found.group(1) for found in agreement}, reverse=True):
+                inside = np.array([found.group(1) == votes for found in agreement])
+                row = train.scores((held[name] >= 0)[inside], labels[name][inside])
+                precision, recall = (f"{row[k]:.3f}" if row[k] is not None else "-" for k in ("precision", "recall"))
+                print(f"    {name}, replies whose annotators agreed {votes}: n={row['n']}  "
+                      f"accuracy={row['accuracy']:.3f}  precision={precision}  recall={recall}")
 
     a, b = shipped["platt"]
     probabilities = train.sigmoid(a * np.concatenate(list(held.values())) + b)

@@ -8,8 +8,8 @@ committed: a missing one is skipped with a note) and the project's own writing
 ``refusal_frozen_general_v3.jsonl`` stays frozen (own writing, never trained on).
 
 A logistic regression over the feature names of ``mmpriv_tasks.scoring.refusal_model.features``.
-For each setting of the grid (inverse regularisation C; every source weighing the same or every
-reply) it trains on all sources but one and scores the one left out, for every source; the setting
+For each setting of the grid (inverse regularisation C; how replies weigh, :data:`WEIGHTINGS`) it
+trains on all sources but one and scores the one left out, for every source; the setting
 with the best mean held-out accuracy wins (ties: the earlier in the grid). The held-out
 probabilities of that setting also fit a Platt scaling (``a * z + b`` on the logit), folded into the
 weights so the shipped probability is calibrated on replies the model had not seen. The final model
@@ -17,7 +17,7 @@ trains on every source and is written to ``mmpriv_tasks/scoring/refusal_weights.
 inference; scikit-learn, which lm-eval already installs, is needed only here). Deterministic: the
 same sets give the same file.
 
-    python scripts/train_refusal_detector.py [--C 1 --balanced] [--out PATH]
+    python scripts/train_refusal_detector.py [--C 1 --weighting source_label] [--out PATH]
 """
 from __future__ import annotations
 
@@ -40,7 +40,13 @@ OWN_SOURCES = {"own:corpus": "refusal_corpus.jsonl", "own:previous": "refusal_pr
                "own:unseen_general": "refusal_unseen_general.jsonl", "own:general_v2": "refusal_frozen_general_v2.jsonl",
                "own:train_extra": "refusal_train_extra.jsonl"}
 FROZEN = "refusal_frozen_general_v3.jsonl"
-GRID = tuple((c, balanced) for balanced in (True, False) for c in (1.0, 0.3, 0.1, 3.0))
+WEIGHTINGS = {
+    "source": "every source weighs the same",
+    "source_label": "every source weighs the same, and within a source its refusals and its answers weigh half each "
+                    "(a source of one label: its replies the same)",
+    "reply": "every reply weighs the same",
+}
+GRID = tuple((c, weighting) for weighting in WEIGHTINGS for c in (1.0, 0.3, 0.1, 3.0))
 MIN_WEIGHT = 0.01  # smaller weights are dropped from the shipped file
 
 
@@ -63,15 +69,28 @@ def featurise(rows: list[dict]) -> list[dict]:
     return [dict.fromkeys(sorted(refusal_model.features(row["text"])), 1) for row in rows]
 
 
+def sample_weights(labels: list[np.ndarray], weighting: str) -> np.ndarray | None:
+    """Per-reply weights (mean 1) of the sources' ``labels`` under ``weighting`` (:data:`WEIGHTINGS`);
+    None for every reply the same."""
+    if weighting == "reply":
+        return None
+    parts = []
+    for truth in labels:
+        refusals = int(truth.sum())
+        if weighting == "source_label" and 0 < refusals < len(truth):
+            parts.append(np.where(truth, 0.5 / refusals, 0.5 / (len(truth) - refusals)))
+        else:
+            parts.append(np.full(len(truth), 1.0 / len(truth)))
+    weight = np.concatenate(parts)
+    return weight * (len(weight) / weight.sum())
+
+
 def fit(features: dict[str, list[dict]], labels: dict[str, np.ndarray], names: list[str], c: float,
-        balanced: bool) -> tuple[DictVectorizer, LogisticRegression]:
-    """A regression on the sources ``names``; ``balanced``: every source weighs the same in total."""
+        weighting: str) -> tuple[DictVectorizer, LogisticRegression]:
+    """A regression on the sources ``names``, replies weighted by ``weighting`` (:data:`WEIGHTINGS`)."""
     x = [f for name in names for f in features[name]]
     y = np.concatenate([labels[name] for name in names])
-    weight = None
-    if balanced:
-        weight = np.concatenate([np.full(len(labels[name]), 1.0 / len(labels[name])) for name in names])
-        weight *= len(weight) / weight.sum()
+    weight = sample_weights([labels[name] for name in names], weighting)
     vectorizer = DictVectorizer()
     model = LogisticRegression(C=c, max_iter=5000).fit(vectorizer.fit_transform(x), y, sample_weight=weight)
     return vectorizer, model
@@ -90,11 +109,11 @@ def scores(said: np.ndarray, truth: np.ndarray) -> dict:
             "recall": tp / positives if positives else None}
 
 
-def leave_one_source_out(features, labels, c: float, balanced: bool) -> tuple[dict, dict]:
+def leave_one_source_out(features, labels, c: float, weighting: str) -> tuple[dict, dict]:
     """(source -> held-out scores, source -> held-out logits)."""
     table, held_logits = {}, {}
     for held in features:
-        vectorizer, model = fit(features, labels, [name for name in features if name != held], c, balanced)
+        vectorizer, model = fit(features, labels, [name for name in features if name != held], c, weighting)
         held_logits[held] = logits(vectorizer, model, features[held])
         table[held] = scores(held_logits[held] >= 0, labels[held])
     return table, held_logits
@@ -136,7 +155,9 @@ def print_table(table: dict, sources: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--C", type=float, help="fix C (default: chosen by leave-one-source-out over the grid)")
-    parser.add_argument("--balanced", action="store_true", help="with --C: every source weighs the same")
+    parser.add_argument("--weighting", choices=tuple(WEIGHTINGS), default="source",
+                        help="with --C: how replies weigh ("
+                        + "; ".join(f"{name}: {meaning}" for name, meaning in WEIGHTINGS.items()) + ")")
     parser.add_argument("--out", type=Path, default=refusal_model.WEIGHTS)
     args = parser.parse_args(argv)
 
@@ -145,24 +166,24 @@ def main(argv: list[str] | None = None) -> int:
         print(f"note: public source '{name}' is not prepared (scripts/prepare_refusal_sources.py): left out")
     features = {name: featurise(rows) for name, rows in sources.items()}
     labels = {name: np.array([bool(row["refusal"]) for row in rows]) for name, rows in sources.items()}
-    grid = ((args.C, args.balanced),) if args.C else GRID
+    grid = ((args.C, args.weighting),) if args.C else GRID
     results = {}
-    for c, balanced in grid:
-        table, held = leave_one_source_out(features, labels, c, balanced)
-        results[(c, balanced)] = (table, held)
+    for c, weighting in grid:
+        table, held = leave_one_source_out(features, labels, c, weighting)
+        results[(c, weighting)] = (table, held)
         mean = sum(row["accuracy"] for row in table.values()) / len(table)
-        print(f"C={c:g} balanced={balanced}: mean leave-one-source-out accuracy {mean:.3f}")
+        print(f"C={c:g} weighting={weighting}: mean leave-one-source-out accuracy {mean:.3f}")
     best = max(grid, key=lambda key: sum(r["accuracy"] for r in results[key][0].values()))
     table, held = results[best]
     a, b = platt(held, labels)
-    print(f"chosen C={best[0]:g} balanced={best[1]}; Platt scaling a={a:.3f} b={b:.3f}; held-out sources:")
+    print(f"chosen C={best[0]:g} weighting={best[1]}; Platt scaling a={a:.3f} b={b:.3f}; held-out sources:")
     print_table(table, sources)
 
     vectorizer, model = fit(features, labels, list(features), *best)
     weights = {name: round(float(a * w), 4) for name, w in zip(vectorizer.get_feature_names_out(), model.coef_[0])
                if abs(a * w) >= MIN_WEIGHT}
     total = sum(len(rows) for rows in sources.values())
-    payload = {"trained_on": f"{' + '.join(sources)} ({total} replies)", "C": best[0], "balanced": best[1],
+    payload = {"trained_on": f"{' + '.join(sources)} ({total} replies)", "C": best[0], "weighting": best[1],
                "platt": [round(a, 4), round(b, 4)], "bias": round(float(a * model.intercept_[0] + b), 4),
                "leave_one_source_out": table, "weights": dict(sorted(weights.items()))}
     args.out.write_text(json.dumps(payload, indent=0, ensure_ascii=False) + "\n", encoding="utf-8")
