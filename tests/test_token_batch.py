@@ -45,8 +45,7 @@ def test_lookup_finds_every_key_and_nothing_else():
 
 def test_lookup_probes_wrap_from_the_last_slot_to_the_first():
     """Keys whose slot is the table's last: the second one probes on to slot 0."""
-    lookup = token_batch.Lookup(np, {1: 1})
-    bits = token_batch._BITS - int(lookup.shift)
+    bits = token_batch.Lookup(np, {1: 1, 2: 2, 3: 3}).mask.bit_length()  # the table size of three keys
     inverse_mix = pow(token_batch._MIX, -1, 1 << 64)
     last = [((((1 << bits) - 1) << (64 - bits)) + offset) * inverse_mix % (1 << 64) for offset in (0, 1)]
     lookup = token_batch.Lookup(np, {last[0]: 1, last[1]: 2, 3: 3})
