@@ -123,8 +123,8 @@ def platt(held_logits: dict, labels: dict) -> tuple[float, float]:
     """``(a, b)`` with P = sigmoid(a * z + b) fitted on the held-out logits (every source weighing the same)."""
     z = np.concatenate([held_logits[name] for name in held_logits]).reshape(-1, 1)
     y = np.concatenate([labels[name] for name in held_logits])
-    weight = np.concatenate([np.full(len(labels[name]), 1.0 / len(labels[name])) for name in held_logits])
-    scaler = LogisticRegression(C=1e6, max_iter=1000).fit(z, y, sample_weight=weight * len(weight) / weight.sum())
+    weight = sample_weights([labels[name] for name in held_logits], "source")
+    scaler = LogisticRegression(C=1e6, max_iter=1000).fit(z, y, sample_weight=weight)
     return float(scaler.coef_[0][0]), float(scaler.intercept_[0])
 
 
