@@ -91,8 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.pop("MMPRIV_HYBRID_THRESHOLD", None)
     shipped = json.loads(refusal_model.WEIGHTS.read_text(encoding="utf-8"))
     sources, missing = train.load_sources()
-    for name in missing:
-        print(f"note: public source '{name}' is not prepared (scripts/prepare_refusal_sources.py): left out")
+    train.print_missing(missing, train.DATA)
     features = {name: train.featurise(rows) for name, rows in sources.items()}
     labels = {name: np.array([bool(row["refusal"]) for row in rows]) for name, rows in sources.items()}
     table, held = train.leave_one_source_out(features, labels, shipped["C"], shipped["weighting"])

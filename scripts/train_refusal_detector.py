@@ -17,7 +17,7 @@ trains on every source and is written to ``mmpriv_tasks/scoring/refusal_weights.
 inference; scikit-learn, which lm-eval already installs, is needed only here). Deterministic: the
 same sets give the same file.
 
-    python scripts/train_refusal_detector.py [--C 1 --weighting source_label] [--out PATH]
+    python scripts/train_refusal_detector.py [--C 1 --weighting source_label] [--data DIR] [--out PATH]
 """
 from __future__ import annotations
 
@@ -39,6 +39,7 @@ PUBLIC_SOURCES = {"gptfuzz": "public/gptfuzz.jsonl", "rbr_gold": "public/rbr_gol
 OWN_SOURCES = {"own:corpus": "refusal_corpus.jsonl", "own:previous": "refusal_previous.jsonl",
                "own:unseen_general": "refusal_unseen_general.jsonl", "own:general_v2": "refusal_frozen_general_v2.jsonl",
                "own:train_extra": "refusal_train_extra.jsonl"}
+SOURCES = {**PUBLIC_SOURCES, **OWN_SOURCES}
 FROZEN = "refusal_frozen_general_v3.jsonl"
 WEIGHTINGS = {
     "source": "every source weighs the same",
@@ -55,14 +56,21 @@ def read_jsonl(path: Path) -> list[dict]:
 
 
 def load_sources(data: Path = DATA) -> tuple[dict[str, list[dict]], list[str]]:
-    """(source name -> rows, names of public sources not prepared)."""
+    """(source name -> rows, names of the sources whose file is not in ``data``)."""
     sources, missing = {}, []
-    for name, path in {**PUBLIC_SOURCES, **OWN_SOURCES}.items():
+    for name, path in SOURCES.items():
         if (data / path).is_file():
             sources[name] = read_jsonl(data / path)
         else:
             missing.append(name)
     return sources, missing
+
+
+def print_missing(missing: list[str], data: Path) -> None:
+    """A note for each source of :func:`load_sources` whose file is not in ``data``."""
+    for name in missing:
+        how = " (scripts/prepare_refusal_sources.py prepares it)" if name in PUBLIC_SOURCES else ""
+        print(f"note: source '{name}' left out: no {data / SOURCES[name]}{how}")
 
 
 def featurise(rows: list[dict]) -> list[dict]:
@@ -155,18 +163,25 @@ def print_table(table: dict, sources: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--C", type=float, help="fix C (default: chosen by leave-one-source-out over the grid)")
-    parser.add_argument("--weighting", choices=tuple(WEIGHTINGS), default="source",
-                        help="with --C: how replies weigh ("
+    parser.add_argument("--weighting", choices=tuple(WEIGHTINGS),
+                        help="with --C: how replies weigh (default source; "
                         + "; ".join(f"{name}: {meaning}" for name, meaning in WEIGHTINGS.items()) + ")")
+    parser.add_argument("--data", type=Path, default=DATA,
+                        help="folder of the labelled sets, laid out as tests/data (default: %(default)s)")
     parser.add_argument("--out", type=Path, default=refusal_model.WEIGHTS)
     args = parser.parse_args(argv)
 
-    sources, missing = load_sources()
-    for name in missing:
-        print(f"note: public source '{name}' is not prepared (scripts/prepare_refusal_sources.py): left out")
+    if args.C is not None and args.C <= 0:
+        parser.error(f"--C must be positive, not {args.C:g}")
+    if args.weighting and args.C is None:
+        parser.error("--weighting needs --C (without both, the grid chooses)")
+    sources, missing = load_sources(args.data)
+    if len(sources) < 2:
+        parser.error(f"leave-one-source-out needs two labelled sets or more; {args.data} has {len(sources)}")
+    print_missing(missing, args.data)
     features = {name: featurise(rows) for name, rows in sources.items()}
     labels = {name: np.array([bool(row["refusal"]) for row in rows]) for name, rows in sources.items()}
-    grid = ((args.C, args.weighting),) if args.C else GRID
+    grid = GRID if args.C is None else ((args.C, args.weighting or "source"),)
     results = {}
     for c, weighting in grid:
         table, held = leave_one_source_out(features, labels, c, weighting)
