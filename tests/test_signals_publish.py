@@ -18,13 +18,20 @@ from conftest import run_cli, venv_bin
 TASK = "mmpriv_disclosure_direct"
 
 
-def _start(tmp_path, base_url: str, limit: int) -> subprocess.Popen:
+def _start(tmp_path, base_url: str, limit: int, ignored: tuple[int, ...] = ()) -> subprocess.Popen:
+    """`mmpriv run` with SIGINT as a terminal leaves it (pytest run in the background inherits it ignored)
+    and the ``ignored`` signals ignored, as ``nohup`` leaves SIGHUP."""
+    def dispositions():
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        for number in ignored:
+            signal.signal(number, signal.SIG_IGN)
+
     (tmp_path / "tmp").mkdir(exist_ok=True)
     args = f"base_url={base_url},model=fake,num_concurrent=2,cache=false"
     return subprocess.Popen([venv_bin("mmpriv"), "run", "--model", "mmpriv-api", "--model_args", args, "--tasks",
                              TASK, "--limit", str(limit), "--output_path", str(tmp_path / "out")],
                             env={**os.environ, "TMPDIR": str(tmp_path / "tmp")}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+                            stderr=subprocess.PIPE, text=True, cwd=tmp_path, preexec_fn=dispositions)
 
 
 def _wait_for(condition, proc, seconds: float = 300) -> None:
@@ -65,6 +72,18 @@ def test_signal_during_publishing(tmp_path, signum):
         _wait_for(lambda: out.exists() and any("partial" in p.name for p in out.rglob("*")), proc)
         proc.send_signal(signum)
         _assert_nothing_left(tmp_path, proc)
+
+
+def test_a_hang_up_the_run_was_started_ignoring_lets_it_finish(tmp_path):
+    """``nohup mmpriv run ...``: the run outlives its terminal."""
+    with FakeOpenAIServer(latency=0.5) as server:
+        proc = _start(tmp_path, server.base_url, limit=8, ignored=(signal.SIGHUP,))
+        _wait_for(lambda: server.count >= 3, proc)
+        proc.send_signal(signal.SIGHUP)
+        _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr[-3000:]
+    assert len(list((tmp_path / "out").rglob("results_*.json"))) == 1
+    assert list((tmp_path / "tmp").iterdir()) == []
 
 
 def test_report_refuses_a_run_with_a_short_sample_log(tmp_path):

@@ -479,7 +479,8 @@ class Interrupted(KeyboardInterrupt):
 @contextlib.contextmanager
 def interrupt_on_signals():
     """While active, SIGTERM and SIGHUP raise :class:`Interrupted` in the main thread (SIGINT already
-    raises KeyboardInterrupt), so staging folders and temporary files are removed on the way out."""
+    raises KeyboardInterrupt), so staging folders and temporary files are removed on the way out. A signal
+    the process was started ignoring stays ignored: ``nohup mmpriv run ...`` survives a hang-up."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -488,7 +489,8 @@ def interrupt_on_signals():
         signal.signal(signum, signal.SIG_IGN)  # a second signal must not cut the cleanup short
         raise Interrupted(signal.Signals(signum).name)
 
-    previous = {number: signal.signal(number, interrupt) for number in (signal.SIGTERM, signal.SIGHUP)}
+    previous = {number: signal.signal(number, interrupt) for number in (signal.SIGTERM, signal.SIGHUP)
+                if signal.getsignal(number) is not signal.SIG_IGN}
     try:
         yield
     finally:
