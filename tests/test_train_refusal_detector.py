@@ -48,6 +48,12 @@ def grid_run(small_data, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def written(grid_run) -> dict:
+    """The weights file the grid run wrote."""
+    return json.loads(grid_run[1].read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
 def fit_inputs(small_data) -> tuple[dict, dict]:
     """The training script's features and labels of :func:`small_data`, by source."""
     rows = small_data[1]
@@ -62,13 +68,12 @@ def test_missing_sources_are_named_with_how_to_prepare_them(small_data, grid_run
                 "(scripts/prepare_refusal_sources.py prepares it)") in stdout
 
 
-def test_the_grid_setting_with_the_best_mean_held_out_accuracy_is_written(small_data, grid_run):
-    stdout, out = grid_run
+def test_the_grid_setting_with_the_best_mean_held_out_accuracy_is_written(small_data, grid_run, written):
+    stdout, _ = grid_run
     grid = [(float(c), weighting, float(mean)) for c, weighting, mean in GRID_LINE.findall(stdout)]
     assert len(grid) == 12 and len({(c, w) for c, w, _ in grid}) == 12
     best = max(mean for _, _, mean in grid)
     c, weighting, _ = next(row for row in grid if row[2] == best)  # ties: the earlier in the grid
-    written = json.loads(out.read_text(encoding="utf-8"))
     assert (written["C"], written["weighting"]) == (c, weighting)
     assert f"chosen C={c:g} weighting={weighting};" in stdout
     rows = small_data[1]
@@ -78,9 +83,7 @@ def test_the_grid_setting_with_the_best_mean_held_out_accuracy_is_written(small_
     assert written["trained_on"] == f"{' + '.join(OWN)} ({sum(map(len, rows.values()))} replies)"
 
 
-def test_written_weights_are_calibrated_and_read_back_as_the_detector_reads_them(small_data, grid_run):
-    _, out = grid_run
-    written = json.loads(out.read_text(encoding="utf-8"))
+def test_written_weights_are_calibrated_and_read_back_as_the_detector_reads_them(small_data, written):
     a, b = written["platt"]
     assert a > 0 and math.isfinite(b)
     assert written["weights"] and all(abs(w) >= 0.01 for w in written["weights"].values())
@@ -96,8 +99,7 @@ def test_written_weights_are_calibrated_and_read_back_as_the_detector_reads_them
     assert correct / len(replies) >= 0.9  # in-sample: the file holds what was fitted
 
 
-def test_written_weights_are_the_final_fit_on_every_source_scaled_by_its_platt_parameters(fit_inputs, grid_run):
-    written = json.loads(grid_run[1].read_text(encoding="utf-8"))
+def test_written_weights_are_the_final_fit_on_every_source_scaled_by_its_platt_parameters(fit_inputs, written):
     features, labels = fit_inputs
     vectorizer, model = script.fit(features, labels, list(OWN), written["C"], written["weighting"])
     a, b = written["platt"]  # rounded to 4 places in the file
@@ -108,8 +110,7 @@ def test_written_weights_are_the_final_fit_on_every_source_scaled_by_its_platt_p
     assert written["bias"] == pytest.approx(a * model.intercept_[0] + b, abs=2e-4 * (1 + abs(model.intercept_[0])))
 
 
-def test_the_table_scores_each_source_with_the_others_fit_deciding_at_logit_zero(fit_inputs, grid_run):
-    written = json.loads(grid_run[1].read_text(encoding="utf-8"))
+def test_the_table_scores_each_source_with_the_others_fit_deciding_at_logit_zero(fit_inputs, written):
     features, labels = fit_inputs
     held = "own:train_extra"
     vectorizer, model = script.fit(features, labels, [name for name in OWN if name != held], written["C"],
@@ -150,9 +151,8 @@ def test_each_source_is_scored_by_a_model_that_never_saw_it(tmp_path):
     assert all(row["n"] == len(rows) and row["accuracy"] < 0.2 for row in table.values()), table
 
 
-def test_a_fixed_setting_writes_the_grid_choice_byte_for_byte(small_data, grid_run, tmp_path):
+def test_a_fixed_setting_writes_the_grid_choice_byte_for_byte(small_data, grid_run, written, tmp_path):
     _, out = grid_run
-    written = json.loads(out.read_text(encoding="utf-8"))
     again = tmp_path / "again.json"
     done = train("--C", str(written["C"]), "--weighting", written["weighting"], "--data", str(small_data[0]),
                  "--out", str(again))
