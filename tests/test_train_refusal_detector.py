@@ -192,3 +192,11 @@ def test_training_weights_each_source_and_each_label_within_it_alike():
     assert first[:9].sum() == pytest.approx(first[9]) and third[0] == pytest.approx(third[1:].sum())
     first, _, _ = np.split(script.sample_weights(labels, "source"), [10, 14])
     assert np.ptp(first) == 0
+
+
+def test_reliability_bins_are_closed_below_and_the_last_one_holds_one():
+    probabilities = np.array([0.05, 0.15, 0.15, 0.2, 0.95, 1.0])
+    truth = np.array([False, True, False, False, True, True])
+    assert script.reliability(probabilities, truth) == [
+        (0.0, 0.1, 1, pytest.approx(0.05), 0.0), (0.1, 0.2, 2, pytest.approx(0.15), 0.5),
+        (0.2, 0.3, 1, pytest.approx(0.2), 0.0), (0.9, 1.0, 2, pytest.approx(0.975), 1.0)]
