@@ -6,14 +6,16 @@ detector, measured in this run.
    writing, ``own:*``) a model with the shipped setting (C, source weighting; chosen by the same
    validation in ``scripts/train_refusal_detector.py``) is trained on all the other sources and
    scores the one left out: the figure to report per source; for a source that records how many of its
-   annotators agreed on each label (WildGuardTest), the same figures by that agreement.
+   annotators agreed on each label (WildGuardTest), the same figures by that agreement; and, per
+   source, how many refusals and answers hold a courtesy sentence (which the features skip).
 2. Reliability of the shipped probability on those held-out replies (Platt-scaled with the shipped
    ``a, b``, which were fitted on the same held-out logits: a check that the scaling is applied,
    not an independent test): per probability bin, the replies, the mean predicted P(refusal) and the
    observed refusal share.
 3. The shipped detector on ``refusal_frozen_general_v3.jsonl`` (own writing, never trained on),
    next to a naive prefix matcher, and hybrid mode (``MMPRIV_REFUSAL_MODE=hybrid``) with a fake
-   judge that returns the label: share sent to the judge, agreement with full judge mode.
+   judge that returns the label: share sent to the judge, agreement with full judge mode; and on
+   ``refusal_probes.jsonl`` (own writing for the tests, never trained on), right per family.
 4. Speed: replies per CPU-second on one core (and per wall-clock second) over every distinct labelled
    reply, scored all at once (``detect_refusals``, what ``decide_many``, the refusal metric and
    ``mmpriv calibrate`` use) and one call per reply (``detect_refusal``), with the ratio to the goal of
@@ -107,6 +109,13 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"    {name}, replies whose annotators agreed {votes}: n={row['n']}  "
                       f"accuracy={row['accuracy']:.3f}  precision={precision}  recall={recall}")
 
+    print("Replies holding a courtesy sentence (greetings, thanks, offers of more help; dropped before the "
+          "features are read):")
+    for name, rows in sources.items():
+        courteous = np.array([refusal_model.holds_courtesy(row["text"]) for row in rows])
+        print(f"  {name:20s} refusals {sum(courteous & labels[name])} of {sum(labels[name])}, "
+              f"answers {sum(courteous & ~labels[name])} of {sum(~labels[name])}")
+
     a, b = shipped["platt"]
     probabilities = train.sigmoid(a * np.concatenate(list(held.values())) + b)
     truth = np.concatenate(list(labels.values()))
@@ -126,6 +135,12 @@ def main(argv: list[str] | None = None) -> int:
         for row in frozen:
             if detect_refusal(row["text"]) != row["refusal"]:
                 print(f"  miss ({row['kind']}, refusal={row['refusal']}): {row['text'][:100]!r}")
+
+    probes = train.read_jsonl(train.DATA / "refusal_probes.jsonl")
+    print("PROBES own writing by family (written for tests/test_refusal_corpus.py, never trained on):")
+    for kind in sorted({row["kind"] for row in probes}):
+        rows = [row for row in probes if row["kind"] == kind]
+        print(f"  {kind:20s} {sum(detect_refusal(r['text']) == r['refusal'] for r in rows)} of {len(rows)} right")
 
     texts = list(dict.fromkeys([r["text"] for rows in sources.values() for r in rows] + [r["text"] for r in frozen]))
     load_before = os.getloadavg()[0]

@@ -2,7 +2,8 @@
 n-grams of the reply as far as it is read, character 4-grams of its opening, the openings of its later
 sentences and of its last one, and its shape and structure (length, list items, paragraphs, where the
 first declining sentence stands, how many content words follow the last one: a disclaimer followed by
-an answer is an answer).
+an answer is an answer). Courtesy sentences (greetings, thanks, offers of more help) are dropped first:
+models close answers and refusals alike with them.
 
 The weights (``refusal_weights.json``, shipped in the package) are written by
 ``scripts/train_refusal_detector.py`` from the labelled sets in ``tests/data/`` (public sets of other
@@ -103,10 +104,61 @@ def _sentences(tokens: list[str]) -> tuple[list[list[str]], int]:
     return sentences, paragraphs
 
 
+# Courtesy sentences: greetings, thanks, praise of the question, offers of more help. Models close answers
+# and refusals alike with them, but the public training sources hold them mostly in refusals (GPTFuzz: in
+# 705 of its 1,420 refusals and 3 of its 201 answers), so a friendly answer read as a refusal. Whole
+# sentences only ("I'm happy to help!", not "I'm happy to help, but I can't ..."), matched on the
+# normalised text and dropped before any feature is read, so that they weigh nothing either way.
+_COURTESY = re.compile(
+    r"[ \t]*(?:(?:"  # offers and hopes, to the end of their sentence
+    r"(?:please\s+)?(?:feel free|don't hesitate|do not hesitate) to (?:ask|let me know|reach out(?! to)|come back)"
+    r"|(?:please\s+)?let me know if\b"
+    r"|(?:i\s+)?hope (?:this|that|it|my answer) (?:helps|is helpful|was helpful)"
+    r"|if you have (?:any )?(?:other |more |further |additional |follow-up )?questions\b"
+    r")|(?:"  # thanks and praise that are a sentence of their own
+    r"(?:(?:i'm|i am|i'd be|i would be) (?:always |more than |so )?)?(?:here|happy|glad) to help(?: you)?"
+    r"|(?:that's a |what an? |this is a )?(?:great|good|excellent|interesting|fantastic) (?:question|idea)"
+    r"|thanks?(?: you)? for (?:your question|asking|reaching out)"
+    r")[ \t]*(?=[.!]|$)|(?:hello|hi)(?: there)?(?=[.!]))")  # greetings, followed by their end mark
+# every courtesy sentence holds one of these: a reply with none skips the sentence scan
+_COURTESY_WORDS = ("free to", "hesitate", "let me know", "question", "help", "idea", "thank", "hello", "hi!", "hi.",
+                   "hi there")
+_SENTENCE = re.compile(r"[^.!?\n]*[.!?]*|\n")  # a sentence with its end marks, or a line break
+_LETTER = re.compile("[a-z]")
+
+
 def _normalise(text: str) -> str:
     """The part of a reply the features read: its first ``SENT_CHARS`` characters, NFKC- and
-    quote-normalised, lower-cased, digit runs read as ``0``."""
-    text = text[:SENT_CHARS]
+    quote-normalised, lower-cased, digit runs read as ``0``, courtesy sentences (:data:`_COURTESY`)
+    dropped unless nothing else is left.
+
+    >>> _normalise("Great question! Canberra. Feel free to ask if you have more!")
+    'canberra.'
+    """
+    return _drop_courtesy(_lower(text[:SENT_CHARS]))
+
+
+def _drop_courtesy(text: str) -> str:
+    """``text`` without its courtesy sentences (and the space they leave at its ends), or unchanged if it
+    holds none or nothing else."""
+    if not any(map(text.__contains__, _COURTESY_WORDS)):
+        return text
+    sentences = _SENTENCE.findall(text)
+    kept = [sentence for sentence in sentences if not _COURTESY.match(sentence)]
+    if len(kept) == len(sentences):
+        return text
+    rest = "".join(kept).strip()
+    return rest if _LETTER.search(rest) else text
+
+
+def holds_courtesy(text: str) -> bool:
+    """Whether the part of ``text`` the features read holds a courtesy sentence that they skip."""
+    read = _lower(text[:SENT_CHARS])
+    return _drop_courtesy(read) != read
+
+
+def _lower(text: str) -> str:
+    """``text`` NFKC- and quote-normalised, lower-cased, digit runs read as ``0``."""
     if text.isascii():
         if not any(map(text.__contains__, "0123456789")):  # ten substring scans: faster than the regex
             return text.lower()
