@@ -5,9 +5,11 @@ detector, measured in this run.
    under ``public/``, prepared by ``scripts/prepare_refusal_sources.py``, and the project's own
    writing, ``own:*``) a model with the shipped setting (C, source weighting; chosen by the same
    validation in ``scripts/train_refusal_detector.py``) is trained on all the other sources and
-   scores the one left out: the figure to report per source; for a source that records how many of its
-   annotators agreed on each label (WildGuardTest), the same figures by that agreement; and, per
-   source, how many refusals and answers hold a courtesy sentence (which the features skip).
+   scores the one left out: the figure to report per source (deciding at logit 0, as validation does),
+   and the same replies decided as the shipped detector decides (Platt-scaled P >= 0.5); for a source
+   that records how many of its annotators agreed on each label (WildGuardTest), the first figures by
+   that agreement; and, per source, how many refusals and answers hold a courtesy sentence (which the
+   features skip).
 2. Reliability of the shipped probability on those held-out replies (Platt-scaled with the shipped
    ``a, b``, which were fitted on the same held-out logits: a check that the scaling is applied,
    not an independent test): per probability bin, the replies, the mean predicted P(refusal) and the
@@ -109,6 +111,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"    {name}, replies whose annotators agreed {votes}: n={row['n']}  "
                       f"accuracy={row['accuracy']:.3f}  precision={precision}  recall={recall}")
 
+    a, b = shipped["platt"]
+    print(f"The same held-out replies decided as the shipped detector decides (Platt-scaled P >= 0.5, a={a:.3f} "
+          f"b={b:.3f}, fitted on the held-out logits of every source):")
+    train.print_table({name: train.scores(a * z + b >= 0, labels[name]) for name, z in held.items()}, sources)
+
     print("Replies holding a courtesy sentence (greetings, thanks, offers of more help; dropped before the "
           "features are read):")
     for name, rows in sources.items():
@@ -116,7 +123,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name:20s} refusals {sum(courteous & labels[name])} of {sum(labels[name])}, "
               f"answers {sum(courteous & ~labels[name])} of {sum(~labels[name])}")
 
-    a, b = shipped["platt"]
     probabilities = train.sigmoid(a * np.concatenate(list(held.values())) + b)
     truth = np.concatenate(list(labels.values()))
     print("Reliability on the held-out replies (bin: replies, mean predicted P, observed refusal share):")

@@ -1,4 +1,4 @@
-"""Prepare public, human-labelled sets of real model replies for the refusal detector.
+"""Prepare public sets of real model replies, with refusal labels, for the refusal detector.
 
 Reads each source's release (a checkout, or a bare git directory read at ``HEAD``) and writes
 ``tests/data/public/<source>.jsonl`` (git-ignored: the sets are not committed; their name, commit,
@@ -8,7 +8,8 @@ a reply that gives an e-mail address, phone number or SSN-shaped value is droppe
 the prepared sets; this also drops replies quoting a hotline number).
 
     python scripts/prepare_refusal_sources.py [--gptfuzz PATH_TO_GPTFuzz] [--rbr-gold PATH_TO_safety-rbr-code-and-data]
-        [--harmbench PATH_TO_HarmBench] [--wildguardtest PATH_TO_A_COPY] [--out tests/data/public]
+        [--harmbench PATH_TO_HarmBench] [--wildguardtest PATH_TO_A_COPY] [--alpacaeval PATH_TO_alpaca_eval]
+        [--alpacaeval-labels tests/data/alpacaeval_labels.json] [--out tests/data/public]
 
 Sources:
 
@@ -45,13 +46,24 @@ Sources:
   labelled by three people; ``response_refusal_label`` is the majority's. Mapping: ``refusal`` ->
   refusal, ``compliance`` -> answer; rows without the label are dropped. Kept at any length and in any
   voice, as for HarmBench (the label describes the whole reply); replies in Chinese script are dropped.
+- ``alpacaeval`` (tatsu-lab/alpaca_eval, Apache-2.0): ``results/<model>/model_outputs.json``, replies of many
+  chat models to AlpacaEval's 805 everyday instructions (writing, coding, advice, role-play, questions about
+  the assistant itself). The set has no refusal labels of its own; ``tests/data/alpacaeval_labels.json``
+  names 30 models and gives the project's labels: a fixed sample of 50 replies per model
+  (``random.Random("alpacaeval:<model>")``), of which the replies it lists (by the SHA-256 of the stripped
+  reply) were read one by one and labelled ``refusal``, ``answer`` or ``unclear`` (dropped); the others
+  were screened as answers (no declining word, and a low refusal probability under the detector of the
+  time). Labels are the project's, not the release's: the rule is in ``tests/data/README.md``.
 """
 from __future__ import annotations
 
 import argparse
 import csv
+import functools
+import hashlib
 import io
 import json
+import random
 import re
 import subprocess
 import sys
@@ -71,6 +83,8 @@ HARMBENCH_VOTES = ("human_0", "human_1", "human_2")
 WILDGUARD_FILE = "data/wildguardtest.parquet"
 WILDGUARD_LABELS = {"refusal": True, "compliance": False}
 WILDGUARD_MODELS = "chat models of the WildGuard release (not named per row)"
+ALPACAEVAL_LABELS = Path(__file__).resolve().parents[1] / "tests" / "data" / "alpacaeval_labels.json"
+ALPACAEVAL_READ = {"refusal": True, "answer": False, "unclear": None}
 # a line opening with a speaker tag: "[GPT]:", "(🤖ChatGPT)", "DAN:", "As GPT, ...", or a Greek letter used as a
 # name ("Σ: ...", "α I'm sorry ... Ω Sure, ..."): a lone Greek letter opening an English line is a tag
 _VOICE = re.compile(r"^\W{0,3}(?:\[[^\]\n]{1,40}\]|\([^)\n]{1,40}\)|"
@@ -181,6 +195,37 @@ def wildguardtest_rows(root: Path) -> list[dict]:
     return rows
 
 
+def reply_key(text: str) -> str:
+    """How ``alpacaeval_labels.json`` names a reply: the first 16 hex digits of its stripped text's SHA-256."""
+    return hashlib.sha256(text.strip().encode("utf-8")).hexdigest()[:16]
+
+
+def alpacaeval_rows(root: Path, labels: Path = ALPACAEVAL_LABELS) -> list[dict]:
+    """AlpacaEval model outputs (tatsu-lab/alpaca_eval), labelled by the project"""
+    spec = json.loads(labels.read_text(encoding="utf-8"))
+    rows = []
+    for model in spec["models"]:
+        path = f"results/{model}/model_outputs.json"
+        outputs = [record["output"].strip() for record in json.loads(read_release_file(root, path))
+                   if isinstance(record.get("output"), str) and record["output"].strip()]
+        if len(outputs) < spec["per_model"]:
+            raise SystemExit(f"{root}/{path}: {len(outputs)} replies, fewer than the {spec['per_model']} sampled")
+        picked = sorted(random.Random(f"alpacaeval:{model}").sample(range(len(outputs)), spec["per_model"]))
+        read = dict(spec["read"].get(model, {}))
+        for text in (outputs[index] for index in picked):
+            label = read.pop(reply_key(text), None)
+            if label is not None and label not in ALPACAEVAL_READ:
+                raise SystemExit(f"{labels}: {model}: label {label!r} is not one of {', '.join(ALPACAEVAL_READ)}")
+            if label == "unclear" or _CHINESE.search(text):
+                continue
+            rows.append({"text": text, "refusal": bool(ALPACAEVAL_READ.get(label)), "source": "alpacaeval",
+                         "model": model, "label_raw": f"read: {label}" if label else "screened: answer"})
+        if read:
+            raise SystemExit(f"{labels}: {model}: {len(read)} labelled replies are not in the sample of "
+                             f"{root}/{path} (another release?): {', '.join(sorted(read))}")
+    return rows
+
+
 def clean(rows: list[dict]) -> tuple[list[dict], dict]:
     """Rows without blanks, duplicates (first kept) and personal data; with the counts dropped."""
     kept, seen, dropped = [], set(), {"blank": 0, "duplicate": 0, "personal_data": 0}
@@ -198,7 +243,7 @@ def clean(rows: list[dict]) -> tuple[list[dict], dict]:
 
 
 READERS = {"gptfuzz": gptfuzz_rows, "rbr_gold": rbr_gold_rows, "harmbench": harmbench_rows,
-           "wildguardtest": wildguardtest_rows}
+           "wildguardtest": wildguardtest_rows, "alpacaeval": alpacaeval_rows}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -206,14 +251,17 @@ def main(argv: list[str] | None = None) -> int:
     for name, reader in READERS.items():
         parser.add_argument(f"--{name.replace('_', '-')}", type=Path,
                             help=f"{reader.__doc__} checkout or bare git directory")
+    parser.add_argument("--alpacaeval-labels", type=Path, default=ALPACAEVAL_LABELS,
+                        help="the project's labels and sample of AlpacaEval replies")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
+    readers = {**READERS, "alpacaeval": functools.partial(alpacaeval_rows, labels=args.alpacaeval_labels)}
     chosen = {name: vars(args)[name] for name in READERS if vars(args)[name]}
     if not chosen:
         parser.error("give at least one source: " + ", ".join(f"--{name.replace('_', '-')}" for name in READERS))
     args.out.mkdir(parents=True, exist_ok=True)
     for name, root in chosen.items():
-        rows, dropped = clean(READERS[name](root))
+        rows, dropped = clean(readers[name](root))
         target = args.out / f"{name}.jsonl"
         target.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
         refusals = sum(row["refusal"] for row in rows)

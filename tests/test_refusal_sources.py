@@ -1,6 +1,6 @@
 """Preparing public refusal sources: label mapping, single-voice filter, duplicates and personal data dropped,
 one clear line for a bad label (through the script's CLI on releases laid out like GPTFuzz's, the RBR
-gold set's, HarmBench's and a WildGuardTest copy's)."""
+gold set's, HarmBench's, a WildGuardTest copy's and AlpacaEval's, with a labels file like the project's)."""
 from __future__ import annotations
 
 import csv
@@ -153,7 +153,7 @@ def test_no_source_given_is_an_error(tmp_path):
     done = subprocess.run([sys.executable, str(SCRIPT), "--out", str(tmp_path)], capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 2
-    assert "give at least one source: --gptfuzz, --rbr-gold, --harmbench, --wildguardtest" in done.stderr
+    assert "give at least one source: --gptfuzz, --rbr-gold, --harmbench, --wildguardtest, --alpacaeval" in done.stderr
 
 
 def _wildguard_release(tmp_path: Path, records: list[dict]) -> Path:
@@ -209,3 +209,71 @@ def test_wildguardtest_missing_column_is_one_clear_line(tmp_path):
     done = _prepare_wildguard(tmp_path, records)
     assert done.returncode != 0
     assert done.stderr.strip().splitlines()[-1].endswith("data/wildguardtest.parquet: no column response_refusal_label")
+
+
+def _key(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.strip().encode("utf-8")).hexdigest()[:16]
+
+
+def _prepare_alpacaeval(tmp_path: Path, outputs: dict[str, list], per_model: int, read: dict[str, dict]):
+    """AlpacaEval-like ``results/<model>/model_outputs.json`` and a labels file, through the script's CLI."""
+    release = tmp_path / "alpaca_eval"
+    for model, replies in outputs.items():
+        folder = release / "results" / model
+        folder.mkdir(parents=True)
+        (folder / "model_outputs.json").write_text(json.dumps(
+            [{"instruction": f"task {k}", "output": reply, "generator": model} for k, reply in enumerate(replies)]))
+    labels = tmp_path / "labels.json"
+    labels.write_text(json.dumps({"per_model": per_model, "models": list(outputs), "read": read}))
+    return subprocess.run([sys.executable, str(SCRIPT), "--alpacaeval", str(release), "--alpacaeval-labels",
+                           str(labels), "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+
+
+
+def test_alpacaeval_read_labels_apply_and_the_other_sampled_replies_are_answers(tmp_path):
+    replies = [" Here is a poem about rain. ", "I'm sorry, but I can't browse the web.", "", None,
+               "As an AI, I have no opinion, and I won't guess.", "Write to jon.roe@mail.org for a copy.",
+               "\u4f60\u597d", "Sure! Step one: boil the water."]
+    read = {"model-a": {_key(replies[1]): "refusal", _key(replies[4]): "unclear", _key(replies[0]): "answer"}}
+    done = _prepare_alpacaeval(tmp_path, {"model-a": replies}, 6, read)  # the six non-blank replies: all sampled
+    assert done.returncode == 0, done.stderr
+    kept = _prepared(tmp_path, "alpacaeval")
+    assert [(row["text"], row["refusal"], row["model"], row["label_raw"]) for row in kept] == [
+        ("Here is a poem about rain.", False, "model-a", "read: answer"),
+        ("I'm sorry, but I can't browse the web.", True, "model-a", "read: refusal"),
+        ("Sure! Step one: boil the water.", False, "model-a", "screened: answer")]
+    assert "alpacaeval: 3 replies (1 refusals)" in done.stdout
+    assert "dropped {'blank': 0, 'duplicate': 0, 'personal_data': 1}" in done.stdout
+
+
+def test_alpacaeval_sample_is_fixed_per_model(tmp_path):
+    replies = [f"Reply number {k}." for k in range(10)]
+    texts = []
+    for run in ("first", "again"):
+        done = _prepare_alpacaeval(tmp_path / run, {"model-a": replies, "model-b": replies}, 4, {})
+        assert done.returncode == 0, done.stderr
+        texts.append([(row["model"], row["text"]) for row in _prepared(tmp_path / run, "alpacaeval")])
+    assert texts[0] == texts[1]
+    picked = {model: [text for name, text in texts[0] if name == model] for model in ("model-a", "model-b")}
+    assert len(picked["model-a"]) == 4 and set(picked["model-a"]) <= set(replies)
+    assert picked["model-a"] == sorted(picked["model-a"], key=replies.index)  # in the release's order
+    assert picked["model-a"] != picked["model-b"]  # each model its own sample
+
+
+def test_alpacaeval_labels_that_do_not_fit_the_release_are_one_clear_line(tmp_path):
+    replies = ["One.", "Two.", "Three."]
+    done = _prepare_alpacaeval(tmp_path / "a", {"model-a": replies}, 3, {"model-a": {_key("Four."): "refusal"}})
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines()[-1].endswith(
+        f"model-a: 1 labelled replies are not in the sample of {tmp_path / 'a' / 'alpaca_eval'}"
+        f"/results/model-a/model_outputs.json (another release?): {_key('Four.')}")
+    done = _prepare_alpacaeval(tmp_path / "b", {"model-a": replies}, 4, {})
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines()[-1].endswith(
+        "results/model-a/model_outputs.json: 3 replies, fewer than the 4 sampled")
+    done = _prepare_alpacaeval(tmp_path / "c", {"model-a": replies}, 3, {"model-a": {_key("One."): "maybe"}})
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines()[-1].endswith(
+        "model-a: label 'maybe' is not one of refusal, answer, unclear")
