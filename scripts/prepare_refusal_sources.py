@@ -49,7 +49,7 @@ Sources:
 - ``alpacaeval`` (tatsu-lab/alpaca_eval, Apache-2.0): ``results/<model>/model_outputs.json``, replies of many
   chat models to AlpacaEval's 805 everyday instructions (writing, coding, advice, role-play, questions about
   the assistant itself). The set has no refusal labels of its own; ``tests/data/alpacaeval_labels.json``
-  names 30 models and gives the project's labels: a fixed sample of 50 replies per model
+  names 40 models and gives the project's labels: a fixed sample of 50 replies per model
   (``random.Random("alpacaeval:<model>")``), of which the replies it lists (by the SHA-256 of the stripped
   reply) were read one by one and labelled ``refusal``, ``answer`` or ``unclear`` (dropped); the others
   were screened as answers (no declining word, and a low refusal probability under the detector of the

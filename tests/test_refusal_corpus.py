@@ -187,7 +187,7 @@ def test_shipped_weights_record_a_leave_one_source_out_choice():
     table = shipped["leave_one_source_out"]
     assert list(table) == ["gptfuzz", "rbr_gold", "harmbench", "wildguardtest", "alpacaeval", "own:corpus",
                            "own:previous", "own:unseen_general", "own:general_v2", "own:train_extra"]
-    # a sanity floor: the lowest row is the RBR gold set's (0.735), whose labels depend on the request
+    # a sanity floor: the lowest row is the RBR gold set's (0.748), whose labels depend on the request
     assert all(row["n"] > 0 and 0.7 <= row["accuracy"] <= 1 for row in table.values())
     assert shipped["platt"][0] > 0
 
