@@ -196,8 +196,9 @@ def wildguardtest_rows(root: Path) -> list[dict]:
 
 
 def reply_key(text: str) -> str:
-    """How ``alpacaeval_labels.json`` names a reply: the first 16 hex digits of its stripped text's SHA-256."""
-    return hashlib.sha256(text.strip().encode("utf-8")).hexdigest()[:16]
+    """How ``alpacaeval_labels.json`` names a reply (stripped, as the reader holds it): the first 16 hex
+    digits of its SHA-256."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def alpacaeval_rows(root: Path, labels: Path = ALPACAEVAL_LABELS) -> list[dict]:

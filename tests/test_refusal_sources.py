@@ -249,17 +249,17 @@ def test_alpacaeval_read_labels_apply_and_the_other_sampled_replies_are_answers(
 
 
 def test_alpacaeval_sample_is_fixed_per_model(tmp_path):
-    replies = [f"Reply number {k}." for k in range(10)]
-    texts = []
+    outputs = {model: [f"Reply {k} of {model}." for k in range(10)] for model in ("model-a", "model-b")}
+    picked = []
     for run in ("first", "again"):
-        done = _prepare_alpacaeval(tmp_path / run, {"model-a": replies, "model-b": replies}, 4, {})
+        done = _prepare_alpacaeval(tmp_path / run, outputs, 4, {})
         assert done.returncode == 0, done.stderr
-        texts.append([(row["model"], row["text"]) for row in _prepared(tmp_path / run, "alpacaeval")])
-    assert texts[0] == texts[1]
-    picked = {model: [text for name, text in texts[0] if name == model] for model in ("model-a", "model-b")}
-    assert len(picked["model-a"]) == 4 and set(picked["model-a"]) <= set(replies)
-    assert picked["model-a"] == sorted(picked["model-a"], key=replies.index)  # in the release's order
-    assert picked["model-a"] != picked["model-b"]  # each model its own sample
+        rows = _prepared(tmp_path / run, "alpacaeval")
+        picked.append({model: [outputs[model].index(row["text"]) for row in rows if row["model"] == model]
+                       for model in outputs})
+    assert picked[0] == picked[1]
+    assert all(len(indices) == 4 and indices == sorted(indices) for indices in picked[0].values())  # release order
+    assert picked[0]["model-a"] != picked[0]["model-b"]  # each model its own sample
 
 
 def test_alpacaeval_labels_that_do_not_fit_the_release_are_one_clear_line(tmp_path):
