@@ -4,6 +4,7 @@ gold set's, HarmBench's, a WildGuardTest copy's and AlpacaEval's, with a labels 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import subprocess
 import sys
@@ -153,7 +154,8 @@ def test_no_source_given_is_an_error(tmp_path):
     done = subprocess.run([sys.executable, str(SCRIPT), "--out", str(tmp_path)], capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 2
-    assert "give at least one source: --gptfuzz, --rbr-gold, --harmbench, --wildguardtest, --alpacaeval" in done.stderr
+    assert ("give at least one source: --gptfuzz, --rbr-gold, --harmbench, --wildguardtest, --alpacaeval"
+            in done.stderr)
 
 
 def _wildguard_release(tmp_path: Path, records: list[dict]) -> Path:
@@ -212,8 +214,6 @@ def test_wildguardtest_missing_column_is_one_clear_line(tmp_path):
 
 
 def _key(text: str) -> str:
-    import hashlib
-
     return hashlib.sha256(text.strip().encode("utf-8")).hexdigest()[:16]
 
 
@@ -229,7 +229,6 @@ def _prepare_alpacaeval(tmp_path: Path, outputs: dict[str, list], per_model: int
     labels.write_text(json.dumps({"per_model": per_model, "models": list(outputs), "read": read}))
     return subprocess.run([sys.executable, str(SCRIPT), "--alpacaeval", str(release), "--alpacaeval-labels",
                            str(labels), "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
-
 
 
 def test_alpacaeval_read_labels_apply_and_the_other_sampled_replies_are_answers(tmp_path):
