@@ -150,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
 
     texts = list(dict.fromkeys([r["text"] for rows in sources.values() for r in rows] + [r["text"] for r in frozen]))
     load_before = os.getloadavg()[0]
-    print(f"speed over {len(texts)} distinct replies, one process on one core:")
+    print(f"speed over {len(texts)} distinct replies ({sum(map(len, texts)) / len(texts):,.0f} characters on average: "
+          f"the rate per reply falls as replies grow), one process on one core:")
     for name, score in (("all at once (detect_refusals)", detect_refusals),
                         ("one call per reply (detect_refusal)", lambda batch: [detect_refusal(t) for t in batch])):
         per_cpu_second, best, per_second = speed(texts, score)
