@@ -217,8 +217,10 @@ def _key(text: str) -> str:
     return hashlib.sha256(text.strip().encode("utf-8")).hexdigest()[:16]
 
 
-def _prepare_alpacaeval(tmp_path: Path, outputs: dict[str, list], per_model: int, read: dict[str, dict]):
-    """AlpacaEval-like ``results/<model>/model_outputs.json`` and a labels file, through the script's CLI."""
+def _prepare_alpacaeval(tmp_path: Path, outputs: dict[str, list], per_model: int, read: dict[str, dict],
+                        out: Path | None = None):
+    """AlpacaEval-like ``results/<model>/model_outputs.json`` and a labels file, through the script's CLI,
+    writing into ``out`` (default ``tmp_path / "out"``)."""
     release = tmp_path / "alpaca_eval"
     for model, replies in outputs.items():
         folder = release / "results" / model
@@ -228,7 +230,8 @@ def _prepare_alpacaeval(tmp_path: Path, outputs: dict[str, list], per_model: int
     labels = tmp_path / "labels.json"
     labels.write_text(json.dumps({"per_model": per_model, "models": list(outputs), "read": read}))
     return subprocess.run([sys.executable, str(SCRIPT), "--alpacaeval", str(release), "--alpacaeval-labels",
-                           str(labels), "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+                           str(labels), "--out", str(out or tmp_path / "out")], capture_output=True, text=True,
+                          timeout=120)
 
 
 def test_alpacaeval_read_labels_apply_and_the_other_sampled_replies_are_answers(tmp_path):
@@ -250,10 +253,10 @@ def test_alpacaeval_read_labels_apply_and_the_other_sampled_replies_are_answers(
 def test_alpacaeval_sample_is_fixed_per_model(tmp_path):
     outputs = {model: [f"Reply {k} of {model}." for k in range(10)] for model in ("model-a", "model-b")}
     picked = []
-    for run in ("first", "again"):
-        done = _prepare_alpacaeval(tmp_path / run, outputs, 4, {})
+    for run in ("first", "again"):  # the second run writes over the first's output folder
+        done = _prepare_alpacaeval(tmp_path / run, outputs, 4, {}, out=tmp_path / "out")
         assert done.returncode == 0, done.stderr
-        rows = _prepared(tmp_path / run, "alpacaeval")
+        rows = _prepared(tmp_path, "alpacaeval")
         picked.append({model: [outputs[model].index(row["text"]) for row in rows if row["model"] == model]
                        for model in outputs})
     assert picked[0] == picked[1]
