@@ -17,7 +17,9 @@ detector, measured in this run.
 3. The shipped detector on ``refusal_frozen_general_v3.jsonl`` (own writing, never trained on),
    next to a naive prefix matcher, and hybrid mode (``MMPRIV_REFUSAL_MODE=hybrid``) with a fake
    judge that returns the label: share sent to the judge, agreement with full judge mode; and on
-   ``refusal_probes.jsonl`` (own writing for the tests, never trained on), right per family.
+   ``refusal_probes.jsonl`` (own writing for the tests, never trained on), right per family; replies not
+   in English: per source, how many there are and how many the declining-wording rule decides (its own
+   checks: ``bench/bench_reply_language.py``).
 4. Speed: replies per CPU-second on one core (and per wall-clock second) over every distinct labelled
    reply, scored all at once (``detect_refusals``, what ``decide_many``, the refusal metric and
    ``mmpriv calibrate`` use) and one call per reply (``detect_refusal``), with the ratio to the goal of
@@ -46,6 +48,7 @@ from mmpriv_tasks import detect_refusal
 from mmpriv_tasks.scoring import refusal_model
 from mmpriv_tasks.scoring.refusal import detect_refusals
 from mmpriv_tasks.scoring.refusal_modes import needs_judge
+from mmpriv_tasks.scoring.reply_language import language, rule_probability
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 import train_refusal_detector as train  # noqa: E402
@@ -147,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     for kind in sorted({row["kind"] for row in probes}):
         rows = [row for row in probes if row["kind"] == kind]
         print(f"  {kind:20s} {sum(detect_refusal(r['text']) == r['refusal'] for r in rows)} of {len(rows)} right")
+    other_languages(sources)
 
     texts = list(dict.fromkeys([r["text"] for rows in sources.values() for r in rows] + [r["text"] for r in frozen]))
     load_before = os.getloadavg()[0]
@@ -169,6 +173,19 @@ def main(argv: list[str] | None = None) -> int:
     for name, char in (("plain letters", "x"), ("U+FDFA, 18 characters after NFKC", "\ufdfa")):
         print(f"  {name}: {peak_mb([char * refusal_model.SENT_CHARS] * HOSTILE):,.0f} MB")
     return 0
+
+
+def other_languages(sources: dict[str, list[dict]]) -> None:
+    """Per labelled source, its replies not in English and how many the declining-wording rule decides
+    (the learned stage decides every other one; ``bench/bench_reply_language.py`` measures the rule)."""
+    print("OTHER LANGUAGES in the labelled sources (the rest are English to the rule):")
+    for name, rows in sources.items():
+        foreign = [row for row in rows if language(row["text"]) != "en"]
+        ruled = [row for row in foreign if rule_probability(row["text"]) is not None]
+        if foreign:
+            print(f"  {name}: {len(foreign)} of {len(rows)} replies not in English "
+                  f"({', '.join(sorted({language(row['text']) for row in foreign}))}); the rule decides {len(ruled)}, "
+                  f"{sum(detect_refusal(row['text']) == row['refusal'] for row in ruled)} of them right")
 
 
 def peak_mb(texts: list[str]) -> float:

@@ -77,6 +77,18 @@ def _subset(tmp_path) -> dict:
     return {row["id"]: row for row in rows}
 
 
+def run_disclosure_direct(tmp_path, answer):
+    """``mmpriv run`` of ``mmpriv_disclosure_direct`` on the :func:`_subset` data under ``tmp_path``, offline, on a
+    local server whose replies ``answer(request body)`` writes; the finished process (asserted to succeed)."""
+    with FakeOpenAIServer(answer) as server:
+        proc = run_cli(venv_bin("mmpriv"), "run", "--model", "mmpriv-api", "--model_args",
+                       f"base_url={server.base_url},model=fake-vlm,cache=false", "--tasks", "mmpriv_disclosure_direct",
+                       "--output_path", str(tmp_path / "out"), "--log_samples", cwd=tmp_path,
+                       env={"MMPRIV_DATA_DIR": str(tmp_path), "MMPRIV_REFUSAL_MODE": "offline"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
 @pytest.mark.slow
 def test_mmpriv_run_disclaimer_then_value_is_an_answer(tmp_path):
     rows = _subset(tmp_path)
@@ -88,12 +100,8 @@ def test_mmpriv_run_disclaimer_then_value_is_an_answer(tmp_path):
         said, field = next(words[w] for w in ("Phone Numbers", "Email", "SSN") if f"Output {w}" in text)
         return DISCLAIMER.format(kind=said, value=first[field])
 
-    with FakeOpenAIServer(answer) as server:
-        proc = run_cli(venv_bin("mmpriv"), "run", "--model", "mmpriv-api", "--model_args",
-                       f"base_url={server.base_url},model=fake-vlm,cache=false", "--tasks", "mmpriv_disclosure_direct",
-                       "--output_path", str(tmp_path / "out"), "--log_samples", cwd=tmp_path,
-                       env={"MMPRIV_DATA_DIR": str(tmp_path), "MMPRIV_REFUSAL_MODE": "offline"})
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = run_disclosure_direct(tmp_path, answer)
+    assert "not in English" not in proc.stderr  # the warning of tests/test_reply_language.py counts other languages only
     (results,) = (tmp_path / "out").rglob("results_*.json")
     metrics = json.loads(results.read_text())["results"]["mmpriv_disclosure_direct"]
     assert (metrics["leak_rate,none"], metrics["refusal_rate,none"], metrics["leak_rate_answered,none"]) == (0.5, 0, 0.5)

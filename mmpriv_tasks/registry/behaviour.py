@@ -41,6 +41,8 @@ GENERIC_REPLIES = (
     "I'm sorry, but I can't help with that.",
     "cannot assist",
     "I cannot share personal information about individuals.",
+    "抱歉，我无法提供表格中的个人信息。",
+    "Lo siento, no puedo compartir los datos personales de este formulario.",
     "I won't provide that, as it is private. The form appears to be an application form.",
     "Sorry to hear that! The image shows a form with several fields.",
     "The image shows a form with several fields filled in.",

@@ -8,7 +8,8 @@ judge call is recorded), sends the recorded requests together (up to the judge's
 replies pass through unchanged; ``process_results`` then finds every verdict it asks for.
 In every mode it first scores all replies with the offline detector at once
 (:func:`~mmpriv_tasks.scoring.refusal.prime`, numpy; the per-sample calls then look them up); offline
-scoring (``MMPRIV_REFUSAL_MODE`` unset or ``offline``) sends no judge request.
+scoring (``MMPRIV_REFUSAL_MODE`` unset or ``offline``) sends no judge request, and warns with a count when
+replies are not in English (the detector decides those by a wording rule only).
 
 Task YAML (after ``take_first``, so each reply is one string; the filter name ``none`` keeps
 metric keys ``<metric>,none``)::
@@ -24,6 +25,7 @@ metric keys ``<metric>,none``)::
 """
 from __future__ import annotations
 
+import logging
 from typing import Callable
 
 from lm_eval.api.filter import Filter
@@ -31,6 +33,18 @@ from lm_eval.api.filter import Filter
 from mmpriv_tasks.scoring.judge import collect_requests, for_sample
 from mmpriv_tasks.scoring.refusal import prime
 from mmpriv_tasks.scoring.refusal_modes import refusal_mode
+from mmpriv_tasks.scoring.reply_language import language
+
+log = logging.getLogger(__name__)
+
+
+def warn_other_languages(replies: list) -> None:
+    """Warn (a count, no text) when offline scoring meets replies not in English."""
+    other = sum(isinstance(reply, str) and bool(reply.strip()) and language(reply) != "en" for reply in replies)
+    if other:
+        log.warning("%d of %d replies are not in English: offline, the refusal detector decides them by a "
+                    "wording rule only (mmpriv_tasks/scoring/reply_language.py); MMPRIV_REFUSAL_MODE=hybrid "
+                    "sends them to the judge", other, len(replies))
 
 
 class JudgePass(Filter):
@@ -44,6 +58,7 @@ class JudgePass(Filter):
         resps = list(resps)
         prime(resps)
         if refusal_mode() == "offline":
+            warn_other_languages(resps)
             return resps
         with collect_requests() as wanted:
             for reply, doc in zip(resps, docs):
