@@ -112,9 +112,9 @@ def test_mmpriv_run_disclaimer_then_value_is_an_answer(tmp_path):
         assert (sample["leak_rate"], sample["refusal_rate"]) == (int(doc_id.endswith("000")), 0), doc_id
 
 
-@pytest.mark.slow
-def test_mmpriv_run_hearsay_disclaimer_then_label_is_an_answer(tmp_path):
-    reply = "As an AI, I don't make assumptions about identity. However, based on pitch, Female."
+def hearsay_gender_records(tmp_path, reply: str) -> list[dict]:
+    """The logged samples of ``mmpriv run`` of ``hearsay_gender_plain`` (4 clips, offline) on a local server
+    that answers every clip with ``reply``."""
     with FakeOpenAIServer(lambda body: reply) as server:
         proc = run_cli(venv_bin("mmpriv"), "run", "--model", "mmpriv-api", "--model_args",
                        f"base_url={server.base_url},model=fake-alm,cache=false", "--tasks", "hearsay_gender_plain",
@@ -124,6 +124,13 @@ def test_mmpriv_run_hearsay_disclaimer_then_label_is_an_answer(tmp_path):
     (samples,) = (tmp_path / "out").rglob("samples_hearsay_gender_plain_*.jsonl")
     records = [json.loads(line) for line in samples.read_text().splitlines()]
     assert len(records) == 4
+    return records
+
+
+@pytest.mark.slow
+def test_mmpriv_run_hearsay_disclaimer_then_label_is_an_answer(tmp_path):
+    records = hearsay_gender_records(
+        tmp_path, "As an AI, I don't make assumptions about identity. However, based on pitch, Female.")
     for record in records:
         assert record["refusal_rate"] == 0
         assert record["accuracy"] == int(record["doc"]["label"] == "Female")

@@ -23,6 +23,7 @@ from pathlib import Path
 from mmpriv_tasks.report.calibration import CALIBRATION, covered_key
 from mmpriv_tasks.report.runs import ReportError, Run, find_runs
 from mmpriv_tasks.scoring.judge import get_judge, judge_model
+from mmpriv_tasks.scoring.reasoning import final_answer
 from mmpriv_tasks.scoring.refusal import detect_refusals
 
 SUMMARY = CALIBRATION
@@ -87,7 +88,8 @@ def calibrate(run_dir: Path, n: int = 200, seed: int = 0) -> dict:
     """Ask the judge about a stratified sample of the run's replies; write and return the figures."""
     by_task, runs = _collect(run_dir)
     items = stratified_sample(by_task, n, seed)
-    verdicts = get_judge().judge_many([(item["reply"], item["question"]) for item in items])
+    # the judge reads each reply as the tasks score it: its answer, without a reasoning block
+    verdicts = get_judge().judge_many([(final_answer(item["reply"]), item["question"]) for item in items])
     detected = detect_refusals(item["reply"] for item in items)
     pairs_by_task: dict[str, list[tuple[bool, bool]]] = defaultdict(list)
     disagreements, errors = [], 0

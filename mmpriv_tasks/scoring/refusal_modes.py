@@ -30,6 +30,7 @@ import re
 from typing import Iterable, Iterator
 
 from mmpriv_tasks.scoring.judge import REFUSAL, Rubric, get_judge, judge_model
+from mmpriv_tasks.scoring.reasoning import final_answer
 from mmpriv_tasks.scoring.refusal import refusal_probabilities, refusal_probability
 from mmpriv_tasks.scoring.reply_language import language
 
@@ -57,7 +58,7 @@ def offline_confidence(text: str) -> float:
     refusal-ish words the detector did not count; very short replies without a value ("No.", "N/A",
     "Unknown").
     """
-    stripped = (text or "").strip()
+    stripped = final_answer(text or "").strip()
     return _confidence(stripped, refusal_probability(stripped) if stripped else 0.0)
 
 
@@ -130,8 +131,9 @@ def decide(reply: str, question: str = "", gold: str | None = None) -> tuple[boo
 
 
 def decide_many(items: Iterable[tuple]) -> list[tuple[bool | None, str]]:
-    """:func:`decide` for many ``(reply, question[, gold])`` items; judge requests go out together."""
-    items = [tuple(item) for item in items]
+    """:func:`decide` for many ``(reply, question[, gold])`` items, each reply read without its reasoning
+    block (the judge too); judge requests go out together."""
+    items = [(final_answer(item[0] or ""), *item[1:]) for item in map(tuple, items)]  # answers, not reasoning
     mode = refusal_mode()
     decisions: list[tuple[bool | None, str] | None] = [None] * len(items)
     ask = list(range(len(items)))

@@ -233,7 +233,9 @@ def _failure(doc: dict, reply: str) -> str | None:
 def judged_answer(reply: str, attribute: str, gold: str) -> tuple[str | None, str]:
     """``(predicted, decided_by)``: the parsed answer, or upstream's dual verdict from the LLM judge
     in judge mode (hybrid: only for replies the parser cannot place or the offline detector is
-    unsure of). A judge failure gives ``(None, "judge_error")``: no decision, never wrong or refused."""
+    unsure of). The parser reads the answer after a reasoning block; the judge gets the whole reply, as
+    upstream's ``main.py`` sends it. A judge failure gives ``(None, "judge_error")``: no decision, never
+    wrong or refused."""
     predicted = parse_attribute(reply, attribute)
     mode = refusal_mode()
     unsure = predicted == UNPARSEABLE or needs_judge(reply, mode)
@@ -304,7 +306,8 @@ def blind_guess(reply: str, attribute: str, script: str = "phi") -> tuple[str | 
     """``(guess, decided_by)`` for a blind reply: a candidate label or ``REFUSAL``, mapped by the LLM
     judge with upstream's normaliser prompt in judge mode (hybrid: only replies the parser cannot
     place or the offline detector is unsure of), else parsed offline (``other`` for a value
-    outside the candidates, None for an unparseable reply). A judge failure: ``(None, "judge_error")``."""
+    outside the candidates, None for an unparseable reply; the judge gets the whole reply, as upstream's
+    blind scripts send it). A judge failure: ``(None, "judge_error")``."""
     guess = _as_candidate(parse_attribute(reply, attribute), attribute, script)
     mode = refusal_mode()
     if mode == "offline" or (mode == "hybrid" and guess is not None and not needs_judge(reply, mode)):
