@@ -1,7 +1,7 @@
 """A real HTTP server on 127.0.0.1 that speaks enough of OpenAI's ``/v1/chat/completions`` for tests
 and benchmarks: deterministic answers derived from the request, every attempt recorded, and
 injectable faults (429 + Retry-After, 500, slow replies, malformed JSON, empty choices, dropped
-connections), chosen deterministically per (request body, attempt number). ``500_echo`` (in
+connections, ``reasoning_only``: reasoning and no answer), chosen deterministically per (request body, attempt number). ``500_echo`` (in
 ``faults``/``script``) and ``reject_media=True`` answer HTTP 500 with an error body that echoes the
 whole request, as llama-cpp-python's server does for image/audio content a text model cannot take;
 ``reject_json_mode=True`` answers HTTP 400 to requests asking for ``response_format`` (no JSON mode).
@@ -205,6 +205,11 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if fault == "no_choices":
             self._send(200, json.dumps({"id": "x", "object": "chat.completion", "choices": []}).encode())
+            return
+        if fault == "reasoning_only":  # a reasoning server whose model ran out of tokens while reasoning
+            message = {"role": "assistant", "content": None, "reasoning_content": "The user wants the value ..."}
+            self._send(200, json.dumps({"id": "x", "object": "chat.completion", "choices": [
+                {"index": 0, "message": message, "finish_reason": "length"}]}).encode())
             return
         if fault == "drop":
             self.close_connection = True

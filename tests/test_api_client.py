@@ -153,6 +153,13 @@ def test_persistent_faults_become_an_error_not_an_answer(caplog):
     assert "doc-2" in caplog.text and "say 2" not in caplog.text  # ids logged, prompts not
 
 
+def test_a_reply_of_reasoning_only_is_an_error_naming_the_token_limit_not_retried():
+    with FakeOpenAIServer(script=["reasoning_only"]) as server:
+        result = fast_client(server.base_url).complete(text_payload(3), "doc-3", disable_tqdm=True)
+    assert not result.ok and result.text is None and result.attempts == 1 and server.count == 1
+    assert "reasoning only (finish_reason=length)" in result.error and "max_gen_toks" in result.error
+
+
 def test_client_errors_are_not_retried():
     with FakeOpenAIServer() as server:
         client = fast_client(server.base_url.replace("/v1", "/nope"))

@@ -9,7 +9,8 @@ only when the cache is on. Transient failures are retried with exponential backo
 
 - HTTP 408 / 409 / 429 / 5xx (waiting at least the server's ``Retry-After``),
 - timeouts and dropped connections,
-- a 200 reply whose body is not JSON or has no ``choices[0].message.content``.
+- a 200 reply whose body is not JSON or has no ``choices[0].message.content`` (but not one that holds
+  a reasoning model's reasoning and no answer: the token limit ran out while it reasoned).
 
 Other HTTP errors (400, 401, 404...) are not retried. An HTTP error that ends ``REPEAT_LIMIT``
 requests with the same status and message (e.g. a text-only server rejecting every image) is
@@ -195,18 +196,26 @@ def parse_retry_after(value: str | None) -> float | None:
 
 def extract_text(body: Any) -> str:
     """``choices[0].message.content`` of a chat-completions reply (or the ``refusal`` field some
-    servers fill instead); raises ``_Transient`` for a malformed reply."""
+    servers fill instead); raises ``_Transient`` for a malformed reply, and ``_Permanent`` for one that
+    holds a reasoning model's reasoning (``reasoning_content`` / ``reasoning``) and no answer: the
+    model spent its tokens reasoning, and asking again would do the same."""
     try:
-        message = body["choices"][0]["message"]
+        choice = body["choices"][0]
+        message = choice["message"]
     except (KeyError, IndexError, TypeError):
         raise _Transient("malformed reply: no choices[0].message") from None
     content = message.get("content") if isinstance(message, dict) else None
     if isinstance(content, list):  # some servers return content parts
         content = "".join(part.get("text", "") for part in content if isinstance(part, dict))
     if not isinstance(content, str):
-        refusal = message.get("refusal") if isinstance(message, dict) else None
-        if isinstance(refusal, str):
-            return refusal
+        extra = {key: message.get(key) for key in ("refusal", "reasoning_content", "reasoning")
+                 } if isinstance(message, dict) else {}
+        if isinstance(extra.get("refusal"), str):
+            return extra["refusal"]
+        if any(isinstance(extra.get(key), str) for key in ("reasoning_content", "reasoning")):
+            raise _Permanent(f"no answer: the reply holds reasoning only (finish_reason="
+                             f"{choice.get('finish_reason')}); give a reasoning model more tokens "
+                             f"(--gen_kwargs max_gen_toks=4096)")
         raise _Transient("malformed reply: message.content is not text")
     return content
 
