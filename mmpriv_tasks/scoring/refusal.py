@@ -43,9 +43,13 @@ _OPT_OUT = re.compile(r"^\W*(?:(?:answer|output|caption|my\s+answer)\s*:?\s*)?"
                       r"(?:(?:the\s+)?class(?:\s+name)?(?:\s+is)?\s*:?\s*)?\W*cannot\s+assist\b", re.IGNORECASE)
 
 
+_OPT_OUT_CHARS = 200  # the opt-out answer opens the reply: only this much is normalised and matched
+
+
 def is_opt_out(text: str) -> bool:
-    """Whether ``text`` is the tasks' opt-out answer ("cannot assist", "The class is cannot assist.")."""
-    return _OPT_OUT.match(unicodedata.normalize("NFKC", text)) is not None
+    """Whether ``text`` opens with the tasks' opt-out answer ("cannot assist", "The class is cannot
+    assist.")."""
+    return _OPT_OUT.match(unicodedata.normalize("NFKC", text[:_OPT_OUT_CHARS])) is not None
 
 
 _primed: dict[str, float] = {}
