@@ -3,7 +3,7 @@ this run.
 
 1. Own writing (``tests/data/refusal_multilingual_probes.jsonl``, never trained on; ten languages, five
    replies each: two refusals, a decline that then answers, an answer, an apology that then answers):
-   right by language and by kind.
+   right by language and by kind; the learned stage's probability on the refusals.
 2. ``--gptfuzz PATH`` (a checkout or bare git directory of sherdencooper/GPTFuzz): ChatGPT's Chinese
    replies inside the release's two-voice rows, with the project's labels
    (``tests/data/gptfuzz_chatgpt_zh_labels.json``; read after the rule was first written, and the rule
@@ -47,6 +47,9 @@ def own_probes() -> None:
         counts = Counter((row[key], detect_refusal(row["text"]) == row["refusal"]) for row in probes)
         print(f"  by {key}: " + ", ".join(f"{name} {counts[name, True]}/{counts[name, True] + counts[name, False]}"
                                            for name in sorted({row[key] for row in probes})))
+    learned = [refusal_model.probability(row["text"]) for row in probes if row["refusal"]]
+    print(f"  the learned stage alone on the {len(learned)} refusals (what decided before the rule): P(refusal) "
+          f"{min(learned):.2f}-{max(learned):.2f}, {sum(p >= 0.5 for p in learned)} called refusals")
 
 
 def chatgpt_chinese_parts(root: Path) -> list[str]:
