@@ -31,6 +31,7 @@ from typing import Callable
 from lm_eval.api.filter import Filter
 
 from mmpriv_tasks.scoring.judge import collect_requests, for_sample
+from mmpriv_tasks.scoring.reasoning import final_answer
 from mmpriv_tasks.scoring.refusal import prime
 from mmpriv_tasks.scoring.refusal_modes import refusal_mode
 from mmpriv_tasks.scoring.reply_language import language
@@ -39,8 +40,10 @@ log = logging.getLogger(__name__)
 
 
 def warn_other_languages(replies: list) -> None:
-    """Warn (a count, no text) when offline scoring meets replies not in English."""
-    other = sum(isinstance(reply, str) and bool(reply.strip()) and language(reply) != "en" for reply in replies)
+    """Warn (a count, no text) when offline scoring meets replies whose answer (without a reasoning block)
+    is not in English."""
+    answers = [final_answer(reply) for reply in replies if isinstance(reply, str)]
+    other = sum(bool(answer.strip()) and language(answer) != "en" for answer in answers)
     if other:
         log.warning("%d of %d replies are not in English: offline, the refusal detector decides them by a "
                     "wording rule only (mmpriv_tasks/scoring/reply_language.py); MMPRIV_REFUSAL_MODE=hybrid "
