@@ -96,5 +96,6 @@ def test_the_tasks_filter_scores_all_replies_at_once_and_per_sample_scoring_look
     monkeypatch.setattr(refusal_model, "probability", scored_again)
     monkeypatch.setattr(refusal_model, "probabilities", scored_again)
     assert [process_disclosure(doc, [reply]) for reply in replies] == expected
+    assert [detect_refusal(reply) for reply in replies[:3]] == [True, False, False]  # one call each: looked up too
     with pytest.raises(AssertionError, match="one at a time"):
         detect_refusal("A reply the filter never saw.")
