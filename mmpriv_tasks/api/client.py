@@ -208,11 +208,10 @@ def extract_text(body: Any) -> str:
     if isinstance(content, list):  # some servers return content parts
         content = "".join(part.get("text", "") for part in content if isinstance(part, dict))
     if not isinstance(content, str):
-        extra = {key: message.get(key) for key in ("refusal", "reasoning_content", "reasoning")
-                 } if isinstance(message, dict) else {}
-        if isinstance(extra.get("refusal"), str):
-            return extra["refusal"]
-        if any(isinstance(extra.get(key), str) for key in ("reasoning_content", "reasoning")):
+        if isinstance(message, dict) and isinstance(message.get("refusal"), str):
+            return message["refusal"]
+        if isinstance(message, dict) and any(isinstance(message.get(key), str)
+                                             for key in ("reasoning_content", "reasoning")):
             raise _Permanent(f"no answer: the reply holds reasoning only (finish_reason="
                              f"{choice.get('finish_reason')}); give a reasoning model more tokens "
                              f"(--gen_kwargs max_gen_toks=4096)")
