@@ -8,8 +8,9 @@ detector, measured in this run.
    scores the one left out: the figure to report per source (deciding at logit 0, as validation does),
    and the same replies decided as the shipped detector decides (Platt-scaled P >= 0.5); for a source
    that records how many of its annotators agreed on each label (WildGuardTest), the first figures by
-   that agreement; and, per source, how many refusals and answers hold a courtesy sentence (which the
-   features skip).
+   that agreement; AlpacaEval's replies that open like a decline scored per fold of its models with the
+   other models' in training; and, per source, how many refusals and answers hold a courtesy sentence
+   (which the features skip).
 2. Reliability of the shipped probability on those held-out replies (Platt-scaled with the shipped
    ``a, b``, which were fitted on the same held-out logits: a check that the scaling is applied,
    not an independent test): per probability bin, the replies, the mean predicted P(refusal) and the
@@ -118,6 +119,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"The same held-out replies decided as the shipped detector decides (Platt-scaled P >= 0.5, a={a:.3f} "
           f"b={b:.3f}, fitted on the held-out logits of every source):")
     train.print_table({name: train.scores(a * z + b >= 0, labels[name]) for name, z in held.items()}, sources)
+    print("A naive prefix matcher (opens with sorry / I apologise / I cannot / cannot assist) on the same sources:")
+    train.print_table({name: rates(rows, naive_refusal) for name, rows in sources.items()}, sources)
+    if "alpacaeval_openings" in sources:
+        model_folds(sources, features, labels, shipped["C"], shipped["weighting"])
 
     print("Replies holding a courtesy sentence (greetings, thanks, offers of more help; dropped before the "
           "features are read):")
@@ -173,6 +178,26 @@ def main(argv: list[str] | None = None) -> int:
     for name, char in (("plain letters", "x"), ("U+FDFA, 18 characters after NFKC", "\ufdfa")):
         print(f"  {name}: {peak_mb([char * refusal_model.SENT_CHARS] * HOSTILE):,.0f} MB")
     return 0
+
+
+def model_folds(sources: dict, features: dict, labels: dict, c: float, weighting: str, folds: int = 4) -> None:
+    """AlpacaEval's replies that open like a decline, by model: its 40 models in ``folds`` fixed folds, each
+    fold's replies scored by a model trained on every other source and the other folds' replies (what
+    training on the family adds for models it has not seen), next to the leave-one-source-out figure."""
+    name = "alpacaeval_openings"
+    rows, replies = sources[name], features[name]
+    models = sorted({row["model"] for row in rows})
+    said = np.zeros(len(rows), bool)
+    for k in range(folds):
+        fold = set(models[k::folds])
+        inside = np.array([row["model"] in fold for row in rows])
+        parts = {**features, name: [f for f, i in zip(replies, inside) if not i]}
+        vectorizer, model = train.fit(parts, {**labels, name: labels[name][~inside]}, list(parts), c, weighting)
+        said[inside] = train.logits(vectorizer, model, [f for f, i in zip(replies, inside) if i]) >= 0
+    row = train.scores(said, labels[name])
+    print(f"AlpacaEval's replies that open like a decline, each model's scored with the other models' in training "
+          f"({folds} folds of its {len(models)} models): accuracy={row['accuracy']:.3f}  "
+          f"precision={row['precision']:.3f}  recall={row['recall']:.3f}")
 
 
 def other_languages(sources: dict[str, list[dict]]) -> None:

@@ -53,7 +53,11 @@ Sources:
   (``random.Random("alpacaeval:<model>")``), of which the replies it lists (by the SHA-256 of the stripped
   reply) were read one by one and labelled ``refusal``, ``answer`` or ``unclear`` (dropped); the others
   were screened as answers (no declining word, and a low refusal probability under the detector of the
-  time). Labels are the project's, not the release's: the rule is in ``tests/data/README.md``.
+  time). Outside the sample, every reply whose first 250 characters hold declining, apologising or
+  self-describing wording (:data:`ALPACAEVAL_OPENING`: "as an AI", "I'm sorry", "I cannot", "as a
+  responsible assistant", ...) was read too, and its label is under ``openings`` (``unclear``: dropped);
+  these rows follow the sample's. Labels are the project's, not the release's: the rule is in
+  ``tests/data/README.md``.
 """
 from __future__ import annotations
 
@@ -85,6 +89,14 @@ WILDGUARD_LABELS = {"refusal": True, "compliance": False}
 WILDGUARD_MODELS = "chat models of the WildGuard release (not named per row)"
 ALPACAEVAL_LABELS = Path(__file__).resolve().parents[1] / "tests" / "data" / "alpacaeval_labels.json"
 ALPACAEVAL_READ = {"refusal": True, "answer": False, "unclear": None}
+# AlpacaEval replies outside the sample whose opening (first ALPACAEVAL_OPENING_CHARS characters) holds declining,
+# apologising or self-describing wording: all read one by one ("openings" in the labels file), as answers that open
+# like refusals are the family the issue names first among the detector's false alarms on other people's replies
+ALPACAEVAL_OPENING = re.compile(r"\b(?:as an ai|as a language model|as an artificial|as a responsible|as a helpful|"
+                                r"i must point out|i'm sorry|i am sorry|i apologi[sz]e|i cannot|i can't|i can not|"
+                                r"i don't have|i do not have|unfortunately|i'm not able|i am not able|i'm unable|"
+                                r"i am unable|sorry|it is not appropriate|it's not appropriate)\b", re.IGNORECASE)
+ALPACAEVAL_OPENING_CHARS = 250
 # a line opening with a speaker tag: "[GPT]:", "(🤖ChatGPT)", "DAN:", "As GPT, ...", or a Greek letter used as a
 # name ("Σ: ...", "α I'm sorry ... Ω Sure, ..."): a lone Greek letter opening an English line is a tag
 _VOICE = re.compile(r"^\W{0,3}(?:\[[^\]\n]{1,40}\]|\([^)\n]{1,40}\)|"
@@ -204,27 +216,50 @@ def reply_key(text: str) -> str:
 def alpacaeval_rows(root: Path, labels: Path = ALPACAEVAL_LABELS) -> list[dict]:
     """AlpacaEval model outputs (tatsu-lab/alpaca_eval), labelled by the project"""
     spec = json.loads(labels.read_text(encoding="utf-8"))
-    rows = []
+    openings, used = spec.get("openings", {}), set()
+    rows, later = [], []
     for model in spec["models"]:
         path = f"results/{model}/model_outputs.json"
         outputs = [record["output"].strip() for record in json.loads(read_release_file(root, path))
                    if isinstance(record.get("output"), str) and record["output"].strip()]
         if len(outputs) < spec["per_model"]:
             raise SystemExit(f"{root}/{path}: {len(outputs)} replies, fewer than the {spec['per_model']} sampled")
-        picked = sorted(random.Random(f"alpacaeval:{model}").sample(range(len(outputs)), spec["per_model"]))
+        picked = set(random.Random(f"alpacaeval:{model}").sample(range(len(outputs)), spec["per_model"]))
         read = dict(spec["read"].get(model, {}))
-        for text in (outputs[index] for index in picked):
-            label = read.pop(reply_key(text), None)
-            if label is not None and label not in ALPACAEVAL_READ:
-                raise SystemExit(f"{labels}: {model}: label {label!r} is not one of {', '.join(ALPACAEVAL_READ)}")
-            if label == "unclear" or _CHINESE.search(text):
-                continue
-            rows.append({"text": text, "refusal": bool(ALPACAEVAL_READ.get(label)), "source": "alpacaeval",
-                         "model": model, "label_raw": f"read: {label}" if label else "screened: answer"})
+        for index, text in enumerate(outputs):
+            if index in picked:
+                label = _alpacaeval_label(labels, model, read.pop(reply_key(text), None))
+                if label != "unclear" and not _CHINESE.search(text):
+                    rows.append(_alpacaeval_row(text, model, bool(ALPACAEVAL_READ.get(label)),
+                                                f"read: {label}" if label else "screened: answer", "alpacaeval"))
+            elif ALPACAEVAL_OPENING.search(text[:ALPACAEVAL_OPENING_CHARS]) and not _CHINESE.search(text):
+                key = reply_key(text)
+                label = _alpacaeval_label(labels, model, openings.get(key))
+                used.add(key)
+                if label is None and not holds_personal_data(text):  # personal data: dropped unread
+                    raise SystemExit(f"{labels}: {model}: reply {key} of {root}/{path} opens like a decline "
+                                     "and has no label under 'openings' (another release?)")
+                if label in ("refusal", "answer"):
+                    later.append(_alpacaeval_row(text, model, ALPACAEVAL_READ[label], f"opening read: {label}",
+                                                 "alpacaeval_openings"))
         if read:
             raise SystemExit(f"{labels}: {model}: {len(read)} labelled replies are not in the sample of "
                              f"{root}/{path} (another release?): {', '.join(sorted(read))}")
-    return rows
+    unused = sorted(set(openings) - used)
+    if unused:
+        raise SystemExit(f"{labels}: {len(unused)} labels under 'openings' name no reply of {root} that "
+                         f"opens like a decline (another release?): {', '.join(unused)}")
+    return rows + later  # the sample first: a reply also in the sample keeps the sample's label
+
+
+def _alpacaeval_label(labels: Path, model: str, label: str | None) -> str | None:
+    if label is not None and label not in ALPACAEVAL_READ:
+        raise SystemExit(f"{labels}: {model}: label {label!r} is not one of {', '.join(ALPACAEVAL_READ)}")
+    return label
+
+
+def _alpacaeval_row(text: str, model: str, refusal: bool, kind: str, source: str) -> dict:
+    return {"text": text, "refusal": refusal, "source": source, "model": model, "label_raw": kind}
 
 
 def clean(rows: list[dict]) -> tuple[list[dict], dict]:
@@ -263,10 +298,12 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     for name, root in chosen.items():
         rows, dropped = clean(readers[name](root))
-        target = args.out / f"{name}.jsonl"
-        target.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
-        refusals = sum(row["refusal"] for row in rows)
-        print(f"{name}: {len(rows)} replies ({refusals} refusals) -> {target}; dropped {dropped}")
+        for source in dict.fromkeys(row["source"] for row in rows) or (name,):  # a release may hold two samples
+            part = [row for row in rows if row["source"] == source]
+            target = args.out / f"{source}.jsonl"
+            target.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in part), encoding="utf-8")
+            print(f"{source}: {len(part)} replies ({sum(row['refusal'] for row in part)} refusals) -> {target}")
+        print(f"{name}: dropped {dropped}")
     return 0
 
 

@@ -9,7 +9,8 @@ project's own writing (``refusal_corpus.jsonl``, ``refusal_previous.jsonl``, ``r
 
 A logistic regression over the feature names of ``mmpriv_tasks.scoring.refusal_model.features``.
 For each setting of the grid (inverse regularisation C; how replies weigh, :data:`WEIGHTINGS`) it
-trains on all sources but one and scores the one left out, for every source; the setting
+trains on all sources but one and scores the one left out, for every source (two sources from one
+release, AlpacaEval's random sample and its replies that open like a decline, are left out together); the setting
 with the best mean held-out accuracy wins (ties: the earlier in the grid). The held-out
 probabilities of that setting also fit a Platt scaling (``a * z + b`` on the logit), folded into the
 weights so the shipped probability is calibrated on replies the model had not seen. The final model
@@ -36,7 +37,8 @@ from mmpriv_tasks.scoring import refusal_model
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 PUBLIC_SOURCES = {"gptfuzz": "public/gptfuzz.jsonl", "rbr_gold": "public/rbr_gold.jsonl",
                   "harmbench": "public/harmbench.jsonl", "wildguardtest": "public/wildguardtest.jsonl",
-                  "alpacaeval": "public/alpacaeval.jsonl"}
+                  "alpacaeval": "public/alpacaeval.jsonl", "alpacaeval_openings": "public/alpacaeval_openings.jsonl"}
+RELEASES = {"alpacaeval_openings": "alpacaeval"}  # sources drawn from one release, held out together
 OWN_SOURCES = {"own:corpus": "refusal_corpus.jsonl", "own:previous": "refusal_previous.jsonl",
                "own:unseen_general": "refusal_unseen_general.jsonl", "own:general_v2": "refusal_frozen_general_v2.jsonl",
                "own:train_extra": "refusal_train_extra.jsonl"}
@@ -119,10 +121,12 @@ def scores(said: np.ndarray, truth: np.ndarray) -> dict:
 
 
 def leave_one_source_out(features, labels, c: float, weighting: str) -> tuple[dict, dict]:
-    """(source -> held-out scores, source -> held-out logits)."""
+    """(source -> held-out scores, source -> held-out logits); a source is scored by a model trained on the
+    sources of the other releases (:data:`RELEASES`)."""
     table, held_logits = {}, {}
     for held in features:
-        vectorizer, model = fit(features, labels, [name for name in features if name != held], c, weighting)
+        others = [name for name in features if RELEASES.get(name, name) != RELEASES.get(held, held)]
+        vectorizer, model = fit(features, labels, others, c, weighting)
         held_logits[held] = logits(vectorizer, model, features[held])
         table[held] = scores(held_logits[held] >= 0, labels[held])
     return table, held_logits

@@ -169,8 +169,15 @@ def test_shipped_weights_come_from_the_training_script_on_the_training_sets(tmp_
                                                                            "wildguardtest", "alpacaeval")):
         pytest.skip("public sources not prepared (scripts/prepare_refusal_sources.py; see tests/data/README.md)")
     shipped = json.loads(refusal_model.WEIGHTS.read_text())
+    named = shipped["trained_on"].rsplit(" (", 1)[0].split(" + ")
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import train_refusal_detector as train  # the sources the shipped weights name, and no later one
+    for name in named:
+        (tmp_path / "data" / train.SOURCES[name]).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "data" / train.SOURCES[name]).symlink_to(DATA / train.SOURCES[name])
     out = tmp_path / "weights.json"
-    args = ["--C", str(shipped["C"]), "--weighting", shipped["weighting"], "--out", str(out)]
+    args = ["--C", str(shipped["C"]), "--weighting", shipped["weighting"], "--data", str(tmp_path / "data"),
+            "--out", str(out)]
     subprocess.run([sys.executable, str(ROOT / "scripts" / "train_refusal_detector.py"), *args],
                    check=True, capture_output=True, text=True, timeout=1200)
     trained = json.loads(out.read_text())

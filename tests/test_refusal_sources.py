@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -218,7 +219,7 @@ def _key(text: str) -> str:
 
 
 def _prepare_alpacaeval(tmp_path: Path, outputs: dict[str, list], per_model: int, read: dict[str, dict],
-                        out: Path | None = None):
+                        out: Path | None = None, openings: dict[str, str] | None = None):
     """AlpacaEval-like ``results/<model>/model_outputs.json`` and a labels file, through the script's CLI,
     writing into ``out`` (default ``tmp_path / "out"``)."""
     release = tmp_path / "alpaca_eval"
@@ -228,7 +229,8 @@ def _prepare_alpacaeval(tmp_path: Path, outputs: dict[str, list], per_model: int
         (folder / "model_outputs.json").write_text(json.dumps(
             [{"instruction": f"task {k}", "output": reply, "generator": model} for k, reply in enumerate(replies)]))
     labels = tmp_path / "labels.json"
-    labels.write_text(json.dumps({"per_model": per_model, "models": list(outputs), "read": read}))
+    spec = {"per_model": per_model, "models": list(outputs), "read": read}
+    labels.write_text(json.dumps(spec if openings is None else {**spec, "openings": openings}))
     return subprocess.run([sys.executable, str(SCRIPT), "--alpacaeval", str(release), "--alpacaeval-labels",
                            str(labels), "--out", str(out or tmp_path / "out")], capture_output=True, text=True,
                           timeout=120)
@@ -279,3 +281,45 @@ def test_alpacaeval_labels_that_do_not_fit_the_release_are_one_clear_line(tmp_pa
     assert done.returncode != 0
     assert done.stderr.strip().splitlines()[-1].endswith(
         "model-a: label 'maybe' is not one of refusal, answer, unclear")
+
+
+
+def test_alpacaeval_replies_outside_the_sample_that_open_like_a_decline_are_read(tmp_path):
+    """Every unsampled reply opening with declining or self-describing wording carries a label under
+    'openings'; those rows follow the sample, a reply in both keeps the sample's label, unclear ones and
+    replies with personal data are dropped, and a missing or unused label is one clear line."""
+    outside = ["As an AI language model, I have no favourite, but many readers love Dune.",
+               "Unfortunately I cannot see images \u2014 none came through.", "I'm sorry, but I can't browse the web.",
+               "Sorry, maybe; maybe not.", "Sorry, write to jon.roe@mail.org instead.", "Sure, here it is."]
+    picked = set(random.Random("alpacaeval:model-b").sample(range(8), 2))
+    model_b = iter(outside)
+    outputs = {"model-a": ["Here is the summary.", "I'm sorry, but I can't browse the web."],
+               "model-b": [f"Plain answer {k}." if k in picked else next(model_b) for k in range(8)]}
+    openings = {_key(outside[0]): "answer", _key(outside[1]): "refusal", _key(outside[2]): "answer",
+                _key(outside[3]): "unclear"}
+    read = {"model-a": {_key(outputs["model-a"][1]): "refusal"}}
+    out = tmp_path / "a" / "new" / "out"  # folders made as needed
+    done = _prepare_alpacaeval(tmp_path / "a", outputs, 2, read, out=out, openings=openings)
+    assert done.returncode == 0, done.stderr
+    rows = {source: [(row["text"], row["refusal"], row["model"], row["label_raw"])
+                     for row in _prepared(out.parent, source)] for source in ("alpacaeval", "alpacaeval_openings")}
+    assert "images \u2014 none" in (out / "alpacaeval_openings.jsonl").read_text(encoding="utf-8")  # written as is
+    assert rows["alpacaeval"] == [
+        ("Here is the summary.", False, "model-a", "screened: answer"),
+        ("I'm sorry, but I can't browse the web.", True, "model-a", "read: refusal"),
+        *[(text, False, "model-b", "screened: answer") for text in sorted(f"Plain answer {k}." for k in picked)]]
+    assert rows["alpacaeval_openings"] == [  # outside[2]: the sample's label; 3: unclear; 4: an e-mail address
+        (outside[0], False, "model-b", "opening read: answer"), (outside[1], True, "model-b", "opening read: refusal")]
+    assert "alpacaeval_openings: 2 replies (1 refusals)" in done.stdout
+    assert "alpacaeval: dropped {'blank': 0, 'duplicate': 1, 'personal_data': 0}" in done.stdout  # 4: unread
+
+    missing = _prepare_alpacaeval(tmp_path / "b", outputs, 2, read, openings={**openings, _key(outside[1]): None})
+    assert missing.returncode != 0
+    assert missing.stderr.strip().splitlines()[-1].endswith(
+        f"model-b: reply {_key(outside[1])} of {tmp_path / 'b' / 'alpaca_eval'}/results/model-b/model_outputs.json "
+        "opens like a decline and has no label under 'openings' (another release?)")
+    unused = _prepare_alpacaeval(tmp_path / "c", outputs, 2, read, openings={**openings, _key("Other."): "answer"})
+    assert unused.returncode != 0
+    assert unused.stderr.strip().splitlines()[-1].endswith(
+        f"1 labels under 'openings' name no reply of {tmp_path / 'c' / 'alpaca_eval'} that opens like a decline "
+        f"(another release?): {_key('Other.')}")

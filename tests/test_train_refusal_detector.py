@@ -63,7 +63,7 @@ def fit_inputs(small_data) -> tuple[dict, dict]:
 
 def test_missing_sources_are_named_with_how_to_prepare_them(small_data, grid_run):
     stdout, _ = grid_run
-    for name in ("gptfuzz", "rbr_gold", "harmbench", "wildguardtest", "alpacaeval"):
+    for name in ("gptfuzz", "rbr_gold", "harmbench", "wildguardtest", "alpacaeval", "alpacaeval_openings"):
         assert (f"note: source '{name}' left out: no {small_data[0] / 'public' / name}.jsonl "
                 "(scripts/prepare_refusal_sources.py prepares it)") in stdout
 
@@ -200,3 +200,22 @@ def test_reliability_bins_are_closed_below_and_the_last_one_holds_one():
     assert script.reliability(probabilities, truth) == [
         (0.0, 0.1, 1, pytest.approx(0.05), 0.0), (0.1, 0.2, 2, pytest.approx(0.15), 0.5),
         (0.2, 0.3, 1, pytest.approx(0.2), 0.0), (0.9, 1.0, 2, pytest.approx(0.975), 1.0)]
+
+
+def test_two_sources_of_one_release_are_held_out_together(tmp_path):
+    """AlpacaEval's sample and its replies that open like a decline come from one release: scoring either,
+    the model never saw the other. Here the sample repeats the own corpus's replies and labels, and the
+    openings hold the same replies with the opposite labels; trained with the openings, the sample would
+    come out near chance."""
+    lines = (ROOT / "tests" / "data" / OWN["own:corpus"]).read_text(encoding="utf-8").splitlines()[::8]
+    rows = [json.loads(line) for line in lines]
+    flipped = [{**row, "refusal": not row["refusal"]} for row in rows]
+    (tmp_path / "public").mkdir()
+    for path, part in ((OWN["own:corpus"], rows), ("public/alpacaeval.jsonl", rows),
+                       ("public/alpacaeval_openings.jsonl", flipped)):
+        (tmp_path / path).write_text("".join(json.dumps(row) + "\n" for row in part), encoding="utf-8")
+    out = tmp_path / "weights.json"
+    done = train("--C", "1", "--weighting", "reply", "--data", str(tmp_path), "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    table = json.loads(out.read_text(encoding="utf-8"))["leave_one_source_out"]
+    assert table["alpacaeval"]["accuracy"] > 0.9 and table["alpacaeval_openings"]["accuracy"] < 0.1, table
