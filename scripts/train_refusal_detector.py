@@ -37,7 +37,8 @@ from mmpriv_tasks.scoring import refusal_model
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 PUBLIC_SOURCES = {"gptfuzz": "public/gptfuzz.jsonl", "rbr_gold": "public/rbr_gold.jsonl",
                   "harmbench": "public/harmbench.jsonl", "wildguardtest": "public/wildguardtest.jsonl",
-                  "alpacaeval": "public/alpacaeval.jsonl", "alpacaeval_openings": "public/alpacaeval_openings.jsonl"}
+                  "alpacaeval": "public/alpacaeval.jsonl",
+                  "alpacaeval_openings": "public/alpacaeval_openings.jsonl"}
 RELEASES = {"alpacaeval_openings": "alpacaeval"}  # sources drawn from one release, held out together
 OWN_SOURCES = {"own:corpus": "refusal_corpus.jsonl", "own:previous": "refusal_previous.jsonl",
                "own:unseen_general": "refusal_unseen_general.jsonl", "own:general_v2": "refusal_frozen_general_v2.jsonl",

@@ -283,7 +283,6 @@ def test_alpacaeval_labels_that_do_not_fit_the_release_are_one_clear_line(tmp_pa
         "model-a: label 'maybe' is not one of refusal, answer, unclear")
 
 
-
 def test_alpacaeval_replies_outside_the_sample_that_open_like_a_decline_are_read(tmp_path):
     """Every unsampled reply opening with declining or self-describing wording carries a label under
     'openings'; those rows follow the sample, a reply in both keeps the sample's label, unclear ones and
