@@ -1,6 +1,7 @@
 """Prepare public sets of real model replies, with refusal labels, for the refusal detector.
 
-Reads each source's release (a checkout, or a bare git directory read at ``HEAD``) and writes
+Reads each source's release (a folder holding its files, or a git repository, bare or not, read at ``HEAD``;
+Arena's at the commit its labels file names) and writes
 ``tests/data/public/<source>.jsonl`` (git-ignored: the sets are not committed; their name, commit,
 licence and label mapping are in ``tests/data/README.md``), one reply per line:
 ``{"text", "refusal", "source", "model", "label_raw"}``. Duplicates are dropped (first label kept), and
@@ -9,7 +10,8 @@ the prepared sets; this also drops replies quoting a hotline number).
 
     python scripts/prepare_refusal_sources.py [--gptfuzz PATH_TO_GPTFuzz] [--rbr-gold PATH_TO_safety-rbr-code-and-data]
         [--harmbench PATH_TO_HarmBench] [--wildguardtest PATH_TO_A_COPY] [--alpacaeval PATH_TO_alpaca_eval]
-        [--alpacaeval-labels tests/data/alpacaeval_labels.json] [--out tests/data/public]
+        [--alpacaeval-labels tests/data/alpacaeval_labels.json] [--arena PATH_TO_arena-hard-auto]
+        [--arena-labels tests/data/arena_labels.json] [--out tests/data/public]
 
 Sources:
 
@@ -54,10 +56,15 @@ Sources:
   reply) were read one by one and labelled ``refusal``, ``answer`` or ``unclear`` (dropped); the others
   were screened as answers (no declining word, and a low refusal probability under the detector of the
   time). Outside the sample, every reply whose first 250 characters hold declining, apologising or
-  self-describing wording (:data:`ALPACAEVAL_OPENING`: "as an AI", "I'm sorry", "I cannot", "as a
+  self-describing wording (:data:`DECLINE_OPENING`: "as an AI", "I'm sorry", "I cannot", "as a
   responsible assistant", ...) was read too, and its label is under ``openings`` (``unclear``: dropped);
   these rows follow the sample's. Labels are the project's, not the release's: the rule is in
   ``tests/data/README.md``.
+- ``arena`` (lmarena/arena-hard-auto, Apache-2.0): ``data/arena-bench-v1/model_answer/<model>.jsonl`` at the
+  commit ``tests/data/arena_labels.json`` names (the files left the repository later), replies of 17 chat
+  models to 300 questions from Chatbot Arena. No refusal labels of their own: every reply whose opening
+  passes the same screen as AlpacaEval's openings was read, and its label is under ``openings``
+  (``unclear``: dropped; a reply with personal data: dropped unread); written as ``arena_openings``.
 """
 from __future__ import annotations
 
@@ -88,15 +95,18 @@ WILDGUARD_FILE = "data/wildguardtest.parquet"
 WILDGUARD_LABELS = {"refusal": True, "compliance": False}
 WILDGUARD_MODELS = "chat models of the WildGuard release (not named per row)"
 ALPACAEVAL_LABELS = Path(__file__).resolve().parents[1] / "tests" / "data" / "alpacaeval_labels.json"
-ALPACAEVAL_READ = {"refusal": True, "answer": False, "unclear": None}
-# AlpacaEval replies outside the sample whose opening (first ALPACAEVAL_OPENING_CHARS characters) holds declining,
-# apologising or self-describing wording: all read one by one ("openings" in the labels file), as answers that open
-# like refusals are the family the issue names first among the detector's false alarms on other people's replies
-ALPACAEVAL_OPENING = re.compile(r"\b(?:as an ai|as a language model|as an artificial|as a responsible|as a helpful|"
-                                r"i must point out|i'm sorry|i am sorry|i apologi[sz]e|i cannot|i can't|i can not|"
-                                r"i don't have|i do not have|unfortunately|i'm not able|i am not able|i'm unable|"
-                                r"i am unable|sorry|it is not appropriate|it's not appropriate)\b", re.IGNORECASE)
-ALPACAEVAL_OPENING_CHARS = 250
+READ_LABELS = {"refusal": True, "answer": False, "unclear": None}  # the project's labels of replies it read
+# replies whose opening (first DECLINE_OPENING_CHARS characters) holds declining, apologising or self-describing
+# wording: in AlpacaEval outside its sample, and in Arena, all read one by one ("openings" in the labels files), as
+# answers that open like refusals are the family the issue names first among the detector's false alarms on other
+# people's replies
+DECLINE_OPENING = re.compile(r"\b(?:as an ai|as a language model|as an artificial|as a responsible|as a helpful|"
+                             r"i must point out|i'm sorry|i am sorry|i apologi[sz]e|i cannot|i can't|i can not|"
+                             r"i don't have|i do not have|unfortunately|i'm not able|i am not able|i'm unable|"
+                             r"i am unable|sorry|it is not appropriate|it's not appropriate)\b", re.IGNORECASE)
+DECLINE_OPENING_CHARS = 250
+ARENA_LABELS = Path(__file__).resolve().parents[1] / "tests" / "data" / "arena_labels.json"
+ARENA_ANSWERS = "data/arena-bench-v1/model_answer/{model}.jsonl"
 # a line opening with a speaker tag: "[GPT]:", "(🤖ChatGPT)", "DAN:", "As GPT, ...", or a Greek letter used as a
 # name ("Σ: ...", "α I'm sorry ... Ω Sure, ..."): a lone Greek letter opening an English line is a tag
 _VOICE = re.compile(r"^\W{0,3}(?:\[[^\]\n]{1,40}\]|\([^)\n]{1,40}\)|"
@@ -110,18 +120,19 @@ def single_voice(text: str) -> bool:
     return len(text) <= SENT_CHARS and not _VOICE.search(text) and not _CHINESE.search(text)
 
 
-def read_release_bytes(root: Path, path: str) -> bytes:
-    """``path`` from a checkout, or from a bare git directory's HEAD."""
+def read_release_bytes(root: Path, path: str, commit: str = "HEAD") -> bytes:
+    """``path`` from a folder holding the release's files, or else from a git repository (bare or not) at
+    ``commit``."""
     if (root / path).is_file():
         return (root / path).read_bytes()
-    done = subprocess.run(["git", "--git-dir", str(root), "show", f"HEAD:{path}"], capture_output=True)
+    done = subprocess.run(["git", "-C", str(root), "show", f"{commit}:{path}"], capture_output=True)
     if done.returncode:
-        raise SystemExit(f"{root}: no {path} ({done.stderr.decode(errors='replace').strip()})")
+        raise SystemExit(f"{root}: no {path} at {commit} ({done.stderr.decode(errors='replace').strip()})")
     return done.stdout
 
 
-def read_release_file(root: Path, path: str) -> str:
-    return read_release_bytes(root, path).decode("utf-8")
+def read_release_file(root: Path, path: str, commit: str = "HEAD") -> str:
+    return read_release_bytes(root, path, commit).decode("utf-8")
 
 
 def holds_personal_data(text: str) -> bool:
@@ -228,37 +239,79 @@ def alpacaeval_rows(root: Path, labels: Path = ALPACAEVAL_LABELS) -> list[dict]:
         read = dict(spec["read"].get(model, {}))
         for index, text in enumerate(outputs):
             if index in picked:
-                label = _alpacaeval_label(labels, model, read.pop(reply_key(text), None))
+                label = _read_label(labels, model, read.pop(reply_key(text), None))
                 if label != "unclear" and not _CHINESE.search(text):
-                    rows.append(_alpacaeval_row(text, model, bool(ALPACAEVAL_READ.get(label)),
-                                                f"read: {label}" if label else "screened: answer", "alpacaeval"))
-            elif ALPACAEVAL_OPENING.search(text[:ALPACAEVAL_OPENING_CHARS]) and not _CHINESE.search(text):
-                key = reply_key(text)
-                label = _alpacaeval_label(labels, model, openings.get(key))
-                used.add(key)
-                if label is None and not holds_personal_data(text):  # personal data: dropped unread
-                    raise SystemExit(f"{labels}: {model}: reply {key} of {root}/{path} opens like a decline "
-                                     "and has no label under 'openings' (another release?)")
-                if label in ("refusal", "answer"):
-                    later.append(_alpacaeval_row(text, model, ALPACAEVAL_READ[label], f"opening read: {label}",
-                                                 "alpacaeval_openings"))
+                    rows.append(_labelled_row(text, model, bool(READ_LABELS.get(label)),
+                                              f"read: {label}" if label else "screened: answer", "alpacaeval"))
+            elif opens_like_a_decline(text) and not _CHINESE.search(text):
+                later += _opening_row(labels, openings, used, model, text, f"{root}/{path}", "alpacaeval_openings")
         if read:
             raise SystemExit(f"{labels}: {model}: {len(read)} labelled replies are not in the sample of "
                              f"{root}/{path} (another release?): {', '.join(sorted(read))}")
+    _check_all_used(labels, openings, used, root)
+    return rows + later  # the sample first: a reply also in the sample keeps the sample's label
+
+
+def arena_rows(root: Path, labels: Path = ARENA_LABELS) -> list[dict]:
+    """Arena-bench v1 model answers (lmarena/arena-hard-auto), labelled by the project"""
+    spec = json.loads(labels.read_text(encoding="utf-8"))
+    openings, used, rows = spec["openings"], set(), []
+    for model in spec["models"]:
+        path = ARENA_ANSWERS.format(model=model)
+        for number, line in enumerate(read_release_file(root, path, spec["commit"]).splitlines(), 1):
+            text = _arena_reply(line, f"{root}/{path}: line {number}")
+            if opens_like_a_decline(text) and not _CHINESE.search(text):
+                rows += _opening_row(labels, openings, used, model, text, f"{root}/{path}", "arena_openings")
+    _check_all_used(labels, openings, used, root)
+    return rows
+
+
+def _arena_reply(line: str, where: str) -> str:
+    """The first turn of an answer record (FastChat's layout: ``choices[0].turns[0]``, text or ``{"content"}``)."""
+    try:
+        turn = json.loads(line)["choices"][0]["turns"][0]
+        text = turn if isinstance(turn, str) else turn["content"]
+    except (ValueError, LookupError, TypeError) as error:
+        raise SystemExit(f"{where}: no reply at choices[0].turns[0] ({type(error).__name__}: {error})") from None
+    if not isinstance(text, str):
+        raise SystemExit(f"{where}: the reply at choices[0].turns[0] is not text")
+    return text.strip()
+
+
+def opens_like_a_decline(text: str) -> bool:
+    """Whether a reply's first ``DECLINE_OPENING_CHARS`` characters hold declining, apologising or
+    self-describing wording (the screen whose every reply is read)."""
+    return DECLINE_OPENING.search(text[:DECLINE_OPENING_CHARS]) is not None
+
+
+def _opening_row(labels: Path, openings: dict, used: set, model: str, text: str, where: str, source: str) -> list:
+    """The row of a reply that opens like a decline, by its label under ``openings`` (none when ``unclear``);
+    a reply without a label stops the run, unless it holds personal data (dropped unread)."""
+    key = reply_key(text)
+    used.add(key)
+    label = _read_label(labels, model, openings.get(key))
+    if label is None and not holds_personal_data(text):
+        raise SystemExit(f"{labels}: {model}: reply {key} of {where} opens like a decline and has no label under "
+                         "'openings' (another release?)")
+    if label in ("refusal", "answer"):
+        return [_labelled_row(text, model, READ_LABELS[label], f"opening read: {label}", source)]
+    return []
+
+
+def _check_all_used(labels: Path, openings: dict, used: set, root: Path) -> None:
     unused = sorted(set(openings) - used)
     if unused:
         raise SystemExit(f"{labels}: {len(unused)} labels under 'openings' name no reply of {root} that "
                          f"opens like a decline (another release?): {', '.join(unused)}")
-    return rows + later  # the sample first: a reply also in the sample keeps the sample's label
 
 
-def _alpacaeval_label(labels: Path, model: str, label: str | None) -> str | None:
-    if label is not None and label not in ALPACAEVAL_READ:
-        raise SystemExit(f"{labels}: {model}: label {label!r} is not one of {', '.join(ALPACAEVAL_READ)}")
+def _read_label(labels: Path, model: str, label: str | None) -> str | None:
+    if label is not None and label not in READ_LABELS:
+        raise SystemExit(f"{labels}: {model}: label {label!r} is not one of {', '.join(READ_LABELS)}")
     return label
 
 
-def _alpacaeval_row(text: str, model: str, refusal: bool, kind: str, source: str) -> dict:
+def _labelled_row(text: str, model: str, refusal: bool, kind: str, source: str) -> dict:
     return {"text": text, "refusal": refusal, "source": source, "model": model, "label_raw": kind}
 
 
@@ -279,7 +332,7 @@ def clean(rows: list[dict]) -> tuple[list[dict], dict]:
 
 
 READERS = {"gptfuzz": gptfuzz_rows, "rbr_gold": rbr_gold_rows, "harmbench": harmbench_rows,
-           "wildguardtest": wildguardtest_rows, "alpacaeval": alpacaeval_rows}
+           "wildguardtest": wildguardtest_rows, "alpacaeval": alpacaeval_rows, "arena": arena_rows}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -289,9 +342,12 @@ def main(argv: list[str] | None = None) -> int:
                             help=f"{reader.__doc__} checkout or bare git directory")
     parser.add_argument("--alpacaeval-labels", type=Path, default=ALPACAEVAL_LABELS,
                         help="the project's labels and sample of AlpacaEval replies")
+    parser.add_argument("--arena-labels", type=Path, default=ARENA_LABELS,
+                        help="the project's labels of Arena replies, and the release commit they were read at")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
-    readers = {**READERS, "alpacaeval": functools.partial(alpacaeval_rows, labels=args.alpacaeval_labels)}
+    readers = {**READERS, "alpacaeval": functools.partial(alpacaeval_rows, labels=args.alpacaeval_labels),
+               "arena": functools.partial(arena_rows, labels=args.arena_labels)}
     chosen = {name: vars(args)[name] for name in READERS if vars(args)[name]}
     if not chosen:
         parser.error("give at least one source: " + ", ".join(f"--{name.replace('_', '-')}" for name in READERS))

@@ -1,8 +1,8 @@
 """Train the refusal detector's learned stage, choosing it by leave-one-source-out validation.
 
 Sources (``tests/data/``, described in ``tests/data/README.md``): public sets of real model replies
-labelled by their authors, and AlpacaEval's replies labelled by the project (``public/*.jsonl``, prepared
-by ``scripts/prepare_refusal_sources.py``, not committed: a missing one is skipped with a note) and the
+labelled by their authors, and AlpacaEval's and Arena's replies labelled by the project (``public/*.jsonl``,
+prepared by ``scripts/prepare_refusal_sources.py``, not committed: a missing one is skipped with a note) and the
 project's own writing (``refusal_corpus.jsonl``, ``refusal_previous.jsonl``, ``refusal_unseen_general.jsonl``,
 ``refusal_frozen_general_v2.jsonl``, ``refusal_train_extra.jsonl``);
 ``refusal_frozen_general_v3.jsonl`` stays frozen (own writing, never trained on).
@@ -37,8 +37,8 @@ from mmpriv_tasks.scoring import refusal_model
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 PUBLIC_SOURCES = {"gptfuzz": "public/gptfuzz.jsonl", "rbr_gold": "public/rbr_gold.jsonl",
                   "harmbench": "public/harmbench.jsonl", "wildguardtest": "public/wildguardtest.jsonl",
-                  "alpacaeval": "public/alpacaeval.jsonl",
-                  "alpacaeval_openings": "public/alpacaeval_openings.jsonl"}
+                  "alpacaeval": "public/alpacaeval.jsonl", "alpacaeval_openings": "public/alpacaeval_openings.jsonl",
+                  "arena_openings": "public/arena_openings.jsonl"}
 RELEASES = {"alpacaeval_openings": "alpacaeval"}  # sources drawn from one release, held out together
 OWN_SOURCES = {"own:corpus": "refusal_corpus.jsonl", "own:previous": "refusal_previous.jsonl",
                "own:unseen_general": "refusal_unseen_general.jsonl", "own:general_v2": "refusal_frozen_general_v2.jsonl",

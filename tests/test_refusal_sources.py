@@ -1,6 +1,7 @@
 """Preparing public refusal sources: label mapping, single-voice filter, duplicates and personal data dropped,
 one clear line for a bad label (through the script's CLI on releases laid out like GPTFuzz's, the RBR
-gold set's, HarmBench's, a WildGuardTest copy's and AlpacaEval's, with a labels file like the project's)."""
+gold set's, HarmBench's, a WildGuardTest copy's, AlpacaEval's and Arena-bench's, with labels files like the
+project's)."""
 from __future__ import annotations
 
 import csv
@@ -322,3 +323,75 @@ def test_alpacaeval_replies_outside_the_sample_that_open_like_a_decline_are_read
     assert unused.stderr.strip().splitlines()[-1].endswith(
         f"1 labels under 'openings' name no reply of {tmp_path / 'c' / 'alpaca_eval'} that opens like a decline "
         f"(another release?): {_key('Other.')}")
+
+
+def _arena_release(tmp_path: Path, answers: dict[str, list]) -> tuple[Path, str]:
+    """A git work tree whose first commit holds Arena-bench-like answer files and whose second removes them
+    (as upstream's did): the script must read them at the first commit. Returns the tree and that commit."""
+    work = tmp_path / "arena-hard-auto"
+    folder = work / "data" / "arena-bench-v1" / "model_answer"
+    folder.mkdir(parents=True)
+    for model, turns in answers.items():
+        (folder / f"{model}.jsonl").write_text("".join(
+            json.dumps({"question_id": f"q{k}", "model_id": model, "choices": [{"index": 0, "turns": [turn]}]}) + "\n"
+            for k, turn in enumerate(turns)))
+    git = ["git", "-C", str(work), "-c", "user.name=t", "-c", "user.email=t@t"]
+    for command in (["init", "-q"], ["add", "data"], ["commit", "-q", "-m", "answers"]):
+        subprocess.run([*git, *command], check=True, capture_output=True)
+    commit = subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True).stdout.strip()
+    subprocess.run([*git, "rm", "-q", "-r", "data"], check=True, capture_output=True)
+    subprocess.run([*git, "commit", "-q", "-m", "answers moved out"], check=True, capture_output=True)
+    return work, commit
+
+
+def _prepare_arena(tmp_path: Path, answers: dict[str, list], openings: dict[str, str], commit: str | None = None):
+    release, first = _arena_release(tmp_path, answers)
+    labels = tmp_path / "arena_labels.json"
+    labels.write_text(json.dumps({"commit": commit or first, "models": list(answers), "openings": openings}))
+    return subprocess.run([sys.executable, str(SCRIPT), "--arena", str(release), "--arena-labels", str(labels),
+                           "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+
+
+def test_arena_replies_that_open_like_a_decline_are_read_at_the_labelled_commit(tmp_path):
+    """Only replies passing the opening screen become rows, by their label (text or {"content"} turns);
+    unclear ones and replies with personal data are dropped, a repeated reply is kept once."""
+    declines = ["As an AI language model, I have no favourite colour, but blue is the most popular.",
+                "I'm sorry, but I cannot help with that request.", "Sorry, maybe; maybe not.",
+                "I'm sorry, write to jon.roe@mail.org instead."]
+    answers = {"model-a": [declines[0], {"content": " Here is the proof: ... "}, declines[2]],
+               "model-b": [{"content": declines[1]}, declines[3], declines[1]]}
+    openings = {_key(declines[0]): "answer", _key(declines[1]): "refusal", _key(declines[2]): "unclear"}
+    done = _prepare_arena(tmp_path, answers, openings)
+    assert done.returncode == 0, done.stderr
+    assert [(row["text"], row["refusal"], row["model"], row["label_raw"], row["source"])
+            for row in _prepared(tmp_path, "arena_openings")] == [
+        (declines[0], False, "model-a", "opening read: answer", "arena_openings"),
+        (declines[1], True, "model-b", "opening read: refusal", "arena_openings")]
+    assert "arena_openings: 2 replies (1 refusals)" in done.stdout
+    assert "arena: dropped {'blank': 0, 'duplicate': 1, 'personal_data': 0}" in done.stdout
+
+
+def test_arena_labels_that_do_not_fit_the_release_are_one_clear_line(tmp_path):
+    answers = {"model-a": ["I'm sorry, but I cannot help with that request.", "Fine: 42."]}
+    key = _key(answers["model-a"][0])
+    missing = _prepare_arena(tmp_path / "a", answers, {})
+    assert missing.returncode != 0
+    assert missing.stderr.strip().splitlines()[-1].endswith(
+        f"model-a: reply {key} of {tmp_path / 'a' / 'arena-hard-auto'}/data/arena-bench-v1/model_answer/model-a.jsonl "
+        "opens like a decline and has no label under 'openings' (another release?)")
+    unused = _prepare_arena(tmp_path / "b", answers, {key: "refusal", _key("Other."): "answer"})
+    assert unused.returncode != 0
+    assert unused.stderr.strip().splitlines()[-1].endswith(
+        f"1 labels under 'openings' name no reply of {tmp_path / 'b' / 'arena-hard-auto'} that opens like a decline "
+        f"(another release?): {_key('Other.')}")
+    at_head = _prepare_arena(tmp_path / "c", answers, {key: "refusal"}, commit="HEAD")
+    assert at_head.returncode != 0
+    assert "no data/arena-bench-v1/model_answer/model-a.jsonl at HEAD" in at_head.stderr.strip().splitlines()[-1]
+    broken = _prepare_arena(tmp_path / "d", {"model-a": ["Fine.", {"text": "no content key"}]}, {})
+    assert broken.returncode != 0
+    assert broken.stderr.strip().splitlines()[-1].endswith(
+        "model_answer/model-a.jsonl: line 2: no reply at choices[0].turns[0] (KeyError: 'content')")
+    not_text = _prepare_arena(tmp_path / "e", {"model-a": [{"content": ["a", "list"]}]}, {})
+    assert not_text.returncode != 0
+    assert not_text.stderr.strip().splitlines()[-1].endswith(
+        "model_answer/model-a.jsonl: line 1: the reply at choices[0].turns[0] is not text")
