@@ -160,6 +160,19 @@ def test_no_source_given_is_an_error(tmp_path):
             in done.stderr)
 
 
+def _git(work: Path, *command: str) -> str:
+    """``git -C work COMMAND`` with a throwaway author; its standard output."""
+    return subprocess.run(["git", "-C", str(work), "-c", "user.name=t", "-c", "user.email=t@t", *command],
+                          check=True, capture_output=True, text=True).stdout
+
+
+def _commit_all(work: Path, message: str) -> None:
+    """A repository at ``work`` (made if absent) with everything under ``work/data`` committed."""
+    _git(work, "init", "-q")
+    _git(work, "add", "data")
+    _git(work, "commit", "-q", "-m", message)
+
+
 def _wildguard_release(tmp_path: Path, records: list[dict]) -> Path:
     """A git repository holding ``data/wildguardtest.parquet``; the script is given its bare git directory."""
     import pyarrow
@@ -168,9 +181,7 @@ def _wildguard_release(tmp_path: Path, records: list[dict]) -> Path:
     work = tmp_path / "copy"
     (work / "data").mkdir(parents=True)
     pyarrow.parquet.write_table(pyarrow.Table.from_pylist(records), work / "data" / "wildguardtest.parquet")
-    git = ["git", "-C", str(work), "-c", "user.name=t", "-c", "user.email=t@t"]
-    for command in (["init", "-q"], ["add", "data"], ["commit", "-q", "-m", "copy"]):
-        subprocess.run([*git, *command], check=True, capture_output=True)
+    _commit_all(work, "copy")
     return work / ".git"
 
 
@@ -335,12 +346,10 @@ def _arena_release(tmp_path: Path, answers: dict[str, list]) -> tuple[Path, str]
         (folder / f"{model}.jsonl").write_text("".join(
             json.dumps({"question_id": f"q{k}", "model_id": model, "choices": [{"index": 0, "turns": [turn]}]}) + "\n"
             for k, turn in enumerate(turns)))
-    git = ["git", "-C", str(work), "-c", "user.name=t", "-c", "user.email=t@t"]
-    for command in (["init", "-q"], ["add", "data"], ["commit", "-q", "-m", "answers"]):
-        subprocess.run([*git, *command], check=True, capture_output=True)
-    commit = subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True).stdout.strip()
-    subprocess.run([*git, "rm", "-q", "-r", "data"], check=True, capture_output=True)
-    subprocess.run([*git, "commit", "-q", "-m", "answers moved out"], check=True, capture_output=True)
+    _commit_all(work, "answers")
+    commit = _git(work, "rev-parse", "HEAD").strip()
+    _git(work, "rm", "-q", "-r", "data")
+    _git(work, "commit", "-q", "-m", "answers moved out")
     return work, commit
 
 

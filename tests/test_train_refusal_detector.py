@@ -63,7 +63,7 @@ def fit_inputs(small_data) -> tuple[dict, dict]:
 
 def test_missing_sources_are_named_with_how_to_prepare_them(small_data, grid_run):
     stdout, _ = grid_run
-    for name in ("gptfuzz", "rbr_gold", "harmbench", "wildguardtest", "alpacaeval", "alpacaeval_openings"):
+    for name in script.PUBLIC_SOURCES:
         assert (f"note: source '{name}' left out: no {small_data[0] / 'public' / name}.jsonl "
                 "(scripts/prepare_refusal_sources.py prepares it)") in stdout
 
