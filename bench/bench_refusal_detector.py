@@ -9,8 +9,9 @@ detector, measured in this run.
    and the same replies decided as the shipped detector decides (Platt-scaled P >= 0.5); for a source
    that records how many of its annotators agreed on each label (WildGuardTest), the first figures by
    that agreement; AlpacaEval's replies that open like a decline scored per fold of its models with the
-   other models' in training; and, per source, how many refusals and answers hold a courtesy sentence
-   (which the features skip).
+   other models' in training; how the project's two blind readings of the replies that open like a
+   decline agree (their label noise); and, per source, how many refusals and answers hold a courtesy
+   sentence (which the features skip).
 2. Reliability of the shipped probability on those held-out replies (Platt-scaled with the shipped
    ``a, b``, which were fitted on the same held-out logits: a check that the scaling is applied,
    not an independent test): per probability bin, the replies, the mean predicted P(refusal) and the
@@ -52,6 +53,7 @@ from mmpriv_tasks.scoring.refusal_modes import needs_judge
 from mmpriv_tasks.scoring.reply_language import language, rule_probability
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+import prepare_refusal_sources as prepare  # noqa: E402
 import train_refusal_detector as train  # noqa: E402
 
 SPEED_GOAL = 10_000  # replies per CPU-second on one core (issue 19)
@@ -123,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     train.print_table({name: rates(rows, naive_refusal) for name, rows in sources.items()}, sources)
     if "alpacaeval_openings" in sources:
         model_folds(sources, features, labels, shipped["C"], shipped["weighting"])
+    reading_agreement()
 
     print("Replies holding a courtesy sentence (greetings, thanks, offers of more help; dropped before the "
           "features are read):")
@@ -198,6 +201,18 @@ def model_folds(sources: dict, features: dict, labels: dict, c: float, weighting
     print(f"AlpacaEval's replies that open like a decline, each model's scored with the other models' in training "
           f"({folds} folds of its {len(models)} models): accuracy={row['accuracy']:.3f}  "
           f"precision={row['precision']:.3f}  recall={row['recall']:.3f}")
+
+
+def reading_agreement() -> None:
+    """How the project's two blind readings of the replies that open like a decline agree: the label noise
+    under the held-out figures of ``alpacaeval_openings`` and ``arena_openings``."""
+    print("READINGS of the replies that open like a decline (two blind readings; a third where they differ):")
+    for path in (prepare.ALPACAEVAL_LABELS, prepare.ARENA_LABELS):
+        counts = prepare.reading_agreement(json.loads(path.read_text(encoding="utf-8")))
+        print(f"  {path.name}: {counts['read']} read, the two readings agree on {counts['agree']} "
+              f"({counts['agree'] / counts['read']:.3f}); where both say refusal or answer, on "
+              f"{counts['both_clear_agree']} of {counts['both_clear']} "
+              f"({counts['both_clear_agree'] / counts['both_clear']:.3f})")
 
 
 def other_languages(sources: dict[str, list[dict]]) -> None:

@@ -57,13 +57,14 @@ Sources:
   were screened as answers (no declining word, and a low refusal probability under the detector of the
   time). Outside the sample, every reply whose first 250 characters hold declining, apologising or
   self-describing wording (:data:`DECLINE_OPENING`: "as an AI", "I'm sorry", "I cannot", "as a
-  responsible assistant", ...) was read too, and its label is under ``openings`` (``unclear``: dropped);
-  these rows follow the sample's. Labels are the project's, not the release's: the rule is in
-  ``tests/data/README.md``.
+  responsible assistant", ...) was read too, twice and blind, and its label is under ``openings``
+  (``unclear``: dropped); where the two readings differ, a third decided (:func:`decided`; the three are
+  under ``disagreements``, and the script stops if a label is not the one they decide). These rows follow
+  the sample's. Labels are the project's, not the release's: the rule is in ``tests/data/README.md``.
 - ``arena`` (lmarena/arena-hard-auto, Apache-2.0): ``data/arena-bench-v1/model_answer/<model>.jsonl`` at the
   commit ``tests/data/arena_labels.json`` names (the files left the repository later), replies of 17 chat
   models to 300 questions from Chatbot Arena. No refusal labels of their own: every reply whose opening
-  passes the same screen as AlpacaEval's openings was read, and its label is under ``openings``
+  passes the same screen as AlpacaEval's openings was read in the same way, and its label is under ``openings``
   (``unclear``: dropped; a reply with personal data: dropped unread); written as ``arena_openings``.
 """
 from __future__ import annotations
@@ -227,6 +228,7 @@ def reply_key(text: str) -> str:
 def alpacaeval_rows(root: Path, labels: Path = ALPACAEVAL_LABELS) -> list[dict]:
     """AlpacaEval model outputs (tatsu-lab/alpaca_eval), labelled by the project"""
     spec = json.loads(labels.read_text(encoding="utf-8"))
+    _check_readings(labels, spec)
     openings, used = spec.get("openings", {}), set()
     rows, later = [], []
     for model in spec["models"]:
@@ -255,6 +257,7 @@ def alpacaeval_rows(root: Path, labels: Path = ALPACAEVAL_LABELS) -> list[dict]:
 def arena_rows(root: Path, labels: Path = ARENA_LABELS) -> list[dict]:
     """Arena-bench v1 model answers (lmarena/arena-hard-auto), labelled by the project"""
     spec = json.loads(labels.read_text(encoding="utf-8"))
+    _check_readings(labels, spec)
     openings, used, rows = spec["openings"], set(), []
     for model in spec["models"]:
         path = ARENA_ANSWERS.format(model=model)
@@ -296,6 +299,37 @@ def _opening_row(labels: Path, openings: dict, used: set, model: str, text: str,
     if label in ("refusal", "answer"):
         return [_labelled_row(text, model, READ_LABELS[label], f"opening read: {label}", source)]
     return []
+
+
+def decided(readings: list[str]) -> str:
+    """The label of a reply the first two readings disagree on: the label of two of its three readings,
+    else ``unclear``."""
+    label, votes = max(((label, readings.count(label)) for label in READ_LABELS), key=lambda pair: pair[1])
+    return label if votes >= 2 else "unclear"
+
+
+def reading_agreement(spec: dict) -> dict:
+    """How the first two (blind) readings of a labels file's ``openings`` agree: replies read, replies on
+    which they agree, and the same among replies both readings call a refusal or an answer."""
+    disagreements = spec.get("disagreements", {})
+    agreed = [label for key, label in spec["openings"].items() if key not in disagreements]
+    clear_agreed = sum(label != "unclear" for label in agreed)
+    clear_split = sum("unclear" not in readings[:2] for readings in disagreements.values())
+    return {"read": len(spec["openings"]), "agree": len(agreed), "both_clear": clear_agreed + clear_split,
+            "both_clear_agree": clear_agreed}
+
+
+def _check_readings(labels: Path, spec: dict) -> None:
+    """Stop unless every label under ``openings`` that ``disagreements`` lists (the first, second and third
+    reading of a reply the first two disagree on) is the one those readings decide."""
+    for key, readings in spec.get("disagreements", {}).items():
+        if (not isinstance(readings, list) or len(readings) != 3 or readings[0] == readings[1]
+                or not all(reading in READ_LABELS for reading in readings)):
+            raise SystemExit(f"{labels}: disagreements: {key}: {readings!r} is not three readings of which the "
+                             f"first two differ, each one of {', '.join(READ_LABELS)}")
+        if spec["openings"].get(key) != decided(readings):
+            raise SystemExit(f"{labels}: openings: {key}: label {spec['openings'].get(key)!r}, but its readings "
+                             f"{readings} decide {decided(readings)!r}")
 
 
 def _check_all_used(labels: Path, openings: dict, used: set, root: Path) -> None:

@@ -231,7 +231,8 @@ def _key(text: str) -> str:
 
 
 def _prepare_alpacaeval(tmp_path: Path, outputs: dict[str, list], per_model: int, read: dict[str, dict],
-                        out: Path | None = None, openings: dict[str, str] | None = None):
+                        out: Path | None = None, openings: dict[str, str] | None = None,
+                        disagreements: dict[str, list] | None = None):
     """AlpacaEval-like ``results/<model>/model_outputs.json`` and a labels file, through the script's CLI,
     writing into ``out`` (default ``tmp_path / "out"``)."""
     release = tmp_path / "alpaca_eval"
@@ -241,8 +242,10 @@ def _prepare_alpacaeval(tmp_path: Path, outputs: dict[str, list], per_model: int
         (folder / "model_outputs.json").write_text(json.dumps(
             [{"instruction": f"task {k}", "output": reply, "generator": model} for k, reply in enumerate(replies)]))
     labels = tmp_path / "labels.json"
-    spec = {"per_model": per_model, "models": list(outputs), "read": read}
-    labels.write_text(json.dumps(spec if openings is None else {**spec, "openings": openings}))
+    spec = {"per_model": per_model, "models": list(outputs), "read": read,
+            **({} if openings is None else {"openings": openings}),
+            **({} if disagreements is None else {"disagreements": disagreements})}
+    labels.write_text(json.dumps(spec))
     return subprocess.run([sys.executable, str(SCRIPT), "--alpacaeval", str(release), "--alpacaeval-labels",
                            str(labels), "--out", str(out or tmp_path / "out")], capture_output=True, text=True,
                           timeout=120)
@@ -353,10 +356,12 @@ def _arena_release(tmp_path: Path, answers: dict[str, list]) -> tuple[Path, str]
     return work, commit
 
 
-def _prepare_arena(tmp_path: Path, answers: dict[str, list], openings: dict[str, str], commit: str | None = None):
+def _prepare_arena(tmp_path: Path, answers: dict[str, list], openings: dict[str, str], commit: str | None = None,
+                   disagreements: dict[str, list] | None = None):
     release, first = _arena_release(tmp_path, answers)
     labels = tmp_path / "arena_labels.json"
-    labels.write_text(json.dumps({"commit": commit or first, "models": list(answers), "openings": openings}))
+    spec = {"commit": commit or first, "models": list(answers), "openings": openings}
+    labels.write_text(json.dumps(spec if disagreements is None else {**spec, "disagreements": disagreements}))
     return subprocess.run([sys.executable, str(SCRIPT), "--arena", str(release), "--arena-labels", str(labels),
                            "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
 
@@ -404,3 +409,39 @@ def test_arena_labels_that_do_not_fit_the_release_are_one_clear_line(tmp_path):
     assert not_text.returncode != 0
     assert not_text.stderr.strip().splitlines()[-1].endswith(
         "model_answer/model-a.jsonl: line 1: the reply at choices[0].turns[0] is not text")
+
+
+def test_a_label_the_first_two_readings_disagree_on_is_the_one_three_readings_decide(tmp_path):
+    """``disagreements`` holds the three readings of a reply the first two readings differ on; its label
+    under ``openings`` must be the one two of three give (none: unclear), in both labels files, or the
+    script stops naming the reply."""
+    declines = ["I'm sorry, but I cannot help with that request.", "As an AI, I have no view, but most say blue."]
+    answers = {"model-a": declines}
+    openings = {_key(declines[0]): "refusal", _key(declines[1]): "unclear"}
+    readings = {_key(declines[0]): ["refusal", "unclear", "refusal"], _key(declines[1]): ["answer", "refusal", "unclear"]}
+    done = _prepare_arena(tmp_path / "a", answers, openings, disagreements=readings)
+    assert done.returncode == 0, done.stderr
+    assert [(row["text"], row["refusal"]) for row in _prepared(tmp_path / "a", "arena_openings")] == [(declines[0], True)]
+    wrong = _prepare_arena(tmp_path / "b", answers, {**openings, _key(declines[1]): "answer"}, disagreements=readings)
+    assert wrong.returncode != 0
+    assert wrong.stderr.strip().splitlines()[-1].endswith(
+        f"openings: {_key(declines[1])}: label 'answer', but its readings ['answer', 'refusal', 'unclear'] decide 'unclear'")
+    agreed = _prepare_arena(tmp_path / "c", answers, openings,
+                            disagreements={**readings, _key(declines[0]): ["refusal", "refusal", "answer"]})
+    assert agreed.returncode != 0
+    assert "is not three readings of which the first two differ" in agreed.stderr.strip().splitlines()[-1]
+    sample = _prepare_alpacaeval(tmp_path / "d", {"model-a": ["Fine.", declines[0]]}, 1, {},
+                                 openings={_key(declines[0]): "answer"},
+                                 disagreements={_key(declines[0]): ["answer", "refusal", "refusal"]})
+    assert sample.returncode != 0
+    assert sample.stderr.strip().splitlines()[-1].endswith(
+        f"openings: {_key(declines[0])}: label 'answer', but its readings ['answer', 'refusal', 'refusal'] decide 'refusal'")
+
+
+def test_reading_agreement_counts_the_first_two_readings():
+    sys.path.insert(0, str(SCRIPT.parent))
+    import prepare_refusal_sources as prepare
+    spec = {"openings": {"a": "refusal", "b": "answer", "c": "unclear", "d": "refusal", "e": "unclear", "f": "answer"},
+            "disagreements": {"d": ["answer", "refusal", "refusal"], "e": ["unclear", "answer", "refusal"],
+                              "f": ["answer", "unclear", "answer"]}}
+    assert prepare.reading_agreement(spec) == {"read": 6, "agree": 3, "both_clear": 3, "both_clear_agree": 2}
