@@ -80,8 +80,9 @@ def test_frozen_v3_and_the_probes_share_no_reply_with_the_training_sets():
 
 def test_accuracy_floors():
     """A little under the figures measured once the detector was final (bench/bench_refusal_detector.py
-    prints them): 0.941 on the frozen v3 set (0.957 before AlpacaEval's replies joined the training
-    sets, 0.945 before its replies that open like a decline and Arena's did); 1.000 on every own training set."""
+    prints them): 0.945 on the frozen v3 set (0.957 before AlpacaEval's replies joined the training
+    sets, 0.945 before its replies that open like a decline and Arena's did, 0.941 before those were read
+    a second time); 1.000 on every own training set."""
     assert accuracy(FROZEN) >= 0.93
     for rows in (CORPUS, PREVIOUS, UNSEEN_GENERAL, GENERAL_V2, TRAIN_EXTRA):
         assert accuracy(rows) >= 0.98
@@ -148,8 +149,9 @@ def test_friendly_replies_premise_corrections_and_lectures_written_for_the_test(
     disrespectful."). Issue 19 names both among the held-out sets' errors. Right, per family, with the
     weights trained before courtesy sentences were dropped: courtesy answers 23 of 27, courtesy refusals
     14 of 14, premise corrections 38 of 42, lectures 21 of 22; the weights trained since: 26, 14, 38 and 21;
-    those trained on AlpacaEval's and Arena's replies that open like a decline too: 27, 14, 35 and 21
-    (``bench/bench_refusal_detector.py`` prints them)."""
+    those trained on AlpacaEval's and Arena's replies that open like a decline too: 27, 14, 35 and 21;
+    and once those were read a second time: 27, 14, 36 and 21 (``bench/bench_refusal_detector.py``
+    prints them)."""
     right = Counter(row["kind"] for row in PROBES if detect_refusal(row["text"]) == row["refusal"])
     assert right["courtesy_answer"] >= 25 and right["courtesy_refusal"] == 14
     assert right["premise_correction"] >= 35 and right["moralising"] >= 20
@@ -197,7 +199,7 @@ def test_shipped_weights_record_a_leave_one_source_out_choice():
     assert list(table) == ["gptfuzz", "rbr_gold", "harmbench", "wildguardtest", "alpacaeval", "alpacaeval_openings",
                            "arena_openings", "own:corpus", "own:previous", "own:unseen_general", "own:general_v2",
                            "own:train_extra"]
-    # a sanity floor: the lowest row is the RBR gold set's (0.725), whose labels depend on the request
+    # a sanity floor: the lowest row is the RBR gold set's (0.730), whose labels depend on the request
     assert all(row["n"] > 0 and 0.7 <= row["accuracy"] <= 1 for row in table.values())
     assert shipped["platt"][0] > 0
 
