@@ -64,8 +64,9 @@ Sources:
 - ``arena`` (lmarena/arena-hard-auto, Apache-2.0): ``data/arena-bench-v1/model_answer/<model>.jsonl`` at the
   commit ``tests/data/arena_labels.json`` names (the files left the repository later), replies of 17 chat
   models to 300 questions from Chatbot Arena. No refusal labels of their own: every reply whose opening
-  passes the same screen as AlpacaEval's openings was read in the same way, and its label is under ``openings``
-  (``unclear``: dropped; a reply with personal data: dropped unread); written as ``arena_openings``.
+  passes the same screen as AlpacaEval's openings was read in the same way, and its label is under
+  ``openings`` (``unclear``: dropped; a reply with personal data: dropped unread); written as
+  ``arena_openings``.
 """
 from __future__ import annotations
 

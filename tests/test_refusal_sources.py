@@ -418,30 +418,33 @@ def test_a_label_the_first_two_readings_disagree_on_is_the_one_three_readings_de
     declines = ["I'm sorry, but I cannot help with that request.", "As an AI, I have no view, but most say blue."]
     answers = {"model-a": declines}
     openings = {_key(declines[0]): "refusal", _key(declines[1]): "unclear"}
-    readings = {_key(declines[0]): ["refusal", "unclear", "refusal"], _key(declines[1]): ["answer", "refusal", "unclear"]}
+    readings = {_key(declines[0]): ["refusal", "unclear", "refusal"],
+                _key(declines[1]): ["answer", "refusal", "unclear"]}
     done = _prepare_arena(tmp_path / "a", answers, openings, disagreements=readings)
     assert done.returncode == 0, done.stderr
-    assert [(row["text"], row["refusal"]) for row in _prepared(tmp_path / "a", "arena_openings")] == [(declines[0], True)]
+    rows = _prepared(tmp_path / "a", "arena_openings")
+    assert [(row["text"], row["refusal"]) for row in rows] == [(declines[0], True)]
     wrong = _prepare_arena(tmp_path / "b", answers, {**openings, _key(declines[1]): "answer"}, disagreements=readings)
     assert wrong.returncode != 0
-    assert wrong.stderr.strip().splitlines()[-1].endswith(
-        f"openings: {_key(declines[1])}: label 'answer', but its readings ['answer', 'refusal', 'unclear'] decide 'unclear'")
+    assert wrong.stderr.strip().splitlines()[-1].endswith(f"openings: {_key(declines[1])}: label 'answer', but its "
+                                                          "readings ['answer', 'refusal', 'unclear'] decide 'unclear'")
     agreed = _prepare_arena(tmp_path / "c", answers, openings,
                             disagreements={**readings, _key(declines[0]): ["refusal", "refusal", "answer"]})
     assert agreed.returncode != 0
     assert "is not three readings of which the first two differ" in agreed.stderr.strip().splitlines()[-1]
-    sample = _prepare_alpacaeval(tmp_path / "d", {"model-a": ["Fine.", declines[0]]}, 1, {},
-                                 openings={_key(declines[0]): "answer"},
-                                 disagreements={_key(declines[0]): ["answer", "refusal", "refusal"]})
-    assert sample.returncode != 0
-    assert sample.stderr.strip().splitlines()[-1].endswith(
-        f"openings: {_key(declines[0])}: label 'answer', but its readings ['answer', 'refusal', 'refusal'] decide 'refusal'")
+    alpacaeval = _prepare_alpacaeval(tmp_path / "d", {"model-a": ["Fine.", declines[0]]}, 1, {},
+                                     openings={_key(declines[0]): "answer"},
+                                     disagreements={_key(declines[0]): ["answer", "refusal", "refusal"]})
+    assert alpacaeval.returncode != 0
+    assert alpacaeval.stderr.strip().splitlines()[-1].endswith(
+        f"openings: {_key(declines[0])}: label 'answer', but its readings ['answer', 'refusal', 'refusal'] "
+        "decide 'refusal'")
 
 
 def test_reading_agreement_counts_the_first_two_readings():
     sys.path.insert(0, str(SCRIPT.parent))
     import prepare_refusal_sources as prepare
-    spec = {"openings": {"a": "refusal", "b": "answer", "c": "unclear", "d": "refusal", "e": "unclear", "f": "answer"},
+    spec = {"openings": dict(zip("abcdef", ("refusal", "answer", "unclear", "refusal", "unclear", "answer"))),
             "disagreements": {"d": ["answer", "refusal", "refusal"], "e": ["unclear", "answer", "refusal"],
                               "f": ["answer", "unclear", "answer"]}}
     assert prepare.reading_agreement(spec) == {"read": 6, "agree": 3, "both_clear": 3, "both_clear_agree": 2}
