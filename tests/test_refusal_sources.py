@@ -444,7 +444,8 @@ def test_a_label_the_first_two_readings_disagree_on_is_the_one_three_readings_de
 def test_reading_agreement_counts_the_first_two_readings():
     sys.path.insert(0, str(SCRIPT.parent))
     import prepare_refusal_sources as prepare
-    spec = {"openings": dict(zip("abcdef", ("refusal", "answer", "unclear", "refusal", "unclear", "answer"))),
-            "disagreements": {"d": ["answer", "refusal", "refusal"], "e": ["unclear", "answer", "refusal"],
+    spec = {"openings": dict(zip("abcdefg", ("refusal", "answer", "unclear", "unclear", "unclear", "answer", "answer"))),
+            "disagreements": {"d": ["answer", "refusal", "unclear"], "e": ["unclear", "answer", "refusal"],
                               "f": ["answer", "unclear", "answer"]}}
-    assert prepare.reading_agreement(spec) == {"read": 6, "agree": 3, "both_clear": 3, "both_clear_agree": 2}
+    # agreed: a, b, c, g (three of them clear); both clear but split: d
+    assert prepare.reading_agreement(spec) == {"read": 7, "agree": 4, "both_clear": 4, "both_clear_agree": 3}
