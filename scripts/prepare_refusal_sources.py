@@ -80,6 +80,7 @@ import random
 import re
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 from mmpriv_tasks.scoring.pii_shapes import gives_value
@@ -305,7 +306,7 @@ def _opening_row(labels: Path, openings: dict, used: set, model: str, text: str,
 def decided(readings: list[str]) -> str:
     """The label of a reply the first two readings disagree on: the label of two of its three readings,
     else ``unclear``."""
-    label, votes = max(((label, readings.count(label)) for label in READ_LABELS), key=lambda pair: pair[1])
+    label, votes = Counter(readings).most_common(1)[0]
     return label if votes >= 2 else "unclear"
 
 
@@ -328,9 +329,10 @@ def _check_readings(labels: Path, spec: dict) -> None:
                 or not all(reading in READ_LABELS for reading in readings)):
             raise SystemExit(f"{labels}: disagreements: {key}: {readings!r} is not three readings of which the "
                              f"first two differ, each one of {', '.join(READ_LABELS)}")
-        if spec["openings"].get(key) != decided(readings):
-            raise SystemExit(f"{labels}: openings: {key}: label {spec['openings'].get(key)!r}, but its readings "
-                             f"{readings} decide {decided(readings)!r}")
+        label, decision = spec["openings"].get(key), decided(readings)
+        if label != decision:
+            raise SystemExit(f"{labels}: openings: {key}: label {label!r}, but its readings {readings} decide "
+                             f"{decision!r}")
 
 
 def _check_all_used(labels: Path, openings: dict, used: set, root: Path) -> None:
