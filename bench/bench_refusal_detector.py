@@ -204,11 +204,12 @@ def model_folds(sources: dict, features: dict, labels: dict, c: float, weighting
 
 
 def reading_agreement() -> None:
-    """How the project's two blind readings of the replies that open like a decline agree: the label noise
-    under the held-out figures of ``alpacaeval_openings`` and ``arena_openings``."""
-    print("READINGS of the replies that open like a decline (two blind readings; a third where they differ):")
-    for path in (prepare.ALPACAEVAL_LABELS, prepare.ARENA_LABELS):
-        counts = prepare.reading_agreement(json.loads(path.read_text(encoding="utf-8")))
+    """How the project's two blind readings of the replies it labelled agree: the label noise under the
+    held-out figures of ``alpacaeval_openings``, ``arena_openings`` and ``llama3_safety``."""
+    print("READINGS of the replies the project labelled (two blind readings; a third where they differ):")
+    for path, field in ((prepare.ALPACAEVAL_LABELS, "openings"), (prepare.ARENA_LABELS, "openings"),
+                        (prepare.LLAMA3_SAFETY_LABELS, "labels")):
+        counts = prepare.reading_agreement(json.loads(path.read_text(encoding="utf-8")), field)
         print(f"  {path.name}: {counts['read']} read, the two readings agree on {counts['agree']} "
               f"({counts['agree'] / counts['read']:.3f}); where both say refusal or answer, on "
               f"{counts['both_clear_agree']} of {counts['both_clear']} "

@@ -1,7 +1,7 @@
 """Prepare public sets of real model replies, with refusal labels, for the refusal detector.
 
 Reads each source's release (a folder holding its files, or a git repository, bare or not, read at ``HEAD``;
-Arena's at the commit its labels file names) and writes
+Arena's and ``llama3_safety``'s at the commit their labels file names) and writes
 ``tests/data/public/<source>.jsonl`` (git-ignored: the sets are not committed; their name, commit,
 licence and label mapping are in ``tests/data/README.md``), one reply per line:
 ``{"text", "refusal", "source", "model", "label_raw"}``. Duplicates are dropped (first label kept), and
@@ -11,7 +11,8 @@ the prepared sets; this also drops replies quoting a hotline number).
     python scripts/prepare_refusal_sources.py [--gptfuzz PATH_TO_GPTFuzz] [--rbr-gold PATH_TO_safety-rbr-code-and-data]
         [--harmbench PATH_TO_HarmBench] [--wildguardtest PATH_TO_A_COPY] [--alpacaeval PATH_TO_alpaca_eval]
         [--alpacaeval-labels tests/data/alpacaeval_labels.json] [--arena PATH_TO_arena-hard-auto]
-        [--arena-labels tests/data/arena_labels.json] [--out tests/data/public]
+        [--arena-labels tests/data/arena_labels.json] [--llama3-safety PATH_TO_interp-refusal-tokens]
+        [--llama3-safety-labels tests/data/llama3_safety_labels.json] [--out tests/data/public]
 
 Sources:
 
@@ -67,6 +68,15 @@ Sources:
   passes the same screen as AlpacaEval's openings was read in the same way, and its label is under
   ``openings`` (``unclear``: dropped; a reply with personal data: dropped unread); written as
   ``arena_openings``.
+- ``llama3_safety`` (RishabSA/interp-refusal-tokens, MIT): ``saved_outputs/model_outputs/<model>-baseline/
+  <prompts>_outputs_<model>.jsonl`` at the commit ``tests/data/llama3_safety_labels.json`` names (the files left
+  the repository later): replies of Llama-3-8B-Instruct and DeepSeek-R1-Distill-Llama-8B (512 new tokens at
+  most) to CoCoNot's requests that should or should not be declined (unsupported, incomplete, indeterminate,
+  humanising, unsafe, and their contrast set), OR-Bench's seemingly harmful and toxic prompts and WildJailbreak's
+  adversarial ones. Read without the chat template's "assistant" header and without a reasoning block. No
+  refusal labels of their own (the release's come from an LLM judge): the labels file fixes a sample per model
+  and prompt set (:func:`llama3_safety_sample`), every sampled reply was read twice, blind, and a third time
+  where the two readings differ, and its label is under ``labels`` (``unclear``: dropped).
 """
 from __future__ import annotations
 
@@ -84,6 +94,7 @@ from collections import Counter
 from pathlib import Path
 
 from mmpriv_tasks.scoring.pii_shapes import gives_value
+from mmpriv_tasks.scoring.reasoning import final_answer
 from mmpriv_tasks.scoring.refusal_model import SENT_CHARS
 
 OUT = Path(__file__).resolve().parents[1] / "tests" / "data" / "public"
@@ -110,6 +121,7 @@ DECLINE_OPENING = re.compile(r"\b(?:as an ai|as a language model|as an artificia
 DECLINE_OPENING_CHARS = 250
 ARENA_LABELS = Path(__file__).resolve().parents[1] / "tests" / "data" / "arena_labels.json"
 ARENA_ANSWERS = "data/arena-bench-v1/model_answer/{model}.jsonl"
+LLAMA3_SAFETY_LABELS = Path(__file__).resolve().parents[1] / "tests" / "data" / "llama3_safety_labels.json"
 # a line opening with a speaker tag: "[GPT]:", "(🤖ChatGPT)", "DAN:", "As GPT, ...", or a Greek letter used as a
 # name ("Σ: ...", "α I'm sorry ... Ω Sure, ..."): a lone Greek letter opening an English line is a tag
 _VOICE = re.compile(r"^\W{0,3}(?:\[[^\]\n]{1,40}\]|\([^)\n]{1,40}\)|"
@@ -283,6 +295,57 @@ def _arena_reply(line: str, where: str) -> str:
     return text.strip()
 
 
+def llama3_safety_rows(root: Path, labels: Path = LLAMA3_SAFETY_LABELS) -> list[dict]:
+    """Llama-3 and DeepSeek-R1-distilled replies to safety prompts (RishabSA/interp-refusal-tokens), labelled by
+    the project"""
+    spec = json.loads(labels.read_text(encoding="utf-8"))
+    _check_readings(labels, spec, "labels")
+    read, used, rows = spec["labels"], set(), []
+    for reply in llama3_safety_sample(root, spec):
+        key = reply_key(reply["text"])
+        used.add(key)
+        label = _read_label(labels, reply["model"], read.get(key))
+        if label is None:
+            raise SystemExit(f"{labels}: {reply['model']}: sampled reply {key} of {reply['where']} has no label "
+                             "(another release?)")
+        if label != "unclear":
+            rows.append(_labelled_row(reply["text"], reply["model"], READ_LABELS[label],
+                                      f"{reply['prompts']} read: {label}", "llama3_safety"))
+    _check_all_used(labels, read, used, root, "labels", "in the sample")
+    return rows
+
+
+def llama3_safety_sample(root: Path, spec: dict) -> list[dict]:
+    """The replies ``llama3_safety_labels.json`` samples: for each model and prompt set, ``sample[prompts]`` of
+    the file's distinct replies (none in Chinese script, none with personal data), drawn with
+    ``random.Random("llama3_safety:<model>:<prompts>")``; each with its ``model``, ``prompts`` and ``where``."""
+    sample = []
+    for model in spec["models"]:
+        for prompts, size in spec["sample"].items():
+            path = spec["files"].format(model=model, prompts=prompts)
+            where = f"{root}/{path}"
+            replies = list(dict.fromkeys(
+                text for number, line in enumerate(read_release_file(root, path, spec["commit"]).splitlines(), 1)
+                if (text := _generated_reply(line, f"{where}: line {number}"))
+                and not _CHINESE.search(text) and not holds_personal_data(text)))
+            if len(replies) < size:
+                raise SystemExit(f"{where}: {len(replies)} distinct replies, fewer than the {size} sampled")
+            sample += [{"model": model, "prompts": prompts, "where": where, "text": text}
+                       for text in random.Random(f"llama3_safety:{model}:{prompts}").sample(replies, size)]
+    return sample
+
+
+def _generated_reply(line: str, where: str) -> str:
+    """A record's reply without the chat template's "assistant" header and without a reasoning block."""
+    try:
+        text = json.loads(line)["response"]
+    except (ValueError, LookupError, TypeError) as error:
+        raise SystemExit(f"{where}: no reply at 'response' ({type(error).__name__}: {error})") from None
+    if not isinstance(text, str):
+        raise SystemExit(f"{where}: the reply at 'response' is not text")
+    return final_answer(text.strip().removeprefix("assistant").strip()).strip()
+
+
 def opens_like_a_decline(text: str) -> bool:
     """Whether a reply's first ``DECLINE_OPENING_CHARS`` characters hold declining, apologising or
     self-describing wording (the screen whose every reply is read)."""
@@ -310,36 +373,37 @@ def decided(readings: list[str]) -> str:
     return label if votes >= 2 else "unclear"
 
 
-def reading_agreement(spec: dict) -> dict:
-    """How the first two (blind) readings of a labels file's ``openings`` agree: replies read, replies on
+def reading_agreement(spec: dict, field: str = "openings") -> dict:
+    """How the first two (blind) readings of a labels file's ``field`` agree: replies read, replies on
     which they agree, and the same among replies both readings call a refusal or an answer."""
     disagreements = spec.get("disagreements", {})
-    agreed = [label for key, label in spec["openings"].items() if key not in disagreements]
+    agreed = [label for key, label in spec[field].items() if key not in disagreements]
     clear_agreed = sum(label != "unclear" for label in agreed)
     clear_split = sum("unclear" not in readings[:2] for readings in disagreements.values())
-    return {"read": len(spec["openings"]), "agree": len(agreed), "both_clear": clear_agreed + clear_split,
+    return {"read": len(spec[field]), "agree": len(agreed), "both_clear": clear_agreed + clear_split,
             "both_clear_agree": clear_agreed}
 
 
-def _check_readings(labels: Path, spec: dict) -> None:
-    """Stop unless every label under ``openings`` that ``disagreements`` lists (the first, second and third
+def _check_readings(labels: Path, spec: dict, field: str = "openings") -> None:
+    """Stop unless every label under ``field`` that ``disagreements`` lists (the first, second and third
     reading of a reply the first two disagree on) is the one those readings decide."""
     for key, readings in spec.get("disagreements", {}).items():
         if (not isinstance(readings, list) or len(readings) != 3 or readings[0] == readings[1]
                 or not all(reading in READ_LABELS for reading in readings)):
             raise SystemExit(f"{labels}: disagreements: {key}: {readings!r} is not three readings of which the "
                              f"first two differ, each one of {', '.join(READ_LABELS)}")
-        label, decision = spec["openings"].get(key), decided(readings)
+        label, decision = spec[field].get(key), decided(readings)
         if label != decision:
-            raise SystemExit(f"{labels}: openings: {key}: label {label!r}, but its readings {readings} decide "
+            raise SystemExit(f"{labels}: {field}: {key}: label {label!r}, but its readings {readings} decide "
                              f"{decision!r}")
 
 
-def _check_all_used(labels: Path, openings: dict, used: set, root: Path) -> None:
-    unused = sorted(set(openings) - used)
+def _check_all_used(labels: Path, read: dict, used: set, root: Path, field: str = "openings",
+                    which: str = "that opens like a decline") -> None:
+    unused = sorted(set(read) - used)
     if unused:
-        raise SystemExit(f"{labels}: {len(unused)} labels under 'openings' name no reply of {root} that "
-                         f"opens like a decline (another release?): {', '.join(unused)}")
+        raise SystemExit(f"{labels}: {len(unused)} labels under '{field}' name no reply of {root} {which} "
+                         f"(another release?): {', '.join(unused)}")
 
 
 def _read_label(labels: Path, model: str, label: str | None) -> str | None:
@@ -369,7 +433,8 @@ def clean(rows: list[dict]) -> tuple[list[dict], dict]:
 
 
 READERS = {"gptfuzz": gptfuzz_rows, "rbr_gold": rbr_gold_rows, "harmbench": harmbench_rows,
-           "wildguardtest": wildguardtest_rows, "alpacaeval": alpacaeval_rows, "arena": arena_rows}
+           "wildguardtest": wildguardtest_rows, "alpacaeval": alpacaeval_rows, "arena": arena_rows,
+           "llama3_safety": llama3_safety_rows}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -381,10 +446,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="the project's labels and sample of AlpacaEval replies")
     parser.add_argument("--arena-labels", type=Path, default=ARENA_LABELS,
                         help="the project's labels of Arena replies, and the release commit they were read at")
+    parser.add_argument("--llama3-safety-labels", type=Path, default=LLAMA3_SAFETY_LABELS,
+                        help="the project's labels of the sampled Llama-3 and DeepSeek replies, the sample's sizes "
+                             "and the release commit")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
     readers = {**READERS, "alpacaeval": functools.partial(alpacaeval_rows, labels=args.alpacaeval_labels),
-               "arena": functools.partial(arena_rows, labels=args.arena_labels)}
+               "arena": functools.partial(arena_rows, labels=args.arena_labels),
+               "llama3_safety": functools.partial(llama3_safety_rows, labels=args.llama3_safety_labels)}
     chosen = {name: vars(args)[name] for name in READERS if vars(args)[name]}
     if not chosen:
         parser.error("give at least one source: " + ", ".join(f"--{name.replace('_', '-')}" for name in READERS))

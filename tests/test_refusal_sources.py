@@ -166,10 +166,10 @@ def _git(work: Path, *command: str) -> str:
                           check=True, capture_output=True, text=True).stdout
 
 
-def _commit_all(work: Path, message: str) -> None:
-    """A repository at ``work`` (made if absent) with everything under ``work/data`` committed."""
+def _commit_all(work: Path, message: str, folder: str = "data") -> None:
+    """A repository at ``work`` (made if absent) with everything under ``work/<folder>`` committed."""
     _git(work, "init", "-q")
-    _git(work, "add", "data")
+    _git(work, "add", folder)
     _git(work, "commit", "-q", "-m", message)
 
 
@@ -449,3 +449,104 @@ def test_reading_agreement_counts_the_first_two_readings():
                               "f": ["answer", "unclear", "answer"]}}
     # agreed: a, b, c, g (three of them clear); both clear but split: d
     assert prepare.reading_agreement(spec) == {"read": 7, "agree": 4, "both_clear": 4, "both_clear_agree": 3}
+
+
+def _llama3_release(tmp_path: Path, files: dict[tuple[str, str], list]) -> tuple[Path, str]:
+    """A git work tree whose first commit holds interp-refusal-tokens-like output files (``(model, prompts)``:
+    the replies, each a ``response`` string or a whole record) and whose second removes them, as upstream's
+    did. Returns the tree and the first commit."""
+    work = tmp_path / "interp-refusal-tokens"
+    for (model, prompts), replies in files.items():
+        folder = work / "saved_outputs" / "model_outputs" / f"{model}-baseline"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{prompts}_outputs_{model}.jsonl").write_text("".join(
+            json.dumps(reply if isinstance(reply, dict) else
+                       {"id": str(k), "model": model, "prompt": f"request {k}", "response": reply}) + "\n"
+            for k, reply in enumerate(replies)))
+    _commit_all(work, "outputs", "saved_outputs")
+    commit = _git(work, "rev-parse", "HEAD").strip()
+    _git(work, "rm", "-q", "-r", "saved_outputs")
+    _git(work, "commit", "-q", "-m", "outputs moved out")
+    return work, commit
+
+
+def _prepare_llama3(tmp_path: Path, files: dict[tuple[str, str], list], sample: dict[str, int], labels: dict,
+                    disagreements: dict | None = None):
+    release, commit = _llama3_release(tmp_path, files)
+    files_at = "saved_outputs/model_outputs/{model}-baseline/{prompts}_outputs_{model}.jsonl"
+    spec = {"commit": commit, "files": files_at,
+            "models": list(dict.fromkeys(model for model, _ in files)), "sample": sample, "labels": labels,
+            **({} if disagreements is None else {"disagreements": disagreements})}
+    (tmp_path / "llama3_labels.json").write_text(json.dumps(spec))
+    return subprocess.run([sys.executable, str(SCRIPT), "--llama3-safety", str(release), "--llama3-safety-labels",
+                           str(tmp_path / "llama3_labels.json"), "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_llama3_safety_sampled_replies_are_read_without_header_or_reasoning(tmp_path):
+    """The sample is drawn from a file's distinct replies without blanks, Chinese script or personal data;
+    the chat template's "assistant" header and a reasoning block are cut before the key is taken; unclear
+    labels and a reply another model gave too are dropped."""
+    texts = ["I cannot help with that. Can I help you with something else?",
+             "As an AI I have no body, but a walk helps: go at dawn.", "Which city do you mean?",
+             "I'm sorry, I can't assist with that.", "Ok: 4."]
+    files = {("m-a", "coconot"): [f"assistant\n\n{texts[0]}", f"assistant\n\n</think>\n\n{texts[1]}",
+                                  f"assistant\n\n{texts[0]}", "assistant\n\n", "assistant\n\n\u4f60\u597d",
+                                  "assistant\n\nMail jon.roe@mail.org.", f"assistant\n\n{texts[2]}"],
+             ("m-b", "coconot"): [f"assistant\n\nLet me think.</think>\n\n{texts[3]}", f"assistant\n\n{texts[0]}",
+                                  f" assistant\n\n{texts[4]} "]}
+    labels = dict(zip(map(_key, texts), ("refusal", "answer", "unclear", "refusal", "answer")))
+    done = _prepare_llama3(tmp_path, files, {"coconot": 3}, labels)  # each file has three distinct replies to draw
+    assert done.returncode == 0, done.stderr
+    rows = _prepared(tmp_path, "llama3_safety")
+    assert sorted((row["model"], row["text"], row["refusal"], row["label_raw"]) for row in rows) == [
+        ("m-a", texts[1], False, "coconot read: answer"), ("m-a", texts[0], True, "coconot read: refusal"),
+        ("m-b", texts[3], True, "coconot read: refusal"), ("m-b", texts[4], False, "coconot read: answer")]
+    assert "llama3_safety: dropped {'blank': 0, 'duplicate': 1, 'personal_data': 0}" in done.stdout
+
+
+def test_llama3_safety_sample_is_the_documented_draw_per_model_and_prompt_set(tmp_path):
+    replies = {(model, prompts): [f"Reply {k} of {model} to {prompts}." for k in range(12)]
+               for model in ("m-a", "m-b") for prompts in ("orbench", "coconot")}
+    drawn = {(model, prompts): random.Random(f"llama3_safety:{model}:{prompts}").sample(texts, 4)
+             for (model, prompts), texts in replies.items()}
+    labels = {_key(text): "answer" for texts in drawn.values() for text in texts}
+    done = _prepare_llama3(tmp_path, replies, {"orbench": 4, "coconot": 4}, labels)
+    assert done.returncode == 0, done.stderr
+    assert [(row["model"], row["text"]) for row in _prepared(tmp_path, "llama3_safety")] == [
+        (model, text) for model in ("m-a", "m-b") for prompts in ("orbench", "coconot")
+        for text in drawn[model, prompts]]
+    assert len({frozenset(texts) for texts in drawn.values()}) == 4
+
+
+def test_llama3_safety_labels_that_do_not_fit_the_release_are_one_clear_line(tmp_path):
+    files = {("m-a", "orbench"): ["assistant\n\nOne.", "assistant\n\nTwo."]}
+    one, two = _key("One."), _key("Two.")
+    where = "saved_outputs/model_outputs/m-a-baseline/orbench_outputs_m-a.jsonl"
+    missing = _prepare_llama3(tmp_path / "a", files, {"orbench": 2}, {one: "answer"})
+    assert missing.returncode != 0
+    assert missing.stderr.strip().splitlines()[-1].endswith(
+        f"m-a: sampled reply {two} of {tmp_path / 'a' / 'interp-refusal-tokens'}/{where} has no label "
+        "(another release?)")
+    unused = _prepare_llama3(tmp_path / "b", files, {"orbench": 2},
+                             {one: "answer", two: "answer", _key("Three."): "answer"})
+    assert unused.returncode != 0
+    assert unused.stderr.strip().splitlines()[-1].endswith(
+        f"1 labels under 'labels' name no reply of {tmp_path / 'b' / 'interp-refusal-tokens'} in the sample "
+        f"(another release?): {_key('Three.')}")
+    few = _prepare_llama3(tmp_path / "c", files, {"orbench": 3}, {})
+    assert few.returncode != 0
+    assert few.stderr.strip().splitlines()[-1].endswith(f"{where}: 2 distinct replies, fewer than the 3 sampled")
+    broken = _prepare_llama3(tmp_path / "d", {("m-a", "orbench"): ["assistant\n\nOne.", {"prompt": "p"}]},
+                             {"orbench": 1}, {})
+    assert broken.returncode != 0
+    assert broken.stderr.strip().splitlines()[-1].endswith(
+        f"{where}: line 2: no reply at 'response' (KeyError: 'response')")
+    not_text = _prepare_llama3(tmp_path / "f", {("m-a", "orbench"): [{"response": ["a", "list"]}]}, {"orbench": 1}, {})
+    assert not_text.returncode != 0
+    assert not_text.stderr.strip().splitlines()[-1].endswith(f"{where}: line 1: the reply at 'response' is not text")
+    split = _prepare_llama3(tmp_path / "e", files, {"orbench": 2}, {one: "answer", two: "refusal"},
+                            disagreements={two: ["refusal", "answer", "answer"]})
+    assert split.returncode != 0
+    assert split.stderr.strip().splitlines()[-1].endswith(
+        f"labels: {two}: label 'refusal', but its readings ['refusal', 'answer', 'answer'] decide 'answer'")
