@@ -38,7 +38,7 @@ DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 PUBLIC_SOURCES = {"gptfuzz": "public/gptfuzz.jsonl", "rbr_gold": "public/rbr_gold.jsonl",
                   "harmbench": "public/harmbench.jsonl", "wildguardtest": "public/wildguardtest.jsonl",
                   "alpacaeval": "public/alpacaeval.jsonl", "alpacaeval_openings": "public/alpacaeval_openings.jsonl",
-                  "arena_openings": "public/arena_openings.jsonl"}
+                  "arena_openings": "public/arena_openings.jsonl", "llama3_safety": "public/llama3_safety.jsonl"}
 RELEASES = {"alpacaeval_openings": "alpacaeval"}  # sources drawn from one release, held out together
 OWN_SOURCES = {"own:corpus": "refusal_corpus.jsonl", "own:previous": "refusal_previous.jsonl",
                "own:unseen_general": "refusal_unseen_general.jsonl", "own:general_v2": "refusal_frozen_general_v2.jsonl",
