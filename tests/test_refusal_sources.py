@@ -550,3 +550,18 @@ def test_llama3_safety_labels_that_do_not_fit_the_release_are_one_clear_line(tmp
     assert split.returncode != 0
     assert split.stderr.strip().splitlines()[-1].endswith(
         f"labels: {two}: label 'refusal', but its readings ['refusal', 'answer', 'answer'] decide 'answer'")
+
+
+def test_the_shipped_labels_files_follow_from_their_readings():
+    """The committed labels files (no release needed): every label a third reading decided is the one the
+    three readings give, and each file names 16-hex-digit reply keys with the script's three labels."""
+    sys.path.insert(0, str(SCRIPT.parent))
+    import prepare_refusal_sources as prepare
+    for path, field in ((prepare.ALPACAEVAL_LABELS, "openings"), (prepare.ARENA_LABELS, "openings"),
+                        (prepare.LLAMA3_SAFETY_LABELS, "labels")):
+        spec = json.loads(path.read_text(encoding="utf-8"))
+        prepare._check_readings(path, spec, field)
+        assert prepare.reading_agreement(spec, field)["read"] == len(spec[field]) > 100
+        assert all(len(key) == 16 and int(key, 16) >= 0 for key in spec[field])
+        assert set(spec[field].values()) == set(prepare.READ_LABELS)
+        assert set(spec["disagreements"]) <= set(spec[field])
