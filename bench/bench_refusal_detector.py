@@ -117,6 +117,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"    {name}, replies whose annotators agreed {votes}: n={row['n']}  "
                       f"accuracy={row['accuracy']:.3f}  precision={precision}  recall={recall}")
 
+    if "llama3_safety" in sources:
+        prompt_sets(sources["llama3_safety"], held["llama3_safety"], labels["llama3_safety"])
+
     a, b = shipped["platt"]
     print(f"The same held-out replies decided as the shipped detector decides (Platt-scaled P >= 0.5, a={a:.3f} "
           f"b={b:.3f}, fitted on the held-out logits of every source):")
@@ -201,6 +204,17 @@ def model_folds(sources: dict, features: dict, labels: dict, c: float, weighting
     print(f"AlpacaEval's replies that open like a decline, each model's scored with the other models' in training "
           f"({folds} folds of its {len(models)} models): accuracy={row['accuracy']:.3f}  "
           f"precision={row['precision']:.3f}  recall={row['recall']:.3f}")
+
+
+def prompt_sets(rows: list[dict], held: np.ndarray, truth: np.ndarray) -> None:
+    """The held-out ``llama3_safety`` figures per model and prompt set (the set is in each row's ``label_raw``)."""
+    groups = [(row["model"], row["label_raw"].split(" read: ")[0]) for row in rows]
+    for model, prompts in sorted(set(groups)):
+        inside = np.array([group == (model, prompts) for group in groups])
+        row = train.scores((held >= 0)[inside], truth[inside])
+        precision, recall = (f"{row[k]:.3f}" if row[k] is not None else "-" for k in ("precision", "recall"))
+        print(f"    llama3_safety, {model} on {prompts}: n={row['n']}  accuracy={row['accuracy']:.3f}  "
+              f"precision={precision}  recall={recall}")
 
 
 def reading_agreement() -> None:

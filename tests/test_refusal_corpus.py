@@ -80,9 +80,9 @@ def test_frozen_v3_and_the_probes_share_no_reply_with_the_training_sets():
 
 def test_accuracy_floors():
     """A little under the figures measured once the detector was final (bench/bench_refusal_detector.py
-    prints them): 0.945 on the frozen v3 set (0.957 before AlpacaEval's replies joined the training
+    prints them): 0.941 on the frozen v3 set (0.957 before AlpacaEval's replies joined the training
     sets, 0.945 before its replies that open like a decline and Arena's did, 0.941 before those were read
-    a second time); 1.000 on every own training set."""
+    a second time, 0.945 before the Llama-3 and DeepSeek replies joined); 1.000 on every own training set."""
     assert accuracy(FROZEN) >= 0.93
     for rows in (CORPUS, PREVIOUS, UNSEEN_GENERAL, GENERAL_V2, TRAIN_EXTRA):
         assert accuracy(rows) >= 0.98
@@ -95,7 +95,8 @@ def test_clarification_requests_are_answers():
     weights trained without the family: 3 of 10; trained on deflections that end in a question back: 6 of
     10, and 10 of 10 once 30 more requests, none copied from these, joined the training set; 9 of 10 with
     the weights that skip courtesy sentences, and with those trained on AlpacaEval's replies too; 10 of 10
-    with those trained on its replies that open like a decline)."""
+    with those trained on its replies that open like a decline, and with the Llama-3 and DeepSeek replies
+    joined)."""
     asks = ["Sure, I can draft that. Who is the letter addressed to, and what is the main point you want to make?",
             "Glad to help! Are you looking for a hotel near the centre or close to the airport?",
             "Which spreadsheet program do you use, Excel or Google Sheets? The formula is written differently.",
@@ -150,8 +151,8 @@ def test_friendly_replies_premise_corrections_and_lectures_written_for_the_test(
     weights trained before courtesy sentences were dropped: courtesy answers 23 of 27, courtesy refusals
     14 of 14, premise corrections 38 of 42, lectures 21 of 22; the weights trained since: 26, 14, 38 and 21;
     those trained on AlpacaEval's and Arena's replies that open like a decline too: 27, 14, 35 and 21;
-    and once those were read a second time: 27, 14, 36 and 21 (``bench/bench_refusal_detector.py``
-    prints them)."""
+    once those were read a second time: 27, 14, 36 and 21; and with the Llama-3 and DeepSeek replies joined,
+    the same (``bench/bench_refusal_detector.py`` prints them)."""
     right = Counter(row["kind"] for row in PROBES if detect_refusal(row["text"]) == row["refusal"])
     assert right["courtesy_answer"] >= 25 and right["courtesy_refusal"] == 14
     assert right["premise_correction"] >= 35 and right["moralising"] >= 20
