@@ -542,10 +542,10 @@ def test_llama3_safety_labels_that_do_not_fit_the_release_are_one_clear_line(tmp
     assert broken.returncode != 0
     assert broken.stderr.strip().splitlines()[-1].endswith(
         f"{where}: line 2: no reply at 'response' (KeyError: 'response')")
-    not_text = _prepare_llama3(tmp_path / "f", {("m-a", "orbench"): [{"response": ["a", "list"]}]}, {"orbench": 1}, {})
+    not_text = _prepare_llama3(tmp_path / "e", {("m-a", "orbench"): [{"response": ["a", "list"]}]}, {"orbench": 1}, {})
     assert not_text.returncode != 0
     assert not_text.stderr.strip().splitlines()[-1].endswith(f"{where}: line 1: the reply at 'response' is not text")
-    split = _prepare_llama3(tmp_path / "e", files, {"orbench": 2}, {one: "answer", two: "refusal"},
+    split = _prepare_llama3(tmp_path / "f", files, {"orbench": 2}, {one: "answer", two: "refusal"},
                             disagreements={two: ["refusal", "answer", "answer"]})
     assert split.returncode != 0
     assert split.stderr.strip().splitlines()[-1].endswith(
