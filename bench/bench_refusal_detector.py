@@ -110,15 +110,13 @@ def main(argv: list[str] | None = None) -> int:
     for name, rows in sources.items():
         agreement = [_AGREEMENT.search(row.get("label_raw", "")) for row in rows]
         if all(agreement):
-            for votes in sorted({found.group(1) for found in agreement}, reverse=True):
-                inside = np.array([found.group(1) == votes for found in agreement])
-                row = train.scores((held[name] >= 0)[inside], labels[name][inside])
-                precision, recall = (f"{row[k]:.3f}" if row[k] is not None else "-" for k in ("precision", "recall"))
-                print(f"    {name}, replies whose annotators agreed {votes}: n={row['n']}  "
-                      f"accuracy={row['accuracy']:.3f}  precision={precision}  recall={recall}")
-
-    if "llama3_safety" in sources:
-        prompt_sets(sources["llama3_safety"], held["llama3_safety"], labels["llama3_safety"])
+            votes = [found.group(1) for found in agreement]
+            print_groups(votes, sorted(set(votes), reverse=True), held[name], labels[name],
+                         lambda agreed, name=name: f"{name}, replies whose annotators agreed {agreed}")
+    if "llama3_safety" in sources:  # per model and prompt set (the set is in each row's label_raw)
+        sets = [(row["model"], row["label_raw"].split(" read: ")[0]) for row in sources["llama3_safety"]]
+        print_groups(sets, sorted(set(sets)), held["llama3_safety"], labels["llama3_safety"],
+                     lambda group: f"llama3_safety, {group[0]} on {group[1]}")
 
     a, b = shipped["platt"]
     print(f"The same held-out replies decided as the shipped detector decides (Platt-scaled P >= 0.5, a={a:.3f} "
@@ -206,15 +204,14 @@ def model_folds(sources: dict, features: dict, labels: dict, c: float, weighting
           f"precision={row['precision']:.3f}  recall={row['recall']:.3f}")
 
 
-def prompt_sets(rows: list[dict], held: np.ndarray, truth: np.ndarray) -> None:
-    """The held-out ``llama3_safety`` figures per model and prompt set (the set is in each row's ``label_raw``)."""
-    groups = [(row["model"], row["label_raw"].split(" read: ")[0]) for row in rows]
-    for model, prompts in sorted(set(groups)):
-        inside = np.array([group == (model, prompts) for group in groups])
+def print_groups(groups: list, order: list, held: np.ndarray, truth: np.ndarray, title) -> None:
+    """A source's held-out figures per group of its replies (``groups[i]``: reply i's group), in ``order``."""
+    for group in order:
+        inside = np.array([each == group for each in groups])
         row = train.scores((held >= 0)[inside], truth[inside])
         precision, recall = (f"{row[k]:.3f}" if row[k] is not None else "-" for k in ("precision", "recall"))
-        print(f"    llama3_safety, {model} on {prompts}: n={row['n']}  accuracy={row['accuracy']:.3f}  "
-              f"precision={precision}  recall={recall}")
+        print(f"    {title(group)}: n={row['n']}  accuracy={row['accuracy']:.3f}  precision={precision}  "
+              f"recall={recall}")
 
 
 def reading_agreement() -> None:

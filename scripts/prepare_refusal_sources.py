@@ -241,8 +241,7 @@ def reply_key(text: str) -> str:
 
 def alpacaeval_rows(root: Path, labels: Path = ALPACAEVAL_LABELS) -> list[dict]:
     """AlpacaEval model outputs (tatsu-lab/alpaca_eval), labelled by the project"""
-    spec = json.loads(labels.read_text(encoding="utf-8"))
-    _check_readings(labels, spec)
+    spec = _labels_spec(labels)
     openings, used = spec.get("openings", {}), set()
     rows, later = [], []
     for model in spec["models"]:
@@ -270,8 +269,7 @@ def alpacaeval_rows(root: Path, labels: Path = ALPACAEVAL_LABELS) -> list[dict]:
 
 def arena_rows(root: Path, labels: Path = ARENA_LABELS) -> list[dict]:
     """Arena-bench v1 model answers (lmarena/arena-hard-auto), labelled by the project"""
-    spec = json.loads(labels.read_text(encoding="utf-8"))
-    _check_readings(labels, spec)
+    spec = _labels_spec(labels)
     openings, used, rows = spec["openings"], set(), []
     for model in spec["models"]:
         path = ARENA_ANSWERS.format(model=model)
@@ -298,8 +296,7 @@ def _arena_reply(line: str, where: str) -> str:
 def llama3_safety_rows(root: Path, labels: Path = LLAMA3_SAFETY_LABELS) -> list[dict]:
     """Llama-3 and DeepSeek-R1-distilled replies to safety prompts (RishabSA/interp-refusal-tokens), labelled by
     the project"""
-    spec = json.loads(labels.read_text(encoding="utf-8"))
-    _check_readings(labels, spec, "labels")
+    spec = _labels_spec(labels, "labels")
     read, used, rows = spec["labels"], set(), []
     for reply in llama3_safety_sample(root, spec):
         key = reply_key(reply["text"])
@@ -382,6 +379,13 @@ def reading_agreement(spec: dict, field: str = "openings") -> dict:
     clear_split = sum("unclear" not in readings[:2] for readings in disagreements.values())
     return {"read": len(spec[field]), "agree": len(agreed), "both_clear": clear_agreed + clear_split,
             "both_clear_agree": clear_agreed}
+
+
+def _labels_spec(labels: Path, field: str = "openings") -> dict:
+    """A labels file, once every label under ``field`` is checked against its readings."""
+    spec = json.loads(labels.read_text(encoding="utf-8"))
+    _check_readings(labels, spec, field)
+    return spec
 
 
 def _check_readings(labels: Path, spec: dict, field: str = "openings") -> None:

@@ -1,10 +1,11 @@
 """Train the refusal detector's learned stage, choosing it by leave-one-source-out validation.
 
 Sources (``tests/data/``, described in ``tests/data/README.md``): public sets of real model replies
-labelled by their authors, and AlpacaEval's and Arena's replies labelled by the project (``public/*.jsonl``,
-prepared by ``scripts/prepare_refusal_sources.py``, not committed: a missing one is skipped with a note) and the
-project's own writing (``refusal_corpus.jsonl``, ``refusal_previous.jsonl``, ``refusal_unseen_general.jsonl``,
-``refusal_frozen_general_v2.jsonl``, ``refusal_train_extra.jsonl``);
+labelled by their authors, and AlpacaEval's, Arena's and Llama-3's and DeepSeek's (``llama3_safety``) replies
+labelled by the project (``public/*.jsonl``, prepared by ``scripts/prepare_refusal_sources.py``, not committed:
+a missing one is skipped with a note) and the project's own writing (``refusal_corpus.jsonl``,
+``refusal_previous.jsonl``, ``refusal_unseen_general.jsonl``, ``refusal_frozen_general_v2.jsonl``,
+``refusal_train_extra.jsonl``);
 ``refusal_frozen_general_v3.jsonl`` stays frozen (own writing, never trained on).
 
 A logistic regression over the feature names of ``mmpriv_tasks.scoring.refusal_model.features``.
