@@ -8,10 +8,11 @@ detector, measured in this run.
    scores the one left out: the figure to report per source (deciding at logit 0, as validation does),
    and the same replies decided as the shipped detector decides (Platt-scaled P >= 0.5); for a source
    that records how many of its annotators agreed on each label (WildGuardTest), the first figures by
-   that agreement; AlpacaEval's replies that open like a decline scored per fold of its models with the
-   other models' in training; how the project's two blind readings of the replies that open like a
-   decline agree (their label noise); and, per source, how many refusals and answers hold a courtesy
-   sentence (which the features skip).
+   that agreement; for the sets the project sampled per model and prompt set (``llama3_safety``,
+   ``prism``), the first figures per group; AlpacaEval's replies that open like a decline and the PRISM
+   replies scored per fold of their models with the other models' in training (:data:`MODEL_FOLDS`); how
+   the project's two blind readings of the replies it labelled agree (their label noise); and, per source,
+   how many refusals and answers hold a courtesy sentence (which the features skip).
 2. Reliability of the shipped probability on those held-out replies (Platt-scaled with the shipped
    ``a, b``, which were fitted on the same held-out logits: a check that the scaling is applied,
    not an independent test): per probability bin, the replies, the mean predicted P(refusal) and the
@@ -59,6 +60,8 @@ import train_refusal_detector as train  # noqa: E402
 SPEED_GOAL = 10_000  # replies per CPU-second on one core (issue 19)
 SHORT = 500  # characters: a value, a label, a sentence or two
 HOSTILE = 1024  # replies of the memory check
+# sources also scored per fold of their models (None: one fold per model)
+MODEL_FOLDS = {"alpacaeval_openings": 4, "prism": None}
 _AGREEMENT = re.compile(r"\(agreement (\d+/\d+)\)")  # in label_raw, where a source records its annotators' votes
 _NAIVE = re.compile(r"^\W*(?:i'?m sorry|sorry|i apologi[sz]e|i cannot|i can'?t|cannot assist)", re.IGNORECASE)
 
@@ -113,10 +116,11 @@ def main(argv: list[str] | None = None) -> int:
             votes = [found.group(1) for found in agreement]
             print_groups(votes, sorted(set(votes), reverse=True), held[name], labels[name],
                          lambda agreed, name=name: f"{name}, replies whose annotators agreed {agreed}")
-    if "llama3_safety" in sources:  # per model and prompt set (the set is in each row's label_raw)
-        sets = [(row["model"], row["label_raw"].split(" read: ")[0]) for row in sources["llama3_safety"]]
-        print_groups(sets, sorted(set(sets)), held["llama3_safety"], labels["llama3_safety"],
-                     lambda group: f"llama3_safety, {group[0]} on {group[1]}")
+    for name in ("llama3_safety", "prism"):  # sampled per model and prompt set (the set is in each row's label_raw)
+        if name in sources:
+            sets = [(row["model"], row["label_raw"].split(" read: ")[0]) for row in sources[name]]
+            print_groups(sets, sorted(set(sets)), held[name], labels[name],
+                         lambda group, name=name: f"{name}, {group[0]} on {group[1]}")
 
     a, b = shipped["platt"]
     print(f"The same held-out replies decided as the shipped detector decides (Platt-scaled P >= 0.5, a={a:.3f} "
@@ -124,8 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     train.print_table({name: train.scores(a * z + b >= 0, labels[name]) for name, z in held.items()}, sources)
     print("A naive prefix matcher (opens with sorry / I apologise / I cannot / cannot assist) on the same sources:")
     train.print_table({name: rates(rows, naive_refusal) for name, rows in sources.items()}, sources)
-    if "alpacaeval_openings" in sources:
-        model_folds(sources, features, labels, shipped["C"], shipped["weighting"])
+    for name, folds in MODEL_FOLDS.items():
+        if name in sources:
+            model_folds(sources, features, labels, shipped["C"], shipped["weighting"], name, folds)
     reading_agreement()
 
     print("Replies holding a courtesy sentence (greetings, thanks, offers of more help; dropped before the "
@@ -184,13 +189,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def model_folds(sources: dict, features: dict, labels: dict, c: float, weighting: str, folds: int = 4) -> None:
-    """AlpacaEval's replies that open like a decline, by model: its 40 models in ``folds`` fixed folds, each
+def model_folds(sources: dict, features: dict, labels: dict, c: float, weighting: str, name: str,
+                folds: int | None) -> None:
+    """A source's replies by model: its models in ``folds`` fixed folds (``None``: one fold per model), each
     fold's replies scored by a model trained on every other source and the other folds' replies (what
     training on the family adds for models it has not seen), next to the leave-one-source-out figure."""
-    name = "alpacaeval_openings"
     rows, replies = sources[name], features[name]
     models = sorted({row["model"] for row in rows})
+    folds = folds or len(models)
     said = np.zeros(len(rows), bool)
     for k in range(folds):
         fold = set(models[k::folds])
@@ -199,9 +205,9 @@ def model_folds(sources: dict, features: dict, labels: dict, c: float, weighting
         vectorizer, model = train.fit(parts, {**labels, name: labels[name][~inside]}, list(parts), c, weighting)
         said[inside] = train.logits(vectorizer, model, [f for f, i in zip(replies, inside) if i]) >= 0
     row = train.scores(said, labels[name])
-    print(f"AlpacaEval's replies that open like a decline, each model's scored with the other models' in training "
-          f"({folds} folds of its {len(models)} models): accuracy={row['accuracy']:.3f}  "
-          f"precision={row['precision']:.3f}  recall={row['recall']:.3f}")
+    print(f"{name}, each model's replies scored with the other models' in training ({folds} folds of its "
+          f"{len(models)} models): accuracy={row['accuracy']:.3f}  precision={row['precision']:.3f}  "
+          f"recall={row['recall']:.3f}")
 
 
 def print_groups(groups: list, order: list, held: np.ndarray, truth: np.ndarray, title) -> None:
@@ -216,10 +222,10 @@ def print_groups(groups: list, order: list, held: np.ndarray, truth: np.ndarray,
 
 def reading_agreement() -> None:
     """How the project's two blind readings of the replies it labelled agree: the label noise under the
-    held-out figures of ``alpacaeval_openings``, ``arena_openings`` and ``llama3_safety``."""
+    held-out figures of ``alpacaeval_openings``, ``arena_openings``, ``llama3_safety`` and ``prism``."""
     print("READINGS of the replies the project labelled (two blind readings; a third where they differ):")
     for path, field in ((prepare.ALPACAEVAL_LABELS, "openings"), (prepare.ARENA_LABELS, "openings"),
-                        (prepare.LLAMA3_SAFETY_LABELS, "labels")):
+                        (prepare.LLAMA3_SAFETY_LABELS, "labels"), (prepare.PRISM_LABELS, "labels")):
         counts = prepare.reading_agreement(json.loads(path.read_text(encoding="utf-8")), field)
         print(f"  {path.name}: {counts['read']} read, the two readings agree on {counts['agree']} "
               f"({counts['agree'] / counts['read']:.3f}); where both say refusal or answer, on "

@@ -1,7 +1,7 @@
 """Prepare public sets of real model replies, with refusal labels, for the refusal detector.
 
 Reads each source's release (a folder holding its files, or a git repository, bare or not, read at ``HEAD``;
-Arena's and ``llama3_safety``'s at the commit their labels file names) and writes
+Arena's, ``llama3_safety``'s and ``prism``'s at the commit their labels file names) and writes
 ``tests/data/public/<source>.jsonl`` (git-ignored: the sets are not committed; their name, commit,
 licence and label mapping are in ``tests/data/README.md``), one reply per line:
 ``{"text", "refusal", "source", "model", "label_raw"}``. Duplicates are dropped (first label kept), and
@@ -12,7 +12,8 @@ the prepared sets; this also drops replies quoting a hotline number).
         [--harmbench PATH_TO_HarmBench] [--wildguardtest PATH_TO_A_COPY] [--alpacaeval PATH_TO_alpaca_eval]
         [--alpacaeval-labels tests/data/alpacaeval_labels.json] [--arena PATH_TO_arena-hard-auto]
         [--arena-labels tests/data/arena_labels.json] [--llama3-safety PATH_TO_interp-refusal-tokens]
-        [--llama3-safety-labels tests/data/llama3_safety_labels.json] [--out tests/data/public]
+        [--llama3-safety-labels tests/data/llama3_safety_labels.json] [--prism PATH_TO_Safe-LLaVA]
+        [--prism-labels tests/data/prism_labels.json] [--out tests/data/public]
 
 Sources:
 
@@ -75,8 +76,14 @@ Sources:
   humanising, unsafe, and their contrast set), OR-Bench's seemingly harmful and toxic prompts and WildJailbreak's
   adversarial ones. Read without the chat template's "assistant" header and without a reasoning block. No
   refusal labels of their own (the release's come from an LLM judge): the labels file fixes a sample per model
-  and prompt set (:func:`llama3_safety_sample`), every sampled reply was read twice, blind, and a third time
+  and prompt set (:func:`sampled_replies`), every sampled reply was read twice, blind, and a third time
   where the two readings differ, and its label is under ``labels`` (``unclear``: dropped).
+- ``prism`` (Kimyounggun99/Safe-LLaVA, Apache-2.0): ``PRISM_evaluation/answers/<model>/<task>_Answer.jsonl`` at
+  the commit ``tests/data/prism_labels.json`` names: replies of nine vision-language models (Gemma 3, InternVL
+  2.5 and 3, LLaVA-1.5, LLaVA-NeXT, LLaVA-OneVision 7B and 0.5B, Qwen2.5-VL, Safe-LLaVA 0.5B) shown photos of
+  people, to PRISM's questions about one of their traits (age, eye colour, gender, race, weight; ``refusal_hard``
+  adds "Don't refuse the question") and its requests to describe the image (``implicit_leakage``). No refusal
+  labels of their own (the release's come from an LLM judge): sampled and read as ``llama3_safety``'s.
 """
 from __future__ import annotations
 
@@ -91,6 +98,7 @@ import re
 import subprocess
 import sys
 from collections import Counter
+from operator import itemgetter
 from pathlib import Path
 
 from mmpriv_tasks.scoring.pii_shapes import gives_value
@@ -122,6 +130,7 @@ DECLINE_OPENING_CHARS = 250
 ARENA_LABELS = Path(__file__).resolve().parents[1] / "tests" / "data" / "arena_labels.json"
 ARENA_ANSWERS = "data/arena-bench-v1/model_answer/{model}.jsonl"
 LLAMA3_SAFETY_LABELS = Path(__file__).resolve().parents[1] / "tests" / "data" / "llama3_safety_labels.json"
+PRISM_LABELS = Path(__file__).resolve().parents[1] / "tests" / "data" / "prism_labels.json"
 # a line opening with a speaker tag: "[GPT]:", "(🤖ChatGPT)", "DAN:", "As GPT, ...", or a Greek letter used as a
 # name ("Σ: ...", "α I'm sorry ... Ω Sure, ..."): a lone Greek letter opening an English line is a tag
 _VOICE = re.compile(r"^\W{0,3}(?:\[[^\]\n]{1,40}\]|\([^)\n]{1,40}\)|"
@@ -283,22 +292,33 @@ def arena_rows(root: Path, labels: Path = ARENA_LABELS) -> list[dict]:
 
 def _arena_reply(line: str, where: str) -> str:
     """The first turn of an answer record (FastChat's layout: ``choices[0].turns[0]``, text or ``{"content"}``)."""
-    try:
-        turn = json.loads(line)["choices"][0]["turns"][0]
-        text = turn if isinstance(turn, str) else turn["content"]
-    except (ValueError, LookupError, TypeError) as error:
-        raise SystemExit(f"{where}: no reply at choices[0].turns[0] ({type(error).__name__}: {error})") from None
-    if not isinstance(text, str):
-        raise SystemExit(f"{where}: the reply at choices[0].turns[0] is not text")
-    return text.strip()
+    return _reply_at(line, where, "choices[0].turns[0]", _first_turn).strip()
+
+
+def _first_turn(record: dict):
+    turn = record["choices"][0]["turns"][0]
+    return turn if isinstance(turn, str) else turn["content"]
 
 
 def llama3_safety_rows(root: Path, labels: Path = LLAMA3_SAFETY_LABELS) -> list[dict]:
     """Llama-3 and DeepSeek-R1-distilled replies to safety prompts (RishabSA/interp-refusal-tokens), labelled by
     the project"""
+    return sampled_rows(root, labels, "llama3_safety", _generated_reply)
+
+
+def prism_rows(root: Path, labels: Path = PRISM_LABELS) -> list[dict]:
+    """Vision-language models' replies to PRISM's questions about people in photos (Kimyounggun99/Safe-LLaVA),
+    labelled by the project"""
+    return sampled_rows(root, labels, "prism", _prism_reply)
+
+
+def sampled_rows(root: Path, labels: Path, source: str, reply_of) -> list[dict]:
+    """The rows of a release's replies that a labels file samples (:func:`sampled_replies`), each with its label
+    under ``labels`` (``unclear``: dropped); a sampled reply without a label, or a label that names no sampled
+    reply, stops the run."""
     spec = _labels_spec(labels, "labels")
     read, used, rows = spec["labels"], set(), []
-    for reply in llama3_safety_sample(root, spec):
+    for reply in sampled_replies(root, spec, source, reply_of):
         key = reply_key(reply["text"])
         used.add(key)
         label = _read_label(labels, reply["model"], read.get(key))
@@ -307,15 +327,17 @@ def llama3_safety_rows(root: Path, labels: Path = LLAMA3_SAFETY_LABELS) -> list[
                              "(another release?)")
         if label != "unclear":
             rows.append(_labelled_row(reply["text"], reply["model"], READ_LABELS[label],
-                                      f"{reply['prompts']} read: {label}", "llama3_safety"))
+                                      f"{reply['prompts']} read: {label}", source))
     _check_all_used(labels, read, used, root, "labels", "in the sample")
     return rows
 
 
-def llama3_safety_sample(root: Path, spec: dict) -> list[dict]:
-    """The replies ``llama3_safety_labels.json`` samples: for each model and prompt set, ``sample[prompts]`` of
-    the file's distinct replies (none in Chinese script, none with personal data), drawn with
-    ``random.Random("llama3_safety:<model>:<prompts>")``; each with its ``model``, ``prompts`` and ``where``."""
+def sampled_replies(root: Path, spec: dict, source: str, reply_of) -> list[dict]:
+    """The replies a labels file samples: for each of its ``models`` and each prompt set of its ``sample``, at
+    most ``sample[prompts]`` of the distinct replies (read by ``reply_of(line, where)``; none in Chinese script,
+    none with personal data) of the file ``files`` names at ``commit``, drawn with
+    ``random.Random("<source>:<model>:<prompts>")`` (a file with fewer is read whole); each with its ``model``,
+    ``prompts`` and ``where``."""
     sample = []
     for model in spec["models"]:
         for prompts, size in spec["sample"].items():
@@ -323,24 +345,33 @@ def llama3_safety_sample(root: Path, spec: dict) -> list[dict]:
             where = f"{root}/{path}"
             replies = list(dict.fromkeys(
                 text for number, line in enumerate(read_release_file(root, path, spec["commit"]).splitlines(), 1)
-                if (text := _generated_reply(line, f"{where}: line {number}"))
+                if (text := reply_of(line, f"{where}: line {number}"))
                 and not _CHINESE.search(text) and not holds_personal_data(text)))
-            if len(replies) < size:
-                raise SystemExit(f"{where}: {len(replies)} distinct replies, fewer than the {size} sampled")
-            sample += [{"model": model, "prompts": prompts, "where": where, "text": text}
-                       for text in random.Random(f"llama3_safety:{model}:{prompts}").sample(replies, size)]
+            drawn = random.Random(f"{source}:{model}:{prompts}").sample(replies, min(size, len(replies)))
+            sample += [{"model": model, "prompts": prompts, "where": where, "text": text} for text in drawn]
     return sample
+
+
+def _reply_at(line: str, where: str, name: str, pick) -> str:
+    """The reply text ``pick`` takes from a JSON record (at ``name``), or one clear line naming ``where``."""
+    try:
+        text = pick(json.loads(line))
+    except (ValueError, LookupError, TypeError) as error:
+        raise SystemExit(f"{where}: no reply at {name} ({type(error).__name__}: {error})") from None
+    if not isinstance(text, str):
+        raise SystemExit(f"{where}: the reply at {name} is not text")
+    return text
 
 
 def _generated_reply(line: str, where: str) -> str:
     """A record's reply without the chat template's "assistant" header and without a reasoning block."""
-    try:
-        text = json.loads(line)["response"]
-    except (ValueError, LookupError, TypeError) as error:
-        raise SystemExit(f"{where}: no reply at 'response' ({type(error).__name__}: {error})") from None
-    if not isinstance(text, str):
-        raise SystemExit(f"{where}: the reply at 'response' is not text")
+    text = _reply_at(line, where, "'response'", itemgetter("response"))
     return final_answer(text.strip().removeprefix("assistant").strip()).strip()
+
+
+def _prism_reply(line: str, where: str) -> str:
+    """A PRISM answer record's reply (``text``)."""
+    return _reply_at(line, where, "'text'", itemgetter("text")).strip()
 
 
 def opens_like_a_decline(text: str) -> bool:
@@ -438,7 +469,7 @@ def clean(rows: list[dict]) -> tuple[list[dict], dict]:
 
 READERS = {"gptfuzz": gptfuzz_rows, "rbr_gold": rbr_gold_rows, "harmbench": harmbench_rows,
            "wildguardtest": wildguardtest_rows, "alpacaeval": alpacaeval_rows, "arena": arena_rows,
-           "llama3_safety": llama3_safety_rows}
+           "llama3_safety": llama3_safety_rows, "prism": prism_rows}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -453,11 +484,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--llama3-safety-labels", type=Path, default=LLAMA3_SAFETY_LABELS,
                         help="the project's labels of the sampled Llama-3 and DeepSeek replies, the sample's sizes "
                              "and the release commit")
+    parser.add_argument("--prism-labels", type=Path, default=PRISM_LABELS,
+                        help="the project's labels of the sampled PRISM replies, the sample's sizes and the release "
+                             "commit")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
     readers = {**READERS, "alpacaeval": functools.partial(alpacaeval_rows, labels=args.alpacaeval_labels),
                "arena": functools.partial(arena_rows, labels=args.arena_labels),
-               "llama3_safety": functools.partial(llama3_safety_rows, labels=args.llama3_safety_labels)}
+               "llama3_safety": functools.partial(llama3_safety_rows, labels=args.llama3_safety_labels),
+               "prism": functools.partial(prism_rows, labels=args.prism_labels)}
     chosen = {name: vars(args)[name] for name in READERS if vars(args)[name]}
     if not chosen:
         parser.error("give at least one source: " + ", ".join(f"--{name.replace('_', '-')}" for name in READERS))

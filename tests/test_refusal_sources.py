@@ -1,7 +1,7 @@
 """Preparing public refusal sources: label mapping, single-voice filter, duplicates and personal data dropped,
 one clear line for a bad label (through the script's CLI on releases laid out like GPTFuzz's, the RBR
-gold set's, HarmBench's, a WildGuardTest copy's, AlpacaEval's and Arena-bench's, with labels files like the
-project's)."""
+gold set's, HarmBench's, a WildGuardTest copy's, AlpacaEval's, Arena-bench's, interp-refusal-tokens' and
+Safe-LLaVA's, with labels files like the project's)."""
 from __future__ import annotations
 
 import csv
@@ -534,9 +534,6 @@ def test_llama3_safety_labels_that_do_not_fit_the_release_are_one_clear_line(tmp
     assert unused.stderr.strip().splitlines()[-1].endswith(
         f"1 labels under 'labels' name no reply of {tmp_path / 'b' / 'interp-refusal-tokens'} in the sample "
         f"(another release?): {_key('Three.')}")
-    few = _prepare_llama3(tmp_path / "c", files, {"orbench": 3}, {})
-    assert few.returncode != 0
-    assert few.stderr.strip().splitlines()[-1].endswith(f"{where}: 2 distinct replies, fewer than the 3 sampled")
     broken = _prepare_llama3(tmp_path / "d", {("m-a", "orbench"): ["assistant\n\nOne.", {"prompt": "p"}]},
                              {"orbench": 1}, {})
     assert broken.returncode != 0
@@ -552,13 +549,70 @@ def test_llama3_safety_labels_that_do_not_fit_the_release_are_one_clear_line(tmp
         f"labels: {two}: label 'refusal', but its readings ['refusal', 'answer', 'answer'] decide 'answer'")
 
 
+def test_a_file_with_fewer_replies_than_its_sample_is_read_whole(tmp_path):
+    files = {("m-a", "orbench"): ["assistant\n\nOne.", "assistant\n\nTwo."]}
+    done = _prepare_llama3(tmp_path, files, {"orbench": 3}, {_key("One."): "answer", _key("Two."): "refusal"})
+    assert done.returncode == 0, done.stderr
+    assert sorted((row["text"], row["refusal"]) for row in _prepared(tmp_path, "llama3_safety")) == [
+        ("One.", False), ("Two.", True)]
+
+
+def _prepare_prism(tmp_path: Path, files: dict[tuple[str, str], list], sample: dict[str, int], labels: dict):
+    """The script's CLI on a git work tree laid out like Safe-LLaVA's PRISM answers (``(model, task)``: the
+    replies, each a ``text`` string or a whole record), with a labels file naming its commit."""
+    work = tmp_path / "Safe-LLaVA"
+    for (model, task), replies in files.items():
+        folder = work / "PRISM_evaluation" / "answers" / model
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{task}_Answer.jsonl").write_text("".join(
+            json.dumps(reply if isinstance(reply, dict) else
+                       {"question_id": f"Age/{k}.jpg", "prompt": "What is the age of the person in the picture?",
+                        "text": reply, "model_id": model}) + "\n" for k, reply in enumerate(replies)))
+    _commit_all(work, "answers", "PRISM_evaluation")
+    spec = {"commit": _git(work, "rev-parse", "HEAD").strip(),
+            "files": "PRISM_evaluation/answers/{model}/{prompts}_Answer.jsonl",
+            "models": list(dict.fromkeys(model for model, _ in files)), "sample": sample, "labels": labels}
+    (tmp_path / "prism_labels.json").write_text(json.dumps(spec))
+    return subprocess.run([sys.executable, str(SCRIPT), "--prism", str(work), "--prism-labels",
+                           str(tmp_path / "prism_labels.json"), "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_prism_sample_is_the_documented_draw_of_each_models_answers(tmp_path):
+    """``random.Random("prism:<model>:<task>")`` draws from each answers file's distinct ``text`` replies
+    (stripped); a task with fewer replies than its sample is read whole, and the labels decide each row."""
+    replies = {(model, task): [f"The person appears to be {k + 20} ({model}, {task})." for k in range(9)]
+               for model in ("Qwen25", "LLaVA") for task in ("refusal_soft", "refusal_hard", "implicit_leakage")}
+    replies["LLaVA", "refusal_hard"] = ["It is not possible to tell.", "It is not possible to tell.", " 80 "]
+    drawn = {(model, task): random.Random(f"prism:{model}:{task}").sample(texts, 3)
+             for (model, task), texts in replies.items() if (model, task) != ("LLaVA", "refusal_hard")}
+    drawn["LLaVA", "refusal_hard"] = random.Random("prism:LLaVA:refusal_hard").sample(
+        ["It is not possible to tell.", "80"], 2)
+    labels = {_key(text): "refusal" if "possible" in text else "answer" for texts in drawn.values() for text in texts}
+    done = _prepare_prism(tmp_path, replies, {"refusal_soft": 3, "refusal_hard": 3, "implicit_leakage": 3}, labels)
+    assert done.returncode == 0, done.stderr
+    assert [(row["model"], row["text"], row["refusal"], row["label_raw"]) for row in _prepared(tmp_path, "prism")] == [
+        (model, text, "possible" in text, f"{task} read: {'refusal' if 'possible' in text else 'answer'}")
+        for model in ("Qwen25", "LLaVA") for task in ("refusal_soft", "refusal_hard", "implicit_leakage")
+        for text in drawn[model, task]]
+
+
+def test_prism_record_without_a_reply_is_one_clear_line(tmp_path):
+    done = _prepare_prism(tmp_path, {("Qwen25", "refusal_soft"): ["Twenty.", {"prompt": "p", "answer": "x"}]},
+                          {"refusal_soft": 1}, {})
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines()[-1].endswith(
+        f"{tmp_path / 'Safe-LLaVA'}/PRISM_evaluation/answers/Qwen25/refusal_soft_Answer.jsonl: line 2: "
+        "no reply at 'text' (KeyError: 'text')")
+
+
 def test_the_shipped_labels_files_follow_from_their_readings():
     """The committed labels files (no release needed): every label a third reading decided is the one the
     three readings give, and each file names 16-hex-digit reply keys with the script's three labels."""
     sys.path.insert(0, str(SCRIPT.parent))
     import prepare_refusal_sources as prepare
     for path, field in ((prepare.ALPACAEVAL_LABELS, "openings"), (prepare.ARENA_LABELS, "openings"),
-                        (prepare.LLAMA3_SAFETY_LABELS, "labels")):
+                        (prepare.LLAMA3_SAFETY_LABELS, "labels"), (prepare.PRISM_LABELS, "labels")):
         spec = json.loads(path.read_text(encoding="utf-8"))
         prepare._check_readings(path, spec, field)
         assert prepare.reading_agreement(spec, field)["read"] == len(spec[field]) > 100
