@@ -1,8 +1,8 @@
 """Train the refusal detector's learned stage, choosing it by leave-one-source-out validation.
 
 Sources (``tests/data/``, described in ``tests/data/README.md``): public sets of real model replies
-labelled by their authors, and AlpacaEval's, Arena's and Llama-3's and DeepSeek's (``llama3_safety``) replies
-labelled by the project (``public/*.jsonl``, prepared by ``scripts/prepare_refusal_sources.py``, not committed:
+labelled by their authors, and AlpacaEval's, Arena's, Llama-3's and DeepSeek's (``llama3_safety``) and
+vision-language models' (``prism``) replies labelled by the project (``public/*.jsonl``, prepared by ``scripts/prepare_refusal_sources.py``, not committed:
 a missing one is skipped with a note) and the project's own writing (``refusal_corpus.jsonl``,
 ``refusal_previous.jsonl``, ``refusal_unseen_general.jsonl``, ``refusal_frozen_general_v2.jsonl``,
 ``refusal_train_extra.jsonl``);
@@ -39,7 +39,8 @@ DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 PUBLIC_SOURCES = {"gptfuzz": "public/gptfuzz.jsonl", "rbr_gold": "public/rbr_gold.jsonl",
                   "harmbench": "public/harmbench.jsonl", "wildguardtest": "public/wildguardtest.jsonl",
                   "alpacaeval": "public/alpacaeval.jsonl", "alpacaeval_openings": "public/alpacaeval_openings.jsonl",
-                  "arena_openings": "public/arena_openings.jsonl", "llama3_safety": "public/llama3_safety.jsonl"}
+                  "arena_openings": "public/arena_openings.jsonl", "llama3_safety": "public/llama3_safety.jsonl",
+                  "prism": "public/prism.jsonl"}
 RELEASES = {"alpacaeval_openings": "alpacaeval"}  # sources drawn from one release, held out together
 OWN_SOURCES = {"own:corpus": "refusal_corpus.jsonl", "own:previous": "refusal_previous.jsonl",
                "own:unseen_general": "refusal_unseen_general.jsonl", "own:general_v2": "refusal_frozen_general_v2.jsonl",

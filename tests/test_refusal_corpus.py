@@ -188,7 +188,7 @@ def test_shipped_weights_come_from_the_training_script_on_the_training_sets(tmp_
     assert trained["trained_on"] == shipped["trained_on"] and "general_v3" not in shipped["trained_on"]
     assert shipped["trained_on"].startswith(
         "gptfuzz + rbr_gold + harmbench + wildguardtest + alpacaeval + alpacaeval_openings + arena_openings"
-        " + llama3_safety + own:corpus")
+        " + llama3_safety + prism + own:corpus")
     assert trained["platt"] == shipped["platt"] and trained["leave_one_source_out"] == shipped["leave_one_source_out"]
     assert trained["weights"].keys() == shipped["weights"].keys()
     assert max(abs(trained["weights"][k] - shipped["weights"][k]) for k in shipped["weights"]) < 1e-3
@@ -198,8 +198,8 @@ def test_shipped_weights_record_a_leave_one_source_out_choice():
     shipped = json.loads(refusal_model.WEIGHTS.read_text())
     table = shipped["leave_one_source_out"]
     assert list(table) == ["gptfuzz", "rbr_gold", "harmbench", "wildguardtest", "alpacaeval", "alpacaeval_openings",
-                           "arena_openings", "llama3_safety", "own:corpus", "own:previous", "own:unseen_general",
-                           "own:general_v2", "own:train_extra"]
+                           "arena_openings", "llama3_safety", "prism", "own:corpus", "own:previous",
+                           "own:unseen_general", "own:general_v2", "own:train_extra"]
     # a sanity floor: the lowest row is the RBR gold set's (0.748), whose labels depend on the request
     assert all(row["n"] > 0 and 0.7 <= row["accuracy"] <= 1 for row in table.values())
     assert shipped["platt"][0] > 0
