@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
             votes = [found.group(1) for found in agreement]
             print_groups(votes, sorted(set(votes), reverse=True), held[name], labels[name],
                          lambda agreed, name=name: f"{name}, replies whose annotators agreed {agreed}")
-    for name in ("llama3_safety", "prism"):  # sampled per model and prompt set (the set is in each row's label_raw)
+    for name in ("llama3_safety", "prism"):  # sampled per model and prompt set (the set is in label_raw)
         if name in sources:
             sets = [(row["model"], row["label_raw"].split(" read: ")[0]) for row in sources[name]]
             print_groups(sets, sorted(set(sets)), held[name], labels[name],

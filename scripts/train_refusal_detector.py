@@ -2,11 +2,11 @@
 
 Sources (``tests/data/``, described in ``tests/data/README.md``): public sets of real model replies
 labelled by their authors, and AlpacaEval's, Arena's, Llama-3's and DeepSeek's (``llama3_safety``) and
-vision-language models' (``prism``) replies labelled by the project (``public/*.jsonl``, prepared by ``scripts/prepare_refusal_sources.py``, not committed:
-a missing one is skipped with a note) and the project's own writing (``refusal_corpus.jsonl``,
-``refusal_previous.jsonl``, ``refusal_unseen_general.jsonl``, ``refusal_frozen_general_v2.jsonl``,
-``refusal_train_extra.jsonl``);
-``refusal_frozen_general_v3.jsonl`` stays frozen (own writing, never trained on).
+vision-language models' (``prism``) replies labelled by the project (``public/*.jsonl``, prepared by
+``scripts/prepare_refusal_sources.py``, not committed: a missing one is skipped with a note) and the project's
+own writing (``refusal_corpus.jsonl``, ``refusal_previous.jsonl``, ``refusal_unseen_general.jsonl``,
+``refusal_frozen_general_v2.jsonl``, ``refusal_train_extra.jsonl``); ``refusal_frozen_general_v3.jsonl`` stays
+frozen (own writing, never trained on).
 
 A logistic regression over the feature names of ``mmpriv_tasks.scoring.refusal_model.features``.
 For each setting of the grid (inverse regularisation C; how replies weigh, :data:`WEIGHTINGS`) it

@@ -200,7 +200,7 @@ def test_shipped_weights_record_a_leave_one_source_out_choice():
     assert list(table) == ["gptfuzz", "rbr_gold", "harmbench", "wildguardtest", "alpacaeval", "alpacaeval_openings",
                            "arena_openings", "llama3_safety", "prism", "own:corpus", "own:previous",
                            "own:unseen_general", "own:general_v2", "own:train_extra"]
-    # a sanity floor: the lowest row is the RBR gold set's (0.748), whose labels depend on the request
+    # a sanity floor: the lowest row is the RBR gold set's (0.751), whose labels depend on the request
     assert all(row["n"] > 0 and 0.7 <= row["accuracy"] <= 1 for row in table.values())
     assert shipped["platt"][0] > 0
 
