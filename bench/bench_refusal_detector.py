@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
             votes = [found.group(1) for found in agreement]
             print_groups(votes, sorted(set(votes), reverse=True), held[name], labels[name],
                          lambda agreed, name=name: f"{name}, replies whose annotators agreed {agreed}")
-    for name in ("llama3_safety", "prism"):  # sampled per model and prompt set (the set is in label_raw)
+    for name in prepare.SAMPLED:  # sampled per model and prompt set (the set is in each row's label_raw)
         if name in sources:
             sets = [(row["model"], row["label_raw"].split(" read: ")[0]) for row in sources[name]]
             print_groups(sets, sorted(set(sets)), held[name], labels[name],
@@ -224,9 +224,8 @@ def reading_agreement() -> None:
     """How the project's two blind readings of the replies it labelled agree: the label noise under the
     held-out figures of ``alpacaeval_openings``, ``arena_openings``, ``llama3_safety`` and ``prism``."""
     print("READINGS of the replies the project labelled (two blind readings; a third where they differ):")
-    for path, field in ((prepare.ALPACAEVAL_LABELS, "openings"), (prepare.ARENA_LABELS, "openings"),
-                        (prepare.LLAMA3_SAFETY_LABELS, "labels"), (prepare.PRISM_LABELS, "labels")):
-        counts = prepare.reading_agreement(json.loads(path.read_text(encoding="utf-8")), field)
+    for name, (path, _) in prepare.LABELS_FILES.items():
+        counts = prepare.reading_agreement(json.loads(path.read_text(encoding="utf-8")), prepare.labels_field(name))
         print(f"  {path.name}: {counts['read']} read, the two readings agree on {counts['agree']} "
               f"({counts['agree'] / counts['read']:.3f}); where both say refusal or answer, on "
               f"{counts['both_clear_agree']} of {counts['both_clear']} "

@@ -470,6 +470,18 @@ def clean(rows: list[dict]) -> tuple[list[dict], dict]:
 READERS = {"gptfuzz": gptfuzz_rows, "rbr_gold": rbr_gold_rows, "harmbench": harmbench_rows,
            "wildguardtest": wildguardtest_rows, "alpacaeval": alpacaeval_rows, "arena": arena_rows,
            "llama3_safety": llama3_safety_rows, "prism": prism_rows}
+# the readers of replies the project labelled: their labels file (``--<name>-labels``) and what it holds
+LABELS_FILES = {"alpacaeval": (ALPACAEVAL_LABELS, "and sample of AlpacaEval replies"),
+                "arena": (ARENA_LABELS, "of Arena replies, and the release commit they were read at"),
+                "llama3_safety": (LLAMA3_SAFETY_LABELS, "of the sampled Llama-3 and DeepSeek replies, the sample's "
+                                                        "sizes and the release commit"),
+                "prism": (PRISM_LABELS, "of the sampled PRISM replies, the sample's sizes and the release commit")}
+SAMPLED = ("llama3_safety", "prism")  # their labels file fixes a sample, labelled under "labels"
+
+
+def labels_field(name: str) -> str:
+    """Where a labelled reader's labels file keeps its labels: ``labels`` for a sample, else ``openings``."""
+    return "labels" if name in SAMPLED else "openings"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -477,22 +489,13 @@ def main(argv: list[str] | None = None) -> int:
     for name, reader in READERS.items():
         parser.add_argument(f"--{name.replace('_', '-')}", type=Path,
                             help=f"{reader.__doc__} checkout or bare git directory")
-    parser.add_argument("--alpacaeval-labels", type=Path, default=ALPACAEVAL_LABELS,
-                        help="the project's labels and sample of AlpacaEval replies")
-    parser.add_argument("--arena-labels", type=Path, default=ARENA_LABELS,
-                        help="the project's labels of Arena replies, and the release commit they were read at")
-    parser.add_argument("--llama3-safety-labels", type=Path, default=LLAMA3_SAFETY_LABELS,
-                        help="the project's labels of the sampled Llama-3 and DeepSeek replies, the sample's sizes "
-                             "and the release commit")
-    parser.add_argument("--prism-labels", type=Path, default=PRISM_LABELS,
-                        help="the project's labels of the sampled PRISM replies, the sample's sizes and the release "
-                             "commit")
+    for name, (labels, held) in LABELS_FILES.items():
+        parser.add_argument(f"--{name.replace('_', '-')}-labels", type=Path, default=labels,
+                            help=f"the project's labels {held}")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
-    readers = {**READERS, "alpacaeval": functools.partial(alpacaeval_rows, labels=args.alpacaeval_labels),
-               "arena": functools.partial(arena_rows, labels=args.arena_labels),
-               "llama3_safety": functools.partial(llama3_safety_rows, labels=args.llama3_safety_labels),
-               "prism": functools.partial(prism_rows, labels=args.prism_labels)}
+    readers = {**READERS, **{name: functools.partial(READERS[name], labels=vars(args)[f"{name}_labels"])
+                             for name in LABELS_FILES}}
     chosen = {name: vars(args)[name] for name in READERS if vars(args)[name]}
     if not chosen:
         parser.error("give at least one source: " + ", ".join(f"--{name.replace('_', '-')}" for name in READERS))

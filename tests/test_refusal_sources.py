@@ -611,8 +611,9 @@ def test_the_shipped_labels_files_follow_from_their_readings():
     three readings give, and each file names 16-hex-digit reply keys with the script's three labels."""
     sys.path.insert(0, str(SCRIPT.parent))
     import prepare_refusal_sources as prepare
-    for path, field in ((prepare.ALPACAEVAL_LABELS, "openings"), (prepare.ARENA_LABELS, "openings"),
-                        (prepare.LLAMA3_SAFETY_LABELS, "labels"), (prepare.PRISM_LABELS, "labels")):
+    assert list(prepare.LABELS_FILES) == ["alpacaeval", "arena", "llama3_safety", "prism"]
+    for name, (path, _) in prepare.LABELS_FILES.items():
+        field = prepare.labels_field(name)
         spec = json.loads(path.read_text(encoding="utf-8"))
         prepare._check_readings(path, spec, field)
         assert prepare.reading_agreement(spec, field)["read"] == len(spec[field]) > 100
