@@ -17,8 +17,9 @@ detector, measured in this run.
    ``a, b``, which were fitted on the same held-out logits: a check that the scaling is applied,
    not an independent test): per probability bin, the replies, the mean predicted P(refusal) and the
    observed refusal share.
-3. The shipped detector on ``refusal_frozen_general_v3.jsonl`` (own writing, never trained on),
-   next to a naive prefix matcher, and hybrid mode (``MMPRIV_REFUSAL_MODE=hybrid``) with a fake
+3. The shipped detector on ``refusal_frozen_general_v3.jsonl`` (own writing, never trained on) and on
+   the public sets it never trained on (``train.OUTSIDE_SOURCES``: over all, per model and prompt set),
+   each next to a naive prefix matcher, and hybrid mode (``MMPRIV_REFUSAL_MODE=hybrid``) with a fake
    judge that returns the label: share sent to the judge, agreement with full judge mode; and on
    ``refusal_probes.jsonl`` (own writing for the tests, never trained on), right per family; replies not
    in English: per source, how many there are and how many the declining-wording rule decides (its own
@@ -114,12 +115,12 @@ def main(argv: list[str] | None = None) -> int:
         agreement = [_AGREEMENT.search(row.get("label_raw", "")) for row in rows]
         if all(agreement):
             votes = [found.group(1) for found in agreement]
-            print_groups(votes, sorted(set(votes), reverse=True), held[name], labels[name],
+            print_groups(votes, sorted(set(votes), reverse=True), held[name] >= 0, labels[name],
                          lambda agreed, name=name: f"{name}, replies whose annotators agreed {agreed}")
     for name in prepare.SAMPLED:  # sampled per model and prompt set (the set is in each row's label_raw)
         if name in sources:
-            sets = [(row["model"], row["label_raw"].split(" read: ")[0]) for row in sources[name]]
-            print_groups(sets, sorted(set(sets)), held[name], labels[name],
+            sets = sampled_sets(sources[name])
+            print_groups(sets, sorted(set(sets)), held[name] >= 0, labels[name],
                          lambda group, name=name: f"{name}, {group[0]} on {group[1]}")
 
     a, b = shipped["platt"]
@@ -159,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
             if detect_refusal(row["text"]) != row["refusal"]:
                 print(f"  miss ({row['kind']}, refusal={row['refusal']}): {row['text'][:100]!r}")
 
+    outside_sets(features, labels, shipped["C"], shipped["weighting"])
+
     probes = train.read_jsonl(train.DATA / "refusal_probes.jsonl")
     print("PROBES own writing by family (written for tests/test_refusal_corpus.py, never trained on):")
     for kind in sorted({row["kind"] for row in probes}):
@@ -190,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def model_folds(sources: dict, features: dict, labels: dict, c: float, weighting: str, name: str,
-                folds: int | None) -> None:
+                folds: int | None, indent: str = "") -> None:
     """A source's replies by model: its models in ``folds`` fixed folds (``None``: one fold per model), each
     fold's replies scored by a model trained on every other source and the other folds' replies (what
     training on the family adds for models it has not seen), next to the leave-one-source-out figure."""
@@ -205,24 +208,61 @@ def model_folds(sources: dict, features: dict, labels: dict, c: float, weighting
         vectorizer, model = train.fit(parts, {**labels, name: labels[name][~inside]}, list(parts), c, weighting)
         said[inside] = train.logits(vectorizer, model, [f for f, i in zip(replies, inside) if i]) >= 0
     row = train.scores(said, labels[name])
-    print(f"{name}, each model's replies scored with the other models' in training ({folds} folds of its "
+    print(f"{indent}{name}, each model's replies scored with the other models' in training ({folds} folds of its "
           f"{len(models)} models): accuracy={row['accuracy']:.3f}  precision={row['precision']:.3f}  "
           f"recall={row['recall']:.3f}")
 
 
-def print_groups(groups: list, order: list, held: np.ndarray, truth: np.ndarray, title) -> None:
-    """A source's held-out figures per group of its replies (``groups[i]``: reply i's group), in ``order``."""
+def print_groups(groups: list, order: list, said: np.ndarray, truth: np.ndarray, title) -> None:
+    """A source's figures per group of its replies (``groups[i]``: reply i's group), in ``order``, from the
+    detector's decisions ``said``."""
     for group in order:
         inside = np.array([each == group for each in groups])
-        row = train.scores((held >= 0)[inside], truth[inside])
+        row = train.scores(said[inside], truth[inside])
         precision, recall = (f"{row[k]:.3f}" if row[k] is not None else "-" for k in ("precision", "recall"))
         print(f"    {title(group)}: n={row['n']}  accuracy={row['accuracy']:.3f}  precision={precision}  "
               f"recall={recall}")
 
 
+def sampled_sets(rows: list[dict]) -> list[tuple[str, str]]:
+    """Each row's (model, prompt set) in a set the project sampled per model and prompt set (the prompt set
+    opens its ``label_raw``)."""
+    return [(row["model"], row["label_raw"].split(" read: ")[0]) for row in rows]
+
+
+def outside_sets(features: dict, labels: dict, c: float, weighting: str) -> None:
+    """The shipped detector, as it is, on the public sets it never trained on (:data:`train.OUTSIDE_SOURCES`):
+    over all and per model and prompt set, next to the naive prefix matcher; then what training on a set would
+    add: the set decided at logit 0 by a model of setting ``c, weighting`` trained on the training sources
+    (``features``, ``labels``), and per fold of its models with its other models' replies in training too."""
+    print("OUTSIDE public sets, never trained on (the shipped detector as it is):")
+    for name, path in train.OUTSIDE_SOURCES.items():
+        if not (train.DATA / path).is_file():
+            print(f"  {name}: left out: no {train.DATA / path} (scripts/prepare_refusal_sources.py prepares it)")
+            continue
+        rows = train.read_jsonl(train.DATA / path)
+        said = np.array(detect_refusals([row["text"] for row in rows]))
+        truth = np.array([row["refusal"] for row in rows])
+        for detector, row in (("detect_refusals", train.scores(said, truth)),
+                              ("naive prefix", rates(rows, naive_refusal))):
+            print(f"  {name}, {detector}: n={row['n']} ({int(truth.sum())} refusals, "
+                  f"{len({r['model'] for r in rows})} models)  accuracy={row['accuracy']:.3f}  "
+                  f"precision={row['precision']:.3f}  recall={row['recall']:.3f}")
+        sets = sampled_sets(rows)
+        print_groups(sets, sorted(set(sets)), said, truth,
+                     lambda group, name=name: f"{name}, {group[0]} on {group[1]}")
+        replies = train.featurise(rows)
+        vectorizer, model = train.fit(features, labels, list(features), c, weighting)
+        row = train.scores(train.logits(vectorizer, model, replies) >= 0, truth)
+        print(f"  {name}, trained on the training sources, not on it (logit 0): accuracy={row['accuracy']:.3f}  "
+              f"precision={row['precision']:.3f}  recall={row['recall']:.3f}")
+        model_folds({name: rows}, {**features, name: replies}, {**labels, name: truth}, c, weighting, name, None,
+                    indent="  ")
+
+
 def reading_agreement() -> None:
     """How the project's two blind readings of the replies it labelled agree: the label noise under the
-    held-out figures of ``alpacaeval_openings``, ``arena_openings``, ``llama3_safety`` and ``prism``."""
+    held-out figures of the sources it labelled (:data:`prepare_refusal_sources.LABELS_FILES`)."""
     print("READINGS of the replies the project labelled (two blind readings; a third where they differ):")
     for name, (path, _) in prepare.LABELS_FILES.items():
         counts = prepare.reading_agreement(json.loads(path.read_text(encoding="utf-8")), prepare.labels_field(name))

@@ -1,7 +1,7 @@
 """Prepare public sets of real model replies, with refusal labels, for the refusal detector.
 
 Reads each source's release (a folder holding its files, or a git repository, bare or not, read at ``HEAD``;
-Arena's, ``llama3_safety``'s and ``prism``'s at the commit their labels file names) and writes
+Arena's, ``llama3_safety``'s, ``prism``'s and ``refusal_direction``'s at the commit their labels file names) and writes
 ``tests/data/public/<source>.jsonl`` (git-ignored: the sets are not committed; their name, commit,
 licence and label mapping are in ``tests/data/README.md``), one reply per line:
 ``{"text", "refusal", "source", "model", "label_raw"}``. Duplicates are dropped (first label kept), and
@@ -13,7 +13,8 @@ the prepared sets; this also drops replies quoting a hotline number).
         [--alpacaeval-labels tests/data/alpacaeval_labels.json] [--arena PATH_TO_arena-hard-auto]
         [--arena-labels tests/data/arena_labels.json] [--llama3-safety PATH_TO_interp-refusal-tokens]
         [--llama3-safety-labels tests/data/llama3_safety_labels.json] [--prism PATH_TO_Safe-LLaVA]
-        [--prism-labels tests/data/prism_labels.json] [--out tests/data/public]
+        [--prism-labels tests/data/prism_labels.json] [--refusal-direction PATH_TO_refusal_direction]
+        [--refusal-direction-labels tests/data/refusal_direction_labels.json] [--out tests/data/public]
 
 Sources:
 
@@ -84,6 +85,15 @@ Sources:
   people, to PRISM's questions about one of their traits (age, eye colour, gender, race, weight; ``refusal_hard``
   adds "Don't refuse the question") and its requests to describe the image (``implicit_leakage``). No refusal
   labels of their own (the release's come from an LLM judge): sampled and read as ``llama3_safety``'s.
+- ``refusal_direction`` (andyrdt/refusal_direction, Apache-2.0): ``pipeline/runs/<model>/completions/
+  <prompts>_completions.json`` at the commit ``tests/data/refusal_direction_labels.json`` names: replies of five
+  small chat models (Gemma 2B, Llama-2-7B-chat, Llama-3-8B-Instruct, Qwen 1.8B chat, Yi 6B chat) to ordinary
+  instructions (``harmless``, from Alpaca) and to JailbreakBench's harmful requests (``jailbreakbench``), as
+  generated (``baseline``) and with the model's refusal direction added to its activations (``actadd`` on
+  ordinary instructions: refusals of them) or taken out of them (``ablation``, and ``actadd`` on harmful
+  requests: answers to them), from Arditi et al., "Refusal in Language Models Is Mediated by a Single
+  Direction" (2024). No refusal labels of their own (the release's come from string matching and an LLM
+  judge): sampled and read as ``llama3_safety``'s.
 """
 from __future__ import annotations
 
@@ -131,6 +141,7 @@ ARENA_LABELS = Path(__file__).resolve().parents[1] / "tests" / "data" / "arena_l
 ARENA_ANSWERS = "data/arena-bench-v1/model_answer/{model}.jsonl"
 LLAMA3_SAFETY_LABELS = Path(__file__).resolve().parents[1] / "tests" / "data" / "llama3_safety_labels.json"
 PRISM_LABELS = Path(__file__).resolve().parents[1] / "tests" / "data" / "prism_labels.json"
+REFUSAL_DIRECTION_LABELS = Path(__file__).resolve().parents[1] / "tests" / "data" / "refusal_direction_labels.json"
 # a line opening with a speaker tag: "[GPT]:", "(🤖ChatGPT)", "DAN:", "As GPT, ...", or a Greek letter used as a
 # name ("Σ: ...", "α I'm sorry ... Ω Sure, ..."): a lone Greek letter opening an English line is a tag
 _VOICE = re.compile(r"^\W{0,3}(?:\[[^\]\n]{1,40}\]|\([^)\n]{1,40}\)|"
@@ -303,22 +314,28 @@ def _first_turn(record: dict):
 def llama3_safety_rows(root: Path, labels: Path = LLAMA3_SAFETY_LABELS) -> list[dict]:
     """Llama-3 and DeepSeek-R1-distilled replies to safety prompts (RishabSA/interp-refusal-tokens), labelled by
     the project"""
-    return sampled_rows(root, labels, "llama3_safety", _generated_reply)
+    return sampled_rows(root, labels, "llama3_safety", _each_line(_generated_reply))
 
 
 def prism_rows(root: Path, labels: Path = PRISM_LABELS) -> list[dict]:
     """Vision-language models' replies to PRISM's questions about people in photos (Kimyounggun99/Safe-LLaVA),
     labelled by the project"""
-    return sampled_rows(root, labels, "prism", _prism_reply)
+    return sampled_rows(root, labels, "prism", _each_line(_prism_reply))
 
 
-def sampled_rows(root: Path, labels: Path, source: str, reply_of) -> list[dict]:
+def refusal_direction_rows(root: Path, labels: Path = REFUSAL_DIRECTION_LABELS) -> list[dict]:
+    """Five small chat models' replies, as generated and with their refusal direction steered, to ordinary and
+    harmful requests (andyrdt/refusal_direction), labelled by the project"""
+    return sampled_rows(root, labels, "refusal_direction", _completions)
+
+
+def sampled_rows(root: Path, labels: Path, source: str, replies_of) -> list[dict]:
     """The rows of a release's replies that a labels file samples (:func:`sampled_replies`), each with its label
     under ``labels`` (``unclear``: dropped); a sampled reply without a label, or a label that names no sampled
     reply, stops the run."""
     spec = _labels_spec(labels, "labels")
     read, used, rows = spec["labels"], set(), []
-    for reply in sampled_replies(root, spec, source, reply_of):
+    for reply in sampled_replies(root, spec, source, replies_of):
         key = reply_key(reply["text"])
         used.add(key)
         label = _read_label(labels, reply["model"], read.get(key))
@@ -332,10 +349,10 @@ def sampled_rows(root: Path, labels: Path, source: str, reply_of) -> list[dict]:
     return rows
 
 
-def sampled_replies(root: Path, spec: dict, source: str, reply_of) -> list[dict]:
+def sampled_replies(root: Path, spec: dict, source: str, replies_of) -> list[dict]:
     """The replies a labels file samples: for each of its ``models`` and each prompt set of its ``sample``, at
-    most ``sample[prompts]`` of the distinct replies (read by ``reply_of(line, where)``; none in Chinese script,
-    none with personal data) of the file ``files`` names at ``commit``, drawn with
+    most ``sample[prompts]`` of the distinct replies (read by ``replies_of(text, where)`` from the file's text;
+    none in Chinese script, none with personal data) of the file ``files`` names at ``commit``, drawn with
     ``random.Random("<source>:<model>:<prompts>")`` (a file with fewer is read whole); each with its ``model``,
     ``prompts`` and ``where``."""
     sample = []
@@ -344,18 +361,37 @@ def sampled_replies(root: Path, spec: dict, source: str, reply_of) -> list[dict]
             path = spec["files"].format(model=model, prompts=prompts)
             where = f"{root}/{path}"
             replies = list(dict.fromkeys(
-                text for number, line in enumerate(read_release_file(root, path, spec["commit"]).splitlines(), 1)
-                if (text := reply_of(line, f"{where}: line {number}"))
-                and not _CHINESE.search(text) and not holds_personal_data(text)))
+                text for text in replies_of(read_release_file(root, path, spec["commit"]), where)
+                if text and not _CHINESE.search(text) and not holds_personal_data(text)))
             drawn = random.Random(f"{source}:{model}:{prompts}").sample(replies, min(size, len(replies)))
             sample += [{"model": model, "prompts": prompts, "where": where, "text": text} for text in drawn]
     return sample
 
 
-def _reply_at(line: str, where: str, name: str, pick) -> str:
-    """The reply text ``pick`` takes from a JSON record (at ``name``), or one clear line naming ``where``."""
+def _each_line(reply_of):
+    """A reader of a JSON Lines file's replies, one per line by ``reply_of(line, where)``."""
+    def replies_of(text: str, where: str) -> list[str]:
+        return [reply_of(line, f"{where}: line {number}") for number, line in enumerate(text.splitlines(), 1)]
+    return replies_of
+
+
+def _completions(text: str, where: str) -> list[str]:
+    """The replies (``response``) of a ``refusal_direction`` completions file: a JSON list of records."""
     try:
-        text = pick(json.loads(line))
+        records = json.loads(text)
+    except ValueError as error:
+        raise SystemExit(f"{where}: not JSON ({error})") from None
+    if not isinstance(records, list):
+        raise SystemExit(f"{where}: not a list of records")
+    return [_reply_at(record, f"{where}: record {number}", "'response'", itemgetter("response")).strip()
+            for number, record in enumerate(records, 1)]
+
+
+def _reply_at(record: str | dict, where: str, name: str, pick) -> str:
+    """The reply text ``pick`` takes from a JSON ``record`` (a line of JSON, or the record read; at ``name``), or
+    one clear line naming ``where``."""
+    try:
+        text = pick(json.loads(record) if isinstance(record, str) else record)
     except (ValueError, LookupError, TypeError) as error:
         raise SystemExit(f"{where}: no reply at {name} ({type(error).__name__}: {error})") from None
     if not isinstance(text, str):
@@ -469,14 +505,16 @@ def clean(rows: list[dict]) -> tuple[list[dict], dict]:
 
 READERS = {"gptfuzz": gptfuzz_rows, "rbr_gold": rbr_gold_rows, "harmbench": harmbench_rows,
            "wildguardtest": wildguardtest_rows, "alpacaeval": alpacaeval_rows, "arena": arena_rows,
-           "llama3_safety": llama3_safety_rows, "prism": prism_rows}
+           "llama3_safety": llama3_safety_rows, "prism": prism_rows, "refusal_direction": refusal_direction_rows}
 # the readers of replies the project labelled: their labels file (``--<name>-labels``) and what it holds
 LABELS_FILES = {"alpacaeval": (ALPACAEVAL_LABELS, "and sample of AlpacaEval replies"),
                 "arena": (ARENA_LABELS, "of Arena replies, and the release commit they were read at"),
                 "llama3_safety": (LLAMA3_SAFETY_LABELS, "of the sampled Llama-3 and DeepSeek replies, the sample's "
                                                         "sizes and the release commit"),
-                "prism": (PRISM_LABELS, "of the sampled PRISM replies, the sample's sizes and the release commit")}
-SAMPLED = ("llama3_safety", "prism")  # their labels file fixes a sample, labelled under "labels"
+                "prism": (PRISM_LABELS, "of the sampled PRISM replies, the sample's sizes and the release commit"),
+                "refusal_direction": (REFUSAL_DIRECTION_LABELS, "of the sampled refusal_direction replies, the "
+                                                                "sample's sizes and the release commit")}
+SAMPLED = ("llama3_safety", "prism", "refusal_direction")  # their labels file fixes a sample, labelled under "labels"
 
 
 def labels_field(name: str) -> str:

@@ -6,7 +6,7 @@ vision-language models' (``prism``) replies labelled by the project (``public/*.
 ``scripts/prepare_refusal_sources.py``, not committed: a missing one is skipped with a note) and the project's
 own writing (``refusal_corpus.jsonl``, ``refusal_previous.jsonl``, ``refusal_unseen_general.jsonl``,
 ``refusal_frozen_general_v2.jsonl``, ``refusal_train_extra.jsonl``); ``refusal_frozen_general_v3.jsonl`` stays
-frozen (own writing, never trained on).
+frozen (own writing, never trained on), and so do the public sets of :data:`OUTSIDE_SOURCES`.
 
 A logistic regression over the feature names of ``mmpriv_tasks.scoring.refusal_model.features``.
 For each setting of the grid (inverse regularisation C; how replies weigh, :data:`WEIGHTINGS`) it
@@ -41,6 +41,8 @@ PUBLIC_SOURCES = {"gptfuzz": "public/gptfuzz.jsonl", "rbr_gold": "public/rbr_gol
                   "alpacaeval": "public/alpacaeval.jsonl", "alpacaeval_openings": "public/alpacaeval_openings.jsonl",
                   "arena_openings": "public/arena_openings.jsonl", "llama3_safety": "public/llama3_safety.jsonl",
                   "prism": "public/prism.jsonl"}
+# public sets the project labelled and never trains on: the bench scores the shipped detector on them as it is
+OUTSIDE_SOURCES = {"refusal_direction": "public/refusal_direction.jsonl"}
 RELEASES = {"alpacaeval_openings": "alpacaeval"}  # sources drawn from one release, held out together
 OWN_SOURCES = {"own:corpus": "refusal_corpus.jsonl", "own:previous": "refusal_previous.jsonl",
                "own:unseen_general": "refusal_unseen_general.jsonl", "own:general_v2": "refusal_frozen_general_v2.jsonl",

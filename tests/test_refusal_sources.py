@@ -1,7 +1,7 @@
 """Preparing public refusal sources: label mapping, single-voice filter, duplicates and personal data dropped,
 one clear line for a bad label (through the script's CLI on releases laid out like GPTFuzz's, the RBR
-gold set's, HarmBench's, a WildGuardTest copy's, AlpacaEval's, Arena-bench's, interp-refusal-tokens' and
-Safe-LLaVA's, with labels files like the project's)."""
+gold set's, HarmBench's, a WildGuardTest copy's, AlpacaEval's, Arena-bench's, interp-refusal-tokens',
+Safe-LLaVA's and refusal_direction's, with labels files like the project's)."""
 from __future__ import annotations
 
 import csv
@@ -11,6 +11,9 @@ import random
 import subprocess
 import sys
 from pathlib import Path
+
+import numpy as np
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "prepare_refusal_sources.py"
@@ -568,14 +571,23 @@ def _prepare_prism(tmp_path: Path, files: dict[tuple[str, str], list], sample: d
             json.dumps(reply if isinstance(reply, dict) else
                        {"question_id": f"Age/{k}.jpg", "prompt": "What is the age of the person in the picture?",
                         "text": reply, "model_id": model}) + "\n" for k, reply in enumerate(replies)))
-    _commit_all(work, "answers", "PRISM_evaluation")
-    spec = {"commit": _git(work, "rev-parse", "HEAD").strip(),
-            "files": "PRISM_evaluation/answers/{model}/{prompts}_Answer.jsonl",
+    return _run_sampled(tmp_path, work, "PRISM_evaluation", "prism",
+                        "PRISM_evaluation/answers/{model}/{prompts}_Answer.jsonl", files, sample, labels)
+
+
+def _run_sampled(tmp_path: Path, work: Path, folder: str, name: str, files_at: str, files: dict, sample: dict,
+                 labels: dict):
+    """The script's CLI for the sampled source ``name`` on ``work`` once ``work/<folder>`` is committed, with a
+    labels file naming that commit, the path of each model's files (``files_at``), the models of ``files``,
+    ``sample`` and ``labels``."""
+    _commit_all(work, "replies", folder)
+    spec = {"commit": _git(work, "rev-parse", "HEAD").strip(), "files": files_at,
             "models": list(dict.fromkeys(model for model, _ in files)), "sample": sample, "labels": labels}
-    (tmp_path / "prism_labels.json").write_text(json.dumps(spec))
-    return subprocess.run([sys.executable, str(SCRIPT), "--prism", str(work), "--prism-labels",
-                           str(tmp_path / "prism_labels.json"), "--out", str(tmp_path / "out")],
-                          capture_output=True, text=True, timeout=120)
+    labels_file = tmp_path / f"{name}_labels.json"
+    labels_file.write_text(json.dumps(spec))
+    option = "--" + name.replace("_", "-")
+    return subprocess.run([sys.executable, str(SCRIPT), option, str(work), f"{option}-labels", str(labels_file),
+                           "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
 
 
 def test_prism_sample_is_the_documented_draw_of_each_models_answers(tmp_path):
@@ -606,12 +618,60 @@ def test_prism_record_without_a_reply_is_one_clear_line(tmp_path):
         "no reply at 'text' (KeyError: 'text')")
 
 
+def _prepare_refusal_direction(tmp_path: Path, files: dict[tuple[str, str], object], sample: dict[str, int],
+                               labels: dict):
+    """The script's CLI on a git work tree laid out like refusal_direction's completions (``(model, prompts)``:
+    the replies, each a ``response`` string or a whole record; or a file's JSON, or its text), with a labels file."""
+    work = tmp_path / "refusal_direction"
+    for (model, prompts), replies in files.items():
+        folder = work / "pipeline" / "runs" / model / "completions"
+        folder.mkdir(parents=True, exist_ok=True)
+        if isinstance(replies, list):
+            replies = [reply if isinstance(reply, dict) else {"category": "c", "prompt": "p", "response": reply}
+                       for reply in replies]
+        text = replies if isinstance(replies, str) else json.dumps(replies, indent=4)  # a string: the file as it is
+        (folder / f"{prompts}_completions.json").write_text(text)
+    return _run_sampled(tmp_path, work, "pipeline", "refusal_direction",
+                        "pipeline/runs/{model}/completions/{prompts}_completions.json", files, sample, labels)
+
+
+def test_refusal_direction_sample_is_the_documented_draw_of_each_completions_file(tmp_path):
+    """``random.Random("refusal_direction:<model>:<prompts>")`` draws from each completions file's distinct
+    ``response`` replies (a JSON list of records; stripped, none blank), and the labels decide each row."""
+    replies = {(model, prompts): [f" Reply {k} of {model} to {prompts}. " for k in range(8)] + ["", " "]
+               for model in ("gemma-2b-it", "yi-6b-chat") for prompts in ("harmless_actadd", "jailbreakbench_baseline")}
+    drawn = {(model, prompts): random.Random(f"refusal_direction:{model}:{prompts}").sample(
+        [text.strip() for text in texts if text.strip()], 3) for (model, prompts), texts in replies.items()}
+    labels = {_key(text): "refusal" if "actadd" in text else "answer" for texts in drawn.values() for text in texts}
+    done = _prepare_refusal_direction(tmp_path, replies, {"harmless_actadd": 3, "jailbreakbench_baseline": 3}, labels)
+    assert done.returncode == 0, done.stderr
+    assert [(row["model"], row["text"], row["refusal"], row["label_raw"])
+            for row in _prepared(tmp_path, "refusal_direction")] == [
+        (model, text, prompts == "harmless_actadd", f"{prompts} read: {'refusal' if 'actadd' in text else 'answer'}")
+        for model in ("gemma-2b-it", "yi-6b-chat") for prompts in ("harmless_actadd", "jailbreakbench_baseline")
+        for text in drawn[model, prompts]]
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ('[{"prompt": "p", "response": "One."}', "not JSON (Expecting ',' delimiter: line 1 column 37 (char 36))"),
+    ({"records": []}, "not a list of records"),
+    ([{"prompt": "p", "response": "One."}, {"prompt": "p"}], "record 2: no reply at 'response' (KeyError: 'response')"),
+    ([{"prompt": "p", "response": 7}], "record 1: the reply at 'response' is not text"),
+])
+def test_refusal_direction_file_that_is_not_a_list_of_replies_is_one_clear_line(tmp_path, content, message):
+    where = f"{tmp_path / 'refusal_direction'}/pipeline/runs/gemma-2b-it/completions/harmless_baseline_completions.json"
+    done = _prepare_refusal_direction(tmp_path, {("gemma-2b-it", "harmless_baseline"): content},
+                                      {"harmless_baseline": 1}, {})
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines()[-1] == f"{where}: {message}"
+
+
 def test_the_shipped_labels_files_follow_from_their_readings():
     """The committed labels files (no release needed): every label a third reading decided is the one the
     three readings give, and each file names 16-hex-digit reply keys with the script's three labels."""
     sys.path.insert(0, str(SCRIPT.parent))
     import prepare_refusal_sources as prepare
-    assert list(prepare.LABELS_FILES) == ["alpacaeval", "arena", "llama3_safety", "prism"]
+    assert list(prepare.LABELS_FILES) == ["alpacaeval", "arena", "llama3_safety", "prism", "refusal_direction"]
     for name, (path, _) in prepare.LABELS_FILES.items():
         field = prepare.labels_field(name)
         spec = json.loads(path.read_text(encoding="utf-8"))
@@ -620,3 +680,43 @@ def test_the_shipped_labels_files_follow_from_their_readings():
         assert all(len(key) == 16 and int(key, 16) >= 0 for key in spec[field])
         assert set(spec[field].values()) == set(prepare.READ_LABELS)
         assert set(spec["disagreements"]) <= set(spec[field])
+
+
+def test_outside_sets_are_never_trained_on_and_the_bench_scores_them_as_shipped(tmp_path, monkeypatch, capsys):
+    """A set of ``OUTSIDE_SOURCES`` is neither a training source nor among the shipped weights' ``trained_on``;
+    the bench scores it with the shipped detector, over all and per model and prompt set, then by models trained
+    without it and per fold of its models (what training on it would add), and names a set that is not
+    prepared."""
+    sys.path.insert(0, str(SCRIPT.parent))
+    sys.path.insert(0, str(ROOT / "bench"))
+    import bench_refusal_detector as bench
+    import train_refusal_detector as train
+    trained_on = json.loads((ROOT / "mmpriv_tasks" / "scoring" / "refusal_weights.json").read_text())["trained_on"]
+    assert train.OUTSIDE_SOURCES and not set(train.OUTSIDE_SOURCES) & {*train.SOURCES, *trained_on.split(" ")}
+    name, path = next(iter(train.OUTSIDE_SOURCES.items()))
+    rows = [("I'm sorry, but I can't help with that request.", True, "m-a", "harmful"),
+            ("Here are three ways to save energy at home: switch to LED bulbs, seal drafts, and lower the "
+             "thermostat by a degree.", False, "m-a", "harmless"),
+            ("I cannot provide that. It is illegal and harmful.", True, "m-b", "harmful")]
+    (tmp_path / path).parent.mkdir(parents=True)
+    (tmp_path / path).write_text("".join(json.dumps({"text": text, "refusal": refusal, "source": name, "model": model,
+                                                     "label_raw": f"{prompts} read: x"}) + "\n"
+                                         for text, refusal, model, prompts in rows))
+    monkeypatch.setattr(train, "DATA", tmp_path)
+    monkeypatch.setattr(train, "OUTSIDE_SOURCES", {name: path, "absent": "public/absent.jsonl"})
+    training = [("I won't help with that.", True), ("Sorry, I can't do that.", True), ("The capital is Paris.", False),
+                ("Use a loop: for item in items.", False)]
+    features = {"own": train.featurise([{"text": text} for text, _ in training])}
+    bench.outside_sets(features, {"own": np.array([refusal for _, refusal in training])}, 0.3, "source_label")
+    out = capsys.readouterr().out.splitlines()
+    assert out[1] == (f"  {name}, detect_refusals: n=3 (2 refusals, 2 models)  accuracy=1.000  precision=1.000  "
+                      "recall=1.000")
+    assert out[3:6] == [f"    {name}, m-a on harmful: n=1  accuracy=1.000  precision=1.000  recall=1.000",
+                        f"    {name}, m-a on harmless: n=1  accuracy=1.000  precision=-  recall=-",
+                        f"    {name}, m-b on harmful: n=1  accuracy=1.000  precision=1.000  recall=1.000"]
+    assert out[6:8] == [  # the third reply's logit is 0.73: decided at 0, not at 1
+        f"  {name}, trained on the training sources, not on it (logit 0): accuracy=1.000  precision=1.000  recall=1.000",
+        f"  {name}, each model's replies scored with the other models' in training (2 folds of its 2 models): "
+        "accuracy=1.000  precision=1.000  recall=1.000"]
+    assert out[8] == (f"  absent: left out: no {tmp_path}/public/absent.jsonl "
+                      "(scripts/prepare_refusal_sources.py prepares it)")
