@@ -86,14 +86,15 @@ Sources:
   adds "Don't refuse the question") and its requests to describe the image (``implicit_leakage``). No refusal
   labels of their own (the release's come from an LLM judge): sampled and read as ``llama3_safety``'s.
 - ``refusal_direction`` (andyrdt/refusal_direction, Apache-2.0): ``pipeline/runs/<model>/completions/
-  <prompts>_completions.json`` at the commit ``tests/data/refusal_direction_labels.json`` names: replies of five
-  small chat models (Gemma 2B, Llama-2-7B-chat, Llama-3-8B-Instruct, Qwen 1.8B chat, Yi 6B chat) to ordinary
-  instructions (``harmless``, from Alpaca) and to JailbreakBench's harmful requests (``jailbreakbench``), as
-  generated (``baseline``) and with the model's refusal direction added to its activations (``actadd`` on
-  ordinary instructions: refusals of them) or taken out of them (``ablation``, and ``actadd`` on harmful
-  requests: answers to them), from Arditi et al., "Refusal in Language Models Is Mediated by a Single
-  Direction" (2024). No refusal labels of their own (the release's come from string matching and an LLM
-  judge): sampled and read as ``llama3_safety``'s.
+  <prompts>_completions.json`` at the commit ``tests/data/refusal_direction_labels.json`` names (on its ``gemma2``
+  branch, which adds Gemma 2 2B): replies of six small chat models (Gemma 2B, Gemma 2 2B, Llama-2-7B-chat,
+  Llama-3-8B-Instruct, Qwen 1.8B chat, Yi 6B chat) to ordinary instructions (``harmless``, from Alpaca) and to
+  JailbreakBench's harmful requests (``jailbreakbench``), as generated (``baseline``) and with the model's
+  refusal direction added to its activations (``actadd`` on ordinary instructions: refusals of them) or taken
+  out of them (``ablation``, and ``actadd`` on harmful requests: answers to them), from Arditi et al., "Refusal
+  in Language Models Is Mediated by a Single Direction" (2024). No refusal labels of their own (the release's
+  come from string matching and an LLM judge): sampled and read as ``llama3_safety``'s. An outside check: the
+  training script never trains on it.
 """
 from __future__ import annotations
 
@@ -324,7 +325,7 @@ def prism_rows(root: Path, labels: Path = PRISM_LABELS) -> list[dict]:
 
 
 def refusal_direction_rows(root: Path, labels: Path = REFUSAL_DIRECTION_LABELS) -> list[dict]:
-    """Five small chat models' replies, as generated and with their refusal direction steered, to ordinary and
+    """Six small chat models' replies, as generated and with their refusal direction steered, to ordinary and
     harmful requests (andyrdt/refusal_direction), labelled by the project"""
     return sampled_rows(root, labels, "refusal_direction", _completions)
 
