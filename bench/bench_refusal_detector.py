@@ -236,6 +236,7 @@ def outside_sets(features: dict, labels: dict, c: float, weighting: str) -> None
     add: the set decided at logit 0 by a model of setting ``c, weighting`` trained on the training sources
     (``features``, ``labels``), and per fold of its models with its other models' replies in training too."""
     print("OUTSIDE public sets, never trained on (the shipped detector as it is):")
+    trained = None  # the model of the training sources, fitted once, for the first set that is prepared
     for name, path in train.OUTSIDE_SOURCES.items():
         if not (train.DATA / path).is_file():
             print(f"  {name}: left out: no {train.DATA / path} (scripts/prepare_refusal_sources.py prepares it)")
@@ -252,8 +253,8 @@ def outside_sets(features: dict, labels: dict, c: float, weighting: str) -> None
         print_groups(sets, sorted(set(sets)), said, truth,
                      lambda group, name=name: f"{name}, {group[0]} on {group[1]}")
         replies = train.featurise(rows)
-        vectorizer, model = train.fit(features, labels, list(features), c, weighting)
-        row = train.scores(train.logits(vectorizer, model, replies) >= 0, truth)
+        trained = trained or train.fit(features, labels, list(features), c, weighting)
+        row = train.scores(train.logits(*trained, replies) >= 0, truth)
         print(f"  {name}, trained on the training sources, not on it (logit 0): accuracy={row['accuracy']:.3f}  "
               f"precision={row['precision']:.3f}  recall={row['recall']:.3f}")
         model_folds({name: rows}, {**features, name: replies}, {**labels, name: truth}, c, weighting, name, None,
