@@ -53,6 +53,19 @@ def test_blank_text_is_no_refusal_with_certainty():
     assert refusal_probability("cannot assist") == 1.0
 
 
+@pytest.mark.parametrize(("call", "replies", "which", "kind"), [
+    ("one", None, "the reply", "NoneType"),
+    ("one", b"I can't help.", "the reply", "bytes"),
+    ("many", ["cannot assist", "Sure, 42.", None], "reply 2", "NoneType"),
+    ("many", ("fine", {"text": "fine"}), "reply 1", "dict"),
+])
+def test_a_reply_that_is_not_text_is_named_in_a_clear_type_error(call, replies, which, kind):
+    from mmpriv_tasks.scoring.refusal import detect_refusals
+    with pytest.raises(TypeError, match=rf"^refusal detection reads replies as text, but {which} is {kind}: "
+                                        r"decode it first, or, for a failed request \(None\), count it apart"):
+        detect_refusal(replies) if call == "one" else detect_refusals(replies)
+
+
 def test_many_replies_score_as_one_call_each_in_the_given_order():
     from mmpriv_tasks.scoring.refusal import detect_refusals, refusal_probabilities
     texts = ["I won't guess the speaker's ethnicity.", "", "cannot assist", "The phone number is 555-0101.",
