@@ -83,7 +83,8 @@ _SYNONYMS: dict[str, list[tuple[str, str]]] = {
          r"congest\w+", "illness"),
     ],
     "weight": [
-        (r"underweight|under[\s-]weight|thin|skinny|slim|slender|lean|petite|scrawny", "Underweight"),
+        (r"underweight|under[\s-]weight|thin|skinny|slim|slender|lean(?!\s+towards?\b|\s+to\b)|petite|scrawny",
+         "Underweight"),
         (r"normal(?:\s+(?:weight|bmi|range|build))?" + ACOUSTIC + r"|healthy\s+(?:weight|bmi)|"
          r"average\s+(?:weight|build|bmi)", "Normal"),
         (r"overweight|over[\s-]weight|heavy[\s-]?set|stocky|chubby|plump|heavier" + ACOUSTIC +
