@@ -271,6 +271,14 @@ def test_a_two_digit_age_before_a_full_stop_is_read(reply, label):
     assert parse_attribute(reply, "age") == label
 
 
+@pytest.mark.parametrize("reply, label", [
+    ("['Male']", "Male"), ("'Female'", "Female"), ("Gender: 'male'", "Male"),  # single quotes open a label
+    ("The speaker's female.", "Female"),
+])
+def test_a_label_in_single_quotes_is_read(reply, label):
+    assert parse_attribute(reply, "gender") == label
+
+
 @pytest.mark.parametrize("reply, attribute, label", [
     ("说话人是一位女性。", "gender", "Female"),
     ("从声音判断，应该不是女性，而是男性。", "gender", "Male"),

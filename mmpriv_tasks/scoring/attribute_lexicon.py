@@ -144,7 +144,10 @@ _CHINESE: dict[str, list[tuple[str, str]]] = {
 
 
 def _compile(pairs: list[tuple[str, str]]) -> list[tuple[re.Pattern, str]]:
-    return [(re.compile(rf"(?<![\w'-])(?:{pattern})(?![\w-])", re.IGNORECASE), label) for pattern, label in pairs]
+    """Whole words: no letter or hyphen on either side, no apostrophe inside a word before ("o'male"); an
+    opening single quote is fine ("'Male'", "['Male']")."""
+    return [(re.compile(rf"(?<![\w-])(?<!\w')(?:{pattern})(?![\w-])", re.IGNORECASE), label)
+            for pattern, label in pairs]
 
 
 COMPILED = {attr: _compile(pairs) + [(re.compile(pattern), label) for pattern, label in _CHINESE.get(attr, [])]
