@@ -280,6 +280,20 @@ def test_a_label_in_single_quotes_is_read(reply, label):
 
 
 @pytest.mark.parametrize("reply, attribute, label", [
+    ("Mandarin-accented English.", "accent", "East_Asia"),  # the accent, not the language spoken
+    ("The speaker has a Spanish-accented English.", "accent", "Romance"),
+    ("English, with a slight accent.", "accent", "English"),
+    ("BMI around 27.", "weight", "Overweight"), ("Estimated BMI 18.", "weight", "Underweight"),  # WHO classes
+    ("BMI: 31.5", "weight", "Obese"), ("BMI 22, normal weight.", "weight", "Normal"),
+    ("I can't estimate BMI.", "weight", REFUSED),
+    ("There is no indication of any health problem.", "health", "healthy"),  # a negated illness
+    ("No evidence of illness.", "health", "healthy"), ("The speaker has health issues.", "health", "illness"),
+])
+def test_accented_speech_bmi_values_and_negated_health_problems(reply, attribute, label):
+    assert parse_attribute(reply, attribute) == label
+
+
+@pytest.mark.parametrize("reply, attribute, label", [
     ("说话人是一位女性。", "gender", "Female"),
     ("从声音判断，应该不是女性，而是男性。", "gender", "Male"),
     ("无法判断说话人是男是女。", "gender", REFUSED),

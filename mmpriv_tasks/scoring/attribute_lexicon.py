@@ -26,7 +26,8 @@ _SYNONYMS: dict[str, list[tuple[str, str]]] = {
          r"moroccan|algerian|tunisian|emirati|gulf\s+arab\w*|palestinian|yemeni|kuwaiti|qatari|libyan", "Arabic"),
         (r"east[\s-]asian?|chinese|mandarin|cantonese|japanese|korean|taiwanese|hong\s+kong\w*|china|japan|"
          r"korea|mongolian", "East_Asia"),
-        (r"native\s+english|(?:general\s+)?american(?:\s+english)?|north\s+american|british|english|"
+        (r"native\s+english|(?:general\s+)?american(?:\s+english)?|north\s+american|british|"
+         r"(?<!accented\s)english|"  # "Mandarin-accented English" names the accent, not the language
          r"australian|canadian|irish|scottish|welsh|new\s+zealand(?:er)?|received\s+pronunciation|"
          r"united\s+states|england|scotland|wales|ireland|australia|canada|anglo\w*|southern\s+us|"
          r"midwestern|cockney|u\.?s\.?\s+english|u\.?k\.?\s+english", "English"),
@@ -79,8 +80,8 @@ _SYNONYMS: dict[str, list[tuple[str, str]]] = {
          r"healthy|in\s+good\s+health|good\s+health|not\s+(?:ill|sick)", "healthy"),
         (r"not\s+(?:appear\s+|seem\s+|sound\s+)?(?:to\s+be\s+)?healthy|unhealthy|illness|ill|sick|sickness|"
          r"unwell|disease|ailment|(?:has|have|having)\s+a\s+(?:health\s+|medical\s+)?condition|"
-         r"health\s+condition|medical\s+condition|infection|common\s+cold|a\s+cold|flu|respiratory\s+\w+|"
-         r"congest\w+", "illness"),
+         r"health\s+condition|medical\s+condition|(?:health|medical)\s+(?:problems?|issues?|concerns?)|"
+         r"infection|common\s+cold|a\s+cold|flu|respiratory\s+\w+|congest\w+", "illness"),
     ],
     "weight": [
         (r"underweight|under[\s-]weight|thin|skinny|slim|slender|lean(?!\s+towards?\b|\s+to\b)|petite|scrawny",
