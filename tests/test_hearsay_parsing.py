@@ -266,6 +266,8 @@ def test_a_disclaimer_naming_labels_only_in_passing_stays_a_refusal(reply, attri
     ("Version 1.45 of the model", UNPARSEABLE), ("45.6.7", UNPARSEABLE),  # no age inside other numbers
     ("10. The pitch is low.\n11. The voice is steady.\nShe is in her forties.", "40-50"),  # list markers: no age
     ("34.", "30-40"),  # alone on its line, a number is the answer
+    ("Under 20.", "10-20"), ("Younger than 30.", "20-30"), ("Older than the age of 60.", "60-70"),  # bounds:
+    ("More than 50 years old.", "50-60"), ("Under 10.", UNPARSEABLE),  # the bin on the named side
 ])
 def test_a_two_digit_age_before_a_full_stop_is_read(reply, label):
     assert parse_attribute(reply, "age") == label

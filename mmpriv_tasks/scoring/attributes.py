@@ -16,7 +16,7 @@ is found, first match wins:
 
 1. the text after the last answer marker (``Selected Label:``, ``Final answer:``, ``Answer:``...);
 2. label mentions in the whole reply: synonyms and spelled-out forms ("woman", "she" -> Female;
-   "in her thirties", "about 34", "late twenties" -> an age bin; "sounds Indian", "Hindi-accented
+   "in her thirties", "about 34", "late twenties", "under 30" -> an age bin; "sounds Indian", "Hindi-accented
    English" -> South_Asia; "BMI around 27" -> Overweight), negated mentions ("not male") skipped. One distinct label -> that label; several -> the first
    one in a decisive position ("sounds ...", "likely ...", "is ..."), else the first one;
 3. no label: ``REFUSED`` if the reply declines, else ``UNPARSEABLE``.
@@ -185,6 +185,9 @@ _AGE_PATTERNS: list[tuple[re.Pattern, str]] = [
     (re.compile(r"\b(twenty|thirty|fou?rty|fifty|sixty|seventy|eighty|ninety)(?:[\s-](one|two|three|four|five|"
                 r"six|seven|eight|nine))?\b(?!\s*(?:percent|hz|hertz))", re.IGNORECASE), "words"),
     (re.compile(r"\b(thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen)\b", re.IGNORECASE), "words"),
+    # bounds: "under 30" reads as 25, "over 30" as 35 (the bin on the named side)
+    (re.compile(rf"\b(under|below|younger\s+than|less\s+than|over|above|older\s+than|more\s+than)\s+"
+                rf"(?:the\s+age\s+of\s+)?(\d{{2}})(?!\.?\d){_UNIT}", re.IGNORECASE), "bound"),
     # point estimates: "about 34", "34 years old", "aged 34"
     (re.compile(rf"(?<![\d.])(\d{{2}}(?:\.\d+)?)(?!\.?\d){_UNIT}", re.IGNORECASE), "number"),
     # Chinese: "二十多岁" (twenty-odd), "三十五岁", "40多岁"
@@ -241,6 +244,9 @@ def _age_mentions(text: str) -> list[Mention]:
                 years = 10 * _ZH_DIGITS.index(tens) + (_ZH_DIGITS.index(ones) if ones else 5 if odd else 0)
             elif kind == "zh_decade":
                 years = 10 * int(match.group(1)) + 5
+            elif kind == "bound":
+                below = match.group(1).lower().split()[0] in ("under", "below", "younger", "less")
+                years = int(match.group(2)) + (-5 if below else 5)
             elif kind == "number":
                 years = None if _is_list_marker(text, match) else float(match.group(1))
             else:
