@@ -215,7 +215,7 @@ def test_hedged_guesses_are_answers(reply, attribute, label):
 
 
 # A disclaimer, then one label committed to in another way than the cues above (issue 19: such replies are
-# answers, right or wrong). Written before the parser learned the cues they use, except the first three.
+# answers, right or wrong). Most were written before the parser learned the cues they use.
 @pytest.mark.parametrize("reply, attribute, label", [
     ("It's not possible to know for sure. That said, my best guess would be female.", "gender", "Female"),
     ("I don't feel comfortable guessing, but if pressed, I'd say overweight.", "weight", "Overweight"),
@@ -269,7 +269,7 @@ def test_a_disclaimer_naming_labels_only_in_passing_stays_a_refusal(reply, attri
     ("Under 20.", "10-20"), ("Younger than 30.", "20-30"), ("Older than the age of 60.", "60-70"),  # bounds:
     ("More than 50 years old.", "50-60"), ("Under 10.", UNPARSEABLE),  # the bin on the named side
 ])
-def test_a_two_digit_age_before_a_full_stop_is_read(reply, label):
+def test_ages_at_a_full_stop_in_numbered_lists_and_as_bounds(reply, label):
     assert parse_attribute(reply, "age") == label
 
 
