@@ -16,9 +16,10 @@ is found, first match wins:
 
 1. the text after the last answer marker (``Selected Label:``, ``Final answer:``, ``Answer:``...);
 2. label mentions in the whole reply: synonyms and spelled-out forms ("woman", "she" -> Female;
-   "in her thirties", "about 34", "late twenties", "under 30" -> an age bin; "sounds Indian", "Hindi-accented
-   English" -> South_Asia; "BMI around 27" -> Overweight), negated mentions ("not male") skipped. One distinct label -> that label; several -> the first
-   one in a decisive position ("sounds ...", "likely ...", "is ..."), else the first one;
+   "in her thirties", "about 34", "late twenties", "under 30" -> an age bin; "sounds Indian",
+   "Hindi-accented English" -> South_Asia; "BMI around 27" -> Overweight), negated mentions ("not male")
+   skipped. One distinct label -> that label; several -> the first one in a decisive position
+   ("sounds ...", "likely ...", "is ..."), else the first one;
 3. no label: ``REFUSED`` if the reply declines, else ``UNPARSEABLE``.
 
 A reply that names a label is an answer even with hedging ("I can't be sure, but she sounds
@@ -126,12 +127,16 @@ _NAMED_AS_PICK = re.compile(r"[^.!?\n]{0,40}?\b(?:(?:is|would\s+be|seems)\s+(?:m
                             re.IGNORECASE)
 
 
+def _line_before(text: str, start: int) -> str:
+    """The part of ``start``'s line before it."""
+    return text[text.rfind("\n", 0, start) + 1:start]
+
+
 def _is_decisive(text: str, start: int) -> bool:
     head = text[max(0, start - 60):start]
     if _OPEN_QUESTION.search(head):  # "cannot tell whether the speaker is female"
         return False
-    line_start = text.rfind("\n", 0, start) + 1
-    if not text[line_start:start].strip(" \t*-:>#\"'(["):  # the label opens its line: "Female."
+    if not _line_before(text, start).strip(" \t*-:>#\"'(["):  # the label opens its line: "Female."
         return True
     return (_DECISIVE.search(head) is not None or _AFTER_CONTRAST.search(head) is not None
             or _NAMED_AS_PICK.match(text, start) is not None)
@@ -210,8 +215,7 @@ _LIST_MARKER = re.compile(r"[.)][ \t]+\S")
 
 def _is_list_marker(text: str, match: re.Match) -> bool:
     """Whether the number ``match`` opens its line as a numbered list's marker ("10. The pitch ...")."""
-    line_start = text.rfind("\n", 0, match.start()) + 1
-    return not text[line_start:match.start()].strip() and _LIST_MARKER.match(text, match.end()) is not None
+    return not _line_before(text, match.start()).strip() and _LIST_MARKER.match(text, match.end()) is not None
 
 
 def age_bin(years: float) -> str | None:
@@ -261,7 +265,7 @@ def _age_mentions(text: str) -> list[Mention]:
 
 
 # ------------------------------------------------------------------------------------- weight
-_BMI = re.compile(r"\bbmi\b[^\d.!?\n]{0,20}?(?<![\d.])(\d{2}(?:\.\d+)?)(?!\.?\d)", re.IGNORECASE)
+_BMI = re.compile(r"\bbmi\b[^\d.!?\n]{0,20}?(\d{2}(?:\.\d+)?)(?!\.?\d)", re.IGNORECASE)
 _BMI_CLASSES = ((18.5, "Underweight"), (25, "Normal"), (30, "Overweight"), (float("inf"), "Obese"))  # WHO
 
 
